@@ -1,0 +1,168 @@
+"""``http``: one request, judged on status, latency, body text and JSON fields."""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+
+from spark_ops.checks._common import MISSING, Options, TargetOptions, Threshold, _short, lookup, parse_json
+from spark_ops.errors import ConfigError
+from spark_ops.model import Judgement, Status
+from spark_ops.profile import Profile
+from spark_ops.runner import Fetched, Probe
+
+Comparison = Literal["==", "!=", "<", "<=", ">", ">=", "in"]
+_ORDERING: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+class JsonAssertion(Options, kw_only=True):
+    field: str
+    op: Comparison = "=="
+    value: Any
+
+
+class HttpOptions(TargetOptions, kw_only=True):
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = {}
+    body: str | None = None
+    expect_status: list[int | str] = msgspec.field(default_factory=lambda: [200])
+    max_latency_ms: Threshold | None = None
+    body_contains: list[str] = []
+    expect_json: list[JsonAssertion] = []
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    follow_redirects: bool = True
+
+
+_STATUS_CLASS = re.compile(r"^([1-5])xx$", re.I)
+_STATUS_RANGE = re.compile(r"^(\d{3})\s*-\s*(\d{3})$")
+
+
+def parse_status_ranges(written: list[int | str]) -> list[tuple[int, int]]:
+    """``[200, "3xx", "400-404"]`` -> inclusive (low, high) pairs."""
+    ranges: list[tuple[int, int]] = []
+    for item in written:
+        text = str(item).strip()
+        if text.isdigit():
+            low = high = int(text)
+        elif match := _STATUS_CLASS.match(text):
+            low, high = int(match[1]) * 100, int(match[1]) * 100 + 99
+        elif match := _STATUS_RANGE.match(text):
+            low, high = int(match[1]), int(match[2])
+        else:
+            raise ConfigError(f"{item!r} is not a status code, a class like '2xx' or a range like '200-299'",
+                              key="expect_status")
+        if not (100 <= low <= high <= 599):
+            raise ConfigError(f"{item!r} is outside the HTTP status range 100-599", key="expect_status")
+        ranges.append((low, high))
+    if not ranges:
+        raise ConfigError("must list at least one status", key="expect_status")
+    return ranges
+
+
+class HttpCheck:
+    kind: ClassVar[str] = "http"
+    summary: ClassVar[str] = "one HTTP request: status, latency, body text and JSON field assertions"
+    Options: ClassVar[type[HttpOptions]] = HttpOptions
+
+    def __init__(self, options: HttpOptions, profile: Profile) -> None:
+        self.options = options
+        self.target = profile.target(service=options.service, path=options.path, url=options.url)
+        self.status_ranges = parse_status_ranges(options.expect_status)
+        self.max_latency_ms = (
+            None if options.max_latency_ms is None else profile.number(options.max_latency_ms, key="max_latency_ms")
+        )
+        for index, assertion in enumerate(options.expect_json):
+            if assertion.op == "in" and not isinstance(assertion.value, list):
+                raise ConfigError("'in' needs a list as value", key=f"expect_json[{index}].value")
+
+    async def judge(self, probe: Probe) -> Judgement:
+        options = self.options
+        fetched = await probe.fetch(
+            self.target,
+            method=options.method,
+            headers=options.headers,
+            content=options.body.encode() if options.body is not None else None,
+            follow_redirects=options.follow_redirects,
+            max_body_bytes=options.max_body_bytes,
+        )
+        expected = list(options.expect_status)
+        if not any(low <= fetched.status <= high for low, high in self.status_ranges):
+            return Judgement(Status.FAIL, f"{fetched.describe()}, expected {_statuses(expected)}",
+                             observed=fetched.status, threshold=expected)
+        if self.max_latency_ms is not None and fetched.elapsed_ms > self.max_latency_ms:
+            return Judgement(
+                Status.FAIL,
+                f"{fetched.describe()}, slower than max_latency_ms {self.max_latency_ms:g}",
+                observed=round(fetched.elapsed_ms, 1),
+                threshold={"max": self.max_latency_ms},
+            )
+        if options.body_contains:
+            text = fetched.body.decode("utf-8", errors="replace")
+            missing = [needle for needle in options.body_contains if needle not in text]
+            if missing:
+                return Judgement(Status.FAIL, f"{fetched.describe()}, body lacks {_short(missing[0])}",
+                                 observed=None, threshold={"body_contains": options.body_contains})
+        if options.expect_json:
+            document = parse_json(fetched)
+            for assertion in options.expect_json:
+                failure = _json_failure(document, assertion)
+                if failure is not None:
+                    reason, observed = failure
+                    return Judgement(
+                        Status.FAIL,
+                        f"{fetched.describe()}, {reason}",
+                        observed=observed,
+                        threshold={"field": assertion.field, "op": assertion.op, "value": assertion.value},
+                        artifacts={"body": fetched.body},
+                    )
+        return Judgement(Status.PASS, fetched.describe(), observed=fetched.status, threshold=expected)
+
+
+def _statuses(expected: list[int | str]) -> str:
+    return " or ".join(str(item) for item in expected)
+
+
+def _same(actual: Any, wanted: Any) -> bool:
+    """JSON equality where true is not 1 (Python's ``True == 1`` would pass a wrong answer)."""
+    if isinstance(actual, bool) or isinstance(wanted, bool):
+        return actual is wanted
+    return bool(actual == wanted)
+
+
+def _json_failure(document: Any, assertion: JsonAssertion) -> tuple[str, Any] | None:
+    """Why ``assertion`` fails on ``document`` (with the value seen), or None when it holds.
+
+    Fail closed: a missing field, null, NaN or an infinity never satisfies any comparison, ``!=`` included.
+    """
+    field, op, wanted = assertion.field, assertion.op, assertion.value
+    actual = lookup(document, field)
+    if actual is MISSING:
+        return f"JSON field {field!r} is missing", None
+    if actual is None:
+        return f"JSON field {field!r} is null", None
+    if isinstance(actual, float) and not math.isfinite(actual):
+        return f"JSON field {field!r} is {actual}, not a finite number", str(actual)
+    if op == "in":
+        holds = actual in wanted
+    elif op in ("==", "!="):
+        holds = _same(actual, wanted) == (op == "==")
+    else:
+        numeric = (int, float)
+        both_numbers = isinstance(actual, numeric) and isinstance(wanted, numeric)
+        both_strings = isinstance(actual, str) and isinstance(wanted, str)
+        if isinstance(actual, bool) or isinstance(wanted, bool) or not (both_numbers or both_strings):
+            return f"JSON field {field!r} = {_short(actual)} cannot be compared with {op} {_short(wanted)}", actual
+        holds = _ORDERING[op](actual, wanted)
+    if holds:
+        return None
+    return f"JSON field {field!r} = {_short(actual)}, expected {op} {_short(wanted)}", actual

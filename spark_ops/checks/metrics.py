@@ -1,0 +1,128 @@
+"""``metrics``: scrape a Prometheus text exposition and judge its shape and values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
+
+import msgspec
+
+from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx
+
+from spark_ops.errors import TargetError
+from spark_ops.model import Judgement, Status
+from spark_ops.profile import Profile
+from spark_ops.runner import Probe
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class ValueAssertion(Options, kw_only=True):
+    metric: str  # a sample name, e.g. process_resident_memory_bytes or http_requests_total
+    labels: dict[str, str] = {}
+    min: Threshold | None = None
+    max: Threshold | None = None
+
+
+class MetricsOptions(TargetOptions, kw_only=True):
+    min_bytes: Count | None = None
+    max_bytes: Count | None = None
+    min_series: Count | None = None
+    max_series: Count | None = None
+    require: list[str] = []
+    values: list[ValueAssertion] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Exposition:
+    families: frozenset[str]
+    samples: list[Sample]
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Family names and sample names, so ``foo_total`` and ``foo`` both find a counter."""
+        return self.families | {sample.name for sample in self.samples}
+
+
+def parse_exposition(text: str) -> Exposition:
+    """Parse Prometheus text format; raises ValueError with the parser's reason when it does not parse."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families: set[str] = set()
+    samples: list[Sample] = []
+    for family in text_string_to_metric_families(text):
+        families.add(family.name)
+        samples.extend(Sample(s.name, dict(s.labels), float(s.value)) for s in family.samples)
+    return Exposition(frozenset(families), samples)
+
+
+class MetricsCheck:
+    kind: ClassVar[str] = "metrics"
+    summary: ClassVar[str] = "a Prometheus exposition: parses, byte size, series count, families, values"
+    Options: ClassVar[type[MetricsOptions]] = MetricsOptions
+
+    def __init__(self, options: MetricsOptions, profile: Profile) -> None:
+        self.options = options
+        path = options.path if options.path is not None or options.url is not None else "/metrics"
+        self.target = profile.target(service=options.service, path=path, url=options.url)
+        self.artifact = f"metrics/{options.service or 'target'}.prom"
+        self.size = Bounds.resolve(profile, min=options.min_bytes, max=options.max_bytes, required=False)
+        self.series = Bounds.resolve(profile, min=options.min_series, max=options.max_series, required=False)
+        self.values = [
+            (assertion, Bounds.resolve(profile, min=assertion.min, max=assertion.max, key_prefix=f"values[{i}]."))
+            for i, assertion in enumerate(options.values)
+        ]
+
+    async def judge(self, probe: Probe) -> Judgement:
+        fetched = await probe.fetch(self.target)
+        require_2xx(fetched)
+        artifacts = {self.artifact: fetched.body}
+        size = len(fetched.body)
+        if size == 0:
+            raise TargetError(f"{fetched.describe()}: empty exposition")
+        try:
+            exposition = parse_exposition(fetched.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, IndexError, KeyError, TypeError) as exc:
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            return Judgement(Status.FAIL, f"{fetched.describe()}: exposition does not parse: {reason}",
+                             observed=size, artifacts=artifacts)
+        series = len(exposition.samples)
+        facts = f"{size} bytes, {series} series, {len(exposition.families)} families"
+
+        def verdict(status: Status, reason: str, observed: object, threshold: object) -> Judgement:
+            return Judgement(status, f"{facts}: {reason}", observed=observed, threshold=threshold, artifacts=artifacts)
+
+        for bounds, value, what in ((self.size, size, "bytes"), (self.series, series, "series")):
+            status, reason = bounds.judge(value, what)
+            if status is not Status.PASS:
+                return verdict(status, reason, value, bounds.as_threshold())
+        missing = [name for name in self.options.require if name not in exposition.names]
+        if missing:
+            return verdict(Status.FAIL, f"missing required metric {', '.join(missing)}", sorted(missing),
+                           {"require": self.options.require})
+        for assertion, bounds in self.values:
+            matching = [
+                s for s in exposition.samples
+                if s.name == assertion.metric and all(s.labels.get(k) == v for k, v in assertion.labels.items())
+            ]
+            if not matching:
+                return verdict(Status.INCONCLUSIVE, f"no series of {assertion.metric} to judge", None,
+                               bounds.as_threshold())
+            for sample in matching:
+                status, reason = bounds.judge(sample.value, _series_name(sample))
+                if status is not Status.PASS:
+                    return verdict(status, reason, sample.value, bounds.as_threshold())
+        return Judgement(Status.PASS, f"{fetched.describe()}: {facts}", observed=size,
+                         threshold=self.size.as_threshold() or None, artifacts=artifacts)
+
+
+def _series_name(sample: Sample) -> str:
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+    return f"{sample.name}{{{labels}}}" if labels else sample.name

@@ -1,0 +1,282 @@
+"""The ``spark`` command: parse options, call the library, pick the exit code. No logic lives here.
+
+Heavy modules (httpx, rich, prometheus_client) are imported inside the commands that use them, so
+``spark --help`` and ``spark --version`` stay fast in every pipeline step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from spark_ops import __version__
+from spark_ops.errors import ExitCode, SparkOpsError
+
+app = typer.Typer(
+    name="spark",
+    help="spark-ops: decide whether the Spark platform is safe to deploy to.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+profiles_app = typer.Typer(help="List, show and validate profiles.", no_args_is_help=True)
+checks_app = typer.Typer(help="List check kinds and suites.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(checks_app, name="checks")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    markdown = "markdown"
+
+
+class FailOn(str, Enum):
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", "-p", help="Profile name or TOML file.", envvar="SPARK_PROFILE")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override one profile key: KEY=VALUE (dotted key, TOML value). Repeatable."),
+]
+ExitOnFailOpt = Annotated[
+    bool,
+    typer.Option("--exit-on-fail", help="Let the exit code carry the verdict.", envvar="SPARK_EXIT_ON_FAIL"),
+]
+FailOnOpt = Annotated[
+    FailOn | None,
+    typer.Option("--fail-on", help="Lowest risk level that fails the verdict (default: the profile's, high)."),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")]
+ReportJsonOpt = Annotated[Path | None, typer.Option("--report-json", help="Also write the result JSON here.")]
+ReportJunitOpt = Annotated[Path | None, typer.Option("--report-junit", help="Also write JUnit XML here.")]
+EvidenceDirOpt = Annotated[
+    Path | None,
+    typer.Option("--evidence-dir", help="Where runs are kept (default ./evidence).", envvar="SPARK_EVIDENCE_DIR"),
+]
+NoEvidenceOpt = Annotated[bool, typer.Option("--no-evidence", help="Do not keep this run.")]
+
+
+def _say(message: str) -> None:
+    print(f"spark: {message}", file=sys.stderr)
+
+
+def _crash_report() -> Path:
+    """Write the current exception's traceback to a file; a user sees only one line and this path."""
+    from spark_ops.redact import Redactor
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    handle, name = tempfile.mkstemp(prefix=f"spark-ops-crash-{stamp}-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(f"spark-ops {__version__}\n{' '.join(sys.argv)}\n\n")
+        out.write(Redactor().text(traceback.format_exc()))
+    return Path(name)
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turn library errors into one line and the documented exit code; bugs into exit 4."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except SparkOpsError as exc:
+        _say(f"error: {exc}")
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        _say("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        details = _crash_report()
+        _say(f"internal error: {type(exc).__name__}: {exc} (details in {details})")
+        raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def run_suite_command(
+    command: str,
+    *,
+    profile: str,
+    suite: str,
+    sets: list[str] | None,
+    enforce: bool,
+    fail_on: FailOn | None,
+    output: OutputFormat,
+    report_json: Path | None,
+    report_junit: Path | None,
+    evidence_dir: Path | None,
+    no_evidence: bool,
+) -> NoReturn:
+    """Shared body of gate, smoke and canary: prepare, run with progress, report, keep, exit."""
+    from spark_ops import evidence, pipeline
+    from spark_ops.progress import live_progress
+    from spark_ops.report import renderer
+
+    with _exit_codes():
+        prepared = pipeline.prepare_run(
+            command, profile_ref=profile, suite_ref=suite, sets=sets or (), fail_on=fail_on.value if fail_on else None
+        )
+        with live_progress(len(prepared.checks), f"spark {command}") as on_result:
+            run = pipeline.execute(prepared, enforce=enforce, on_result=on_result)
+        sys.stdout.write(renderer(output.value)(run))
+        if report_json is not None:
+            _write_atomically(report_json, renderer("json")(run))
+        if report_junit is not None:
+            _write_atomically(report_junit, renderer("junit")(run))
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            from spark_ops.report import github
+
+            sys.stdout.write(github.publish(run))
+        if not no_evidence:
+            folder = evidence.store_run(run, evidence.evidence_dir(evidence_dir))
+            _say(f"run kept in {folder}")
+        raise typer.Exit(run.exit_code)
+    raise AssertionError("unreachable")  # pragma: no cover - _exit_codes always exits
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"spark-ops {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """spark-ops: decide whether the Spark platform is safe to deploy to."""
+
+
+@app.command()
+def gate(
+    profile: ProfileOpt = "dev",
+    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")] = "gate",
+    sets: SetOpt = None,
+    exit_on_fail: ExitOnFailOpt = False,
+    fail_on: FailOnOpt = None,
+    output: FormatOpt = OutputFormat.table,
+    report_json: ReportJsonOpt = None,
+    report_junit: ReportJunitOpt = None,
+    evidence_dir: EvidenceDirOpt = None,
+    no_evidence: NoEvidenceOpt = False,
+) -> None:
+    """Run the CI health gate. Report-only unless --exit-on-fail (or SPARK_EXIT_ON_FAIL=1)."""
+    run_suite_command(
+        "gate", profile=profile, suite=suite, sets=sets, enforce=exit_on_fail, fail_on=fail_on, output=output,
+        report_json=report_json, report_junit=report_junit, evidence_dir=evidence_dir, no_evidence=no_evidence,
+    )
+
+
+@app.command()
+def smoke(
+    profile: ProfileOpt = "dev",
+    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")] = "smoke",
+    sets: SetOpt = None,
+    exit_on_fail: ExitOnFailOpt = False,
+    fail_on: FailOnOpt = None,
+    output: FormatOpt = OutputFormat.table,
+    report_json: ReportJsonOpt = None,
+    report_junit: ReportJunitOpt = None,
+    evidence_dir: EvidenceDirOpt = None,
+    no_evidence: NoEvidenceOpt = False,
+) -> None:
+    """Smoke test: the five pages and /api/healthz answer 200 (6/6)."""
+    run_suite_command(
+        "smoke", profile=profile, suite=suite, sets=sets, enforce=exit_on_fail, fail_on=fail_on, output=output,
+        report_json=report_json, report_junit=report_junit, evidence_dir=evidence_dir, no_evidence=no_evidence,
+    )
+
+
+@profiles_app.command("list")
+def profiles_list() -> None:
+    """Every profile that can be used, and where it comes from (./profiles overrides the shipped ones)."""
+    from spark_ops.profile import available, read_toml
+
+    with _exit_codes():
+        for name, path in available("profiles").items():
+            description = read_toml(path).get("description", "")
+            print(f"{name:<16} {description}  [{path}]")
+
+
+@profiles_app.command("show")
+def profiles_show(
+    name: Annotated[str, typer.Argument(help="Profile name or TOML file.")] = "dev",
+    sets: SetOpt = None,
+) -> None:
+    """Print the resolved profile (extends merged, ${ENV} and --set applied) with secrets redacted."""
+    from spark_ops.profile import load_profile, resolved_view
+
+    with _exit_codes():
+        profile = load_profile(name, sets or ())
+        print(json.dumps({"name": profile.name, "source": profile.source, **resolved_view(profile)}, indent=2))
+
+
+@profiles_app.command("validate")
+def profiles_validate(
+    file: Annotated[str, typer.Argument(help="Profile name or TOML file.")],
+    suite: Annotated[
+        list[str] | None, typer.Option("--suite", "-s", help="Also validate these suites against it.")
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Validate a profile (and optionally suites against it); exit 2 naming the file and key on error."""
+    from spark_ops.profile import load_profile, load_suite
+    from spark_ops.registry import prepare
+
+    with _exit_codes():
+        profile = load_profile(file, sets or ())
+        print(f"ok: profile {profile.name} ({profile.source}): {len(profile.config.services)} services")
+        for suite_ref in suite or []:
+            loaded = load_suite(suite_ref)
+            prepare(loaded, profile)
+            print(f"ok: suite {loaded.name} ({loaded.source}): {len(loaded.checks)} checks")
+
+
+@checks_app.command("list")
+def checks_list() -> None:
+    """The check kinds installed (built-in and plug-in) and the suites that can be run."""
+    from spark_ops.profile import available, load_suite
+    from spark_ops.registry import describe_kinds
+
+    with _exit_codes():
+        print("kinds:")
+        for kind, summary, source in describe_kinds():
+            print(f"  {kind:<10} {summary}  [{source}]")
+        print("suites:")
+        for name, path in available("checks").items():
+            loaded = load_suite(str(path))
+            print(f"  {name:<10} {len(loaded.checks)} checks: {loaded.description}  [{path}]")
+
+
+def main() -> None:
+    """The console-script entry point."""
+    app()

@@ -1,0 +1,55 @@
+"""The one exception tree of spark-ops, and the exit codes every command uses.
+
+    SparkOpsError            anything spark-ops reports on purpose (exit 4 unless a subclass says otherwise)
+    +-- ConfigError          bad option, unreadable or invalid profile or suite, unknown kind (exit 2)
+    +-- CheckError           a check could not judge its target (becomes ERROR inside the runner)
+
+Only ``cli.py`` turns these into output and an exit code; library code raises them with a readable,
+one-line message.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every ``spark`` command (SPEC: Exit codes)."""
+
+    OK = 0
+    """Pass, or report-only mode."""
+    VERDICT_FAILED = 1
+    """The verdict failed: risk at or above ``--fail-on``."""
+    USAGE_ERROR = 2
+    """Usage or configuration error."""
+    INCONCLUSIVE = 3
+    """Not enough data to judge, and nothing failed outright."""
+    INTERNAL_ERROR = 4
+    """A bug in spark-ops; never reported as 0."""
+
+
+class SparkOpsError(Exception):
+    """Base of every error spark-ops raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL_ERROR
+
+
+class ConfigError(SparkOpsError):
+    """A profile, suite, option or plug-in is wrong; the message names the file and the key."""
+
+    exit_code = ExitCode.USAGE_ERROR
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        self.file = file
+        self.key = key
+        self.reason = message
+        where = ": ".join(part for part in (file, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class CheckError(SparkOpsError):
+    """A check could not judge its target (the runner records it as ERROR with this message)."""
+
+
+class TargetError(SparkOpsError):
+    """The target answered badly or not at all (refused, reset, timed out, too large): the check FAILs."""

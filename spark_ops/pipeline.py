@@ -1,0 +1,110 @@
+"""One run from start to verdict: load the profile and suite, run the checks, judge, redact.
+
+The CLI calls ``prepare_run`` and ``execute``; reporting and the evidence store come after, on the
+returned ``RunResult`` (already redacted: nothing secret leaves this module).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from spark_ops import risk as risk_rules
+from spark_ops.model import CheckResult, RiskLevel, RunResult
+from spark_ops.profile import Profile, Suite, load_profile, load_suite
+from spark_ops.redact import Redactor
+from spark_ops.registry import PreparedCheck, prepare
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRun:
+    """Everything a run needs, validated: any configuration error has been raised by now."""
+
+    command: str
+    profile: Profile
+    suite: Suite
+    checks: list[PreparedCheck]
+    fail_on: RiskLevel
+
+
+def prepare_run(
+    command: str,
+    *,
+    profile_ref: str,
+    suite_ref: str,
+    sets: Sequence[str] = (),
+    fail_on: str | None = None,
+) -> PreparedRun:
+    """Load and validate profile and suite; raises ConfigError naming file and key."""
+    profile = load_profile(profile_ref, sets)
+    suite = load_suite(suite_ref)
+    checks = prepare(suite, profile)
+    level = RiskLevel((fail_on or profile.config.risk.fail_on).upper())
+    return PreparedRun(command=command, profile=profile, suite=suite, checks=checks, fail_on=level)
+
+
+def execute(
+    run: PreparedRun,
+    *,
+    enforce: bool,
+    on_result: Callable[[CheckResult], None] | None = None,
+    backoff: bool = True,
+) -> RunResult:
+    """Run every check, assess the risk and pick the exit code; the result is already redacted."""
+    from spark_ops.runner import make_client, run_checks
+
+    defaults = run.profile.config.defaults
+    redactor = run.profile.redactor
+
+    def report(result: CheckResult) -> None:
+        if on_result is not None:
+            on_result(_redact_result(result, redactor))
+
+    async def go() -> list[CheckResult]:
+        async with make_client(defaults.concurrency) as client:
+            return await run_checks(
+                run.checks,
+                client=client,
+                concurrency=defaults.concurrency,
+                max_body_bytes=defaults.max_body_bytes,
+                on_result=report,
+                backoff=backoff,
+            )
+
+    started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = time.perf_counter()
+    results = [_redact_result(r, redactor) for r in asyncio.run(go())]
+    risk = risk_rules.assess(results)
+    code = risk_rules.exit_code(results, risk, fail_on=run.fail_on, enforce=enforce)
+    return RunResult(
+        command=run.command,
+        profile=run.profile.name,
+        suite=run.suite.name,
+        started_at=started_at,
+        duration_ms=round((time.perf_counter() - started) * 1000),
+        results=results,
+        risk=risk,
+        exit_code=int(code),
+    )
+
+
+def _redact_result(result: CheckResult, redactor: Redactor) -> CheckResult:
+    return replace(
+        result,
+        message=redactor.text(result.message),
+        observed=redactor.value(result.observed),
+        threshold=redactor.value(result.threshold),
+        artifacts={name: redactor.text(body.decode("utf-8", "replace")).encode() if _is_text(body) else body
+                   for name, body in result.artifacts.items()},
+    )
+
+
+def _is_text(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

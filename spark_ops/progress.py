@@ -1,0 +1,35 @@
+"""A live progress display on a terminal while checks run; nothing at all when stderr is not one."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from spark_ops.model import CheckResult
+
+
+@contextmanager
+def live_progress(total: int, label: str) -> Iterator[Callable[[CheckResult], None] | None]:
+    """Yields the callback the runner calls after each check (None when there is no terminal)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=total, last="")
+
+        def advance(result: CheckResult) -> None:
+            progress.update(task, advance=1, last=f"{result.status.value} {result.name}")
+
+        yield advance

@@ -1,0 +1,24 @@
+"""One module per output format; each turns a finished, redacted ``RunResult`` into text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from spark_ops.model import RunResult
+
+FORMATS = ("table", "json", "junit", "markdown")
+
+
+def renderer(format_name: str) -> Callable[[RunResult], str]:
+    """The render function for ``format_name`` (imported only when asked for)."""
+    if format_name == "json":
+        from spark_ops.report.json import render
+    elif format_name == "junit":
+        from spark_ops.report.junit import render
+    elif format_name == "markdown":
+        from spark_ops.report.markdown import render
+    elif format_name == "table":
+        from spark_ops.report.table import render
+    else:
+        raise ValueError(f"unknown format {format_name!r}")
+    return render

@@ -1,0 +1,43 @@
+"""A markdown report (also the GitHub step summary)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from spark_ops.model import RunResult, Status
+
+ICONS = {
+    Status.PASS: "✅",
+    Status.WARN: "⚠️",
+    Status.FAIL: "❌",
+    Status.ERROR: "💥",
+    Status.INCONCLUSIVE: "❔",
+    Status.SKIP: "⏭️",
+}
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(run: RunResult) -> str:
+    s = run.summary
+    lines = [
+        f"## spark-ops {run.command}: {run.risk.level.value} (score {run.risk.score:g})",
+        "",
+        f"**{run.risk.recommendation}** — profile `{run.profile}`, suite `{run.suite}`, "
+        f"{s.passed}/{s.total} passed, {s.warned} warned, {s.failed} failed, {s.errors} errors, "
+        f"{s.inconclusive} inconclusive, {s.skipped} skipped; exit code {run.exit_code}; "
+        f"started {run.started_at}, took {run.duration_ms} ms.",
+        "",
+        "| status | check | severity | observed | threshold | reason |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in run.results:
+        lines.append(
+            f"| {ICONS[r.status]} {r.status.value} | `{_cell(r.name)}` | {r.severity.value} | "
+            f"{_cell(r.observed)} | {_cell(r.threshold)} | {_cell(r.message)} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,240 @@
+"""The async runner: runs prepared checks concurrently and is the ONLY place an exception becomes a Status.
+
+It owns what checks must not: one deadline per check covering the whole request (connect, headers,
+body), retries (tenacity, only for failures before any response arrived), timing, and the mapping
+
+    TargetError, httpx transport errors, the deadline  ->  FAIL  (the target failed the check)
+    CheckError, any other exception                     ->  ERROR (the check could not judge)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_none
+
+from spark_ops.errors import CheckError, TargetError
+from spark_ops.model import CheckResult, Judgement, Status
+from spark_ops.profile import Target
+from spark_ops.registry import PreparedCheck
+
+USER_AGENT = "spark-ops"
+MAX_REASON_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A complete HTTP answer as a check sees it."""
+
+    url: str  # for messages: credentials removed
+    method: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    elapsed_ms: float  # from sending the request to the last byte of the body
+
+    def describe(self) -> str:
+        return f"{self.method} {self.url} -> {self.status} in {self.elapsed_ms:.0f} ms"
+
+
+def make_client(max_connections: int) -> httpx.AsyncClient:
+    """One client for a whole run, on aiohttp's transport.
+
+    httpx's default transport spends about 10 ms of CPU per request in its pool (1000 loopback GETs
+    took 11.3 s against 1.2 s through aiohttp; see bench/transport.py): that overhead would both cap the
+    gate at scale and inflate the latencies a probe measures.
+    """
+    from httpx_aiohttp import AiohttpTransport
+
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return httpx.AsyncClient(
+        transport=AiohttpTransport(limits=limits),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+    )
+
+
+@dataclass
+class Probe:
+    """What a check uses to reach its target; the runner makes one per check and reads back ``retries``."""
+
+    client: httpx.AsyncClient
+    max_attempts: int
+    max_body_bytes: int
+    timeout_s: float
+    backoff: bool = True
+    retries: int = field(default=0, init=False)
+
+    async def fetch(
+        self,
+        target: Target,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        follow_redirects: bool = True,
+        max_body_bytes: int | None = None,
+    ) -> Fetched:
+        """Send one request and read the whole body, at most ``max_body_bytes`` after decompression."""
+        limit = max_body_bytes or self.max_body_bytes
+        request = self.client.build_request(
+            method,
+            target.url,
+            headers={**target.headers, **(headers or {})},
+            content=content,
+            timeout=self.timeout_s,  # the runner's deadline is the real bound; this stops a stuck socket
+        )
+        label = f"{method} {target.display}"
+        started = time.perf_counter()
+        response = await self._send(request, follow_redirects, label)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise TargetError(f"{label}: body larger than the {limit}-byte limit")
+        except httpx.HTTPError as exc:
+            raise TargetError(f"{label}: answer broke off after {len(body)} bytes: {_one_line(exc)}") from None
+        finally:
+            await response.aclose()
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return Fetched(
+            url=target.display,
+            method=method,
+            status=response.status_code,
+            headers=dict(response.headers),
+            body=bytes(body),
+            elapsed_ms=elapsed_ms,
+        )
+
+    async def _send(self, request: httpx.Request, follow_redirects: bool, label: str) -> httpx.Response:
+        # Retried only here: once any response has arrived, a failure is the target's answer.
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait_exponential(multiplier=0.1, max=1.0) if self.backoff else wait_none(),
+            retry=retry_if_exception_type(httpx.TransportError),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        self.retries += 1
+                    return await self.client.send(request, stream=True, follow_redirects=follow_redirects)
+        except httpx.TooManyRedirects:
+            raise TargetError(f"{label}: too many redirects") from None
+        except httpx.TransportError as exc:
+            attempts = f" (after {self.retries + 1} attempts)" if self.retries else ""
+            raise TargetError(f"{label}: {_transport_reason(exc)}{attempts}") from None
+        raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    """A short reason for a failure before any answer: the OS's words when there are some.
+
+    The cause chain is read first: httpx-aiohttp maps a refused connection to ConnectTimeout.
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {_one_line(cause)}"
+        os_error = getattr(cause, "os_error", cause)
+        if isinstance(os_error, socket.gaierror):
+            return f"cannot resolve the host name ({os_error.strerror or os_error})"
+        if isinstance(os_error, OSError) and os_error.errno is not None:
+            return f"cannot connect: {os.strerror(os_error.errno).lower()}"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return _one_line(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 1] + "…"
+    return text
+
+
+ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
+
+
+async def run_checks(
+    checks: Sequence[PreparedCheck],
+    *,
+    client: httpx.AsyncClient,
+    concurrency: int,
+    max_body_bytes: int,
+    on_result: ResultCallback | None = None,
+    backoff: bool = True,
+) -> list[CheckResult]:
+    """Run ``checks`` with at most ``concurrency`` in flight; results come back in suite order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def run_one(check: PreparedCheck) -> CheckResult:
+        async with gate:  # the deadline starts when the check starts, not while it queues
+            result = await _judge_within_deadline(check, client, max_body_bytes, backoff)
+        if on_result is not None:
+            maybe = on_result(result)
+            if maybe is not None:
+                await maybe
+        return result
+
+    return list(await asyncio.gather(*(run_one(check) for check in checks)))
+
+
+async def _judge_within_deadline(
+    check: PreparedCheck, client: httpx.AsyncClient, max_body_bytes: int, backoff: bool
+) -> CheckResult:
+    probe = Probe(
+        client=client,
+        max_attempts=check.retries + 1,
+        max_body_bytes=max_body_bytes,
+        timeout_s=check.timeout_s,
+        backoff=backoff,
+    )
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(check.timeout_s):
+            judgement = await check.check.judge(probe)
+    except TimeoutError:
+        judgement = Judgement(Status.FAIL, f"no complete answer within the {check.timeout_s:g} s deadline")
+    except TargetError as exc:
+        judgement = Judgement(Status.FAIL, _one_line(exc))
+    except CheckError as exc:
+        judgement = Judgement(Status.ERROR, _one_line(exc))
+    except Exception as exc:  # a check's bug must never pass, nor crash the run
+        judgement = Judgement(Status.ERROR, f"check crashed: {type(exc).__name__}: {_one_line(exc)}")
+    if not isinstance(judgement, Judgement):
+        judgement = Judgement(Status.ERROR, f"check returned {type(judgement).__name__}, not a Judgement")
+    return CheckResult(
+        name=check.name,
+        kind=check.kind,
+        severity=check.severity,
+        status=judgement.status,
+        message=judgement.message,
+        observed=_plain(judgement.observed),
+        threshold=_plain(judgement.threshold),
+        duration_ms=round((time.perf_counter() - started) * 1000),
+        retries=probe.retries,
+        artifacts=dict(judgement.artifacts),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe copy: NaN and infinities become strings, so the result JSON stays valid."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
