@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -37,14 +37,14 @@ app.add_typer(profiles_app, name="profiles")
 app.add_typer(checks_app, name="checks")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     junit = "junit"
     markdown = "markdown"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     medium = "medium"
     high = "high"
     critical = "critical"
@@ -63,14 +63,18 @@ ExitOnFailOpt = Annotated[
 ]
 FailOnOpt = Annotated[
     FailOn | None,
-    typer.Option("--fail-on", help="Lowest risk level that fails the verdict (default: the profile's, high)."),
+    typer.Option(
+        "--fail-on", help="Lowest risk level that fails the verdict (default: the profile's, high)."
+    ),
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")]
 ReportJsonOpt = Annotated[Path | None, typer.Option("--report-json", help="Also write the result JSON here.")]
 ReportJunitOpt = Annotated[Path | None, typer.Option("--report-junit", help="Also write JUnit XML here.")]
 EvidenceDirOpt = Annotated[
     Path | None,
-    typer.Option("--evidence-dir", help="Where runs are kept (default ./evidence).", envvar="SPARK_EVIDENCE_DIR"),
+    typer.Option(
+        "--evidence-dir", help="Where runs are kept (default ./evidence).", envvar="SPARK_EVIDENCE_DIR"
+    ),
 ]
 NoEvidenceOpt = Annotated[bool, typer.Option("--no-evidence", help="Do not keep this run.")]
 
@@ -141,7 +145,11 @@ def run_suite_command(
 
     with _exit_codes():
         prepared = pipeline.prepare_run(
-            command, profile_ref=profile, suite_ref=suite, sets=sets or (), fail_on=fail_on.value if fail_on else None
+            command,
+            profile_ref=profile,
+            suite_ref=suite,
+            sets=sets or (),
+            fail_on=fail_on.value if fail_on else None,
         )
         with live_progress(len(prepared.checks), f"spark {command}") as on_result:
             run = pipeline.execute(prepared, enforce=enforce, on_result=on_result)
@@ -191,8 +199,17 @@ def gate(
 ) -> None:
     """Run the CI health gate. Report-only unless --exit-on-fail (or SPARK_EXIT_ON_FAIL=1)."""
     run_suite_command(
-        "gate", profile=profile, suite=suite, sets=sets, enforce=exit_on_fail, fail_on=fail_on, output=output,
-        report_json=report_json, report_junit=report_junit, evidence_dir=evidence_dir, no_evidence=no_evidence,
+        "gate",
+        profile=profile,
+        suite=suite,
+        sets=sets,
+        enforce=exit_on_fail,
+        fail_on=fail_on,
+        output=output,
+        report_json=report_json,
+        report_junit=report_junit,
+        evidence_dir=evidence_dir,
+        no_evidence=no_evidence,
     )
 
 
@@ -211,8 +228,17 @@ def smoke(
 ) -> None:
     """Smoke test: the five pages and /api/healthz answer 200 (6/6)."""
     run_suite_command(
-        "smoke", profile=profile, suite=suite, sets=sets, enforce=exit_on_fail, fail_on=fail_on, output=output,
-        report_json=report_json, report_junit=report_junit, evidence_dir=evidence_dir, no_evidence=no_evidence,
+        "smoke",
+        profile=profile,
+        suite=suite,
+        sets=sets,
+        enforce=exit_on_fail,
+        fail_on=fail_on,
+        output=output,
+        report_json=report_json,
+        report_junit=report_junit,
+        evidence_dir=evidence_dir,
+        no_evidence=no_evidence,
     )
 
 
@@ -237,7 +263,9 @@ def profiles_show(
 
     with _exit_codes():
         profile = load_profile(name, sets or ())
-        print(json.dumps({"name": profile.name, "source": profile.source, **resolved_view(profile)}, indent=2))
+        print(
+            json.dumps({"name": profile.name, "source": profile.source, **resolved_view(profile)}, indent=2)
+        )
 
 
 @profiles_app.command("validate")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """What one check concluded."""
 
     PASS = "PASS"
@@ -24,7 +24,7 @@ class Status(str, Enum):
         return self in (Status.FAIL, Status.ERROR)
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How much a failing check weighs in the risk level."""
 
     CRITICAL = "critical"
@@ -32,7 +32,7 @@ class Severity(str, Enum):
     MINOR = "minor"
 
 
-class RiskLevel(str, Enum):
+class RiskLevel(StrEnum):
     """The verdict's level, ordered from safe to worst."""
 
     LOW = "LOW"

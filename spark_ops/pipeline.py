@@ -97,8 +97,10 @@ def _redact_result(result: CheckResult, redactor: Redactor) -> CheckResult:
         message=redactor.text(result.message),
         observed=redactor.value(result.observed),
         threshold=redactor.value(result.threshold),
-        artifacts={name: redactor.text(body.decode("utf-8", "replace")).encode() if _is_text(body) else body
-                   for name, body in result.artifacts.items()},
+        artifacts={
+            name: redactor.text(body.decode("utf-8", "replace")).encode() if _is_text(body) else body
+            for name, body in result.artifacts.items()
+        },
     )
 
 

@@ -36,34 +36,34 @@ class _Table(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
     """A TOML table whose unknown keys are errors (a typo must never be silently ignored)."""
 
 
-class ServiceConfig(_Table, kw_only=True):
+class ServiceConfig(_Table, frozen=True, kw_only=True):
     url: str
     headers: dict[str, str] = {}
 
 
-class SloConfig(_Table):
+class SloConfig(_Table, frozen=True, kw_only=True):
     latency_p95_ms: NonNegativeFloat | None = None
     error_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
     staleness_s: NonNegativeFloat | None = None
 
 
-class DefaultsConfig(_Table):
+class DefaultsConfig(_Table, frozen=True, kw_only=True):
     timeout_s: PositiveFloat = 5.0
     retries: NonNegativeInt = 1
     concurrency: PositiveInt = 64
     max_body_bytes: PositiveInt = 10 * 1024 * 1024
 
 
-class PrometheusConfig(_Table):
+class PrometheusConfig(_Table, frozen=True, kw_only=True):
     url: str | None = None
     headers: dict[str, str] = {}
 
 
-class RiskConfig(_Table):
+class RiskConfig(_Table, frozen=True, kw_only=True):
     fail_on: Literal["medium", "high", "critical"] = "high"
 
 
-class ProfileConfig(_Table):
+class ProfileConfig(_Table, frozen=True, kw_only=True):
     description: str = ""
     extends: str | None = None
     services: dict[str, ServiceConfig] = {}
@@ -161,7 +161,7 @@ class Suite:
     checks: tuple[CheckSpec, ...]
 
 
-class _CommonCheckKeys(_Table):
+class _CommonCheckKeys(_Table, frozen=True, kw_only=True):
     name: str
     kind: str
     severity: Literal["critical", "major", "minor"] = "major"
@@ -246,7 +246,9 @@ class _Provenance(dict[str, str]):
         return default
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any], prov: _Provenance, source: str, prefix: str = "") -> None:
+def _merge(
+    base: dict[str, Any], over: Mapping[str, Any], prov: _Provenance, source: str, prefix: str = ""
+) -> None:
     """Deep-merge ``over`` into ``base``: tables merge, anything else is replaced."""
     for key, value in over.items():
         dotted = f"{prefix}{key}"
@@ -344,7 +346,9 @@ def _interpolate(value: Any, prov: _Provenance, secrets: set[str], key: str = ""
 def _require_http_url(url: str, *, key: str, file: str | None = None) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"must be an absolute http(s) URL, got {Redactor().text(url)!r}", file=file, key=key)
+        raise ConfigError(
+            f"must be an absolute http(s) URL, got {Redactor().text(url)!r}", file=file, key=key
+        )
 
 
 def convert(
@@ -390,7 +394,7 @@ def load_profile(ref: str = DEFAULT_PROFILE, sets: Iterable[str] = ()) -> Profil
         raise ConfigError("must be a table", file=prov.source_of("services", str(path)), key="services")
     for name, service in services.items():
         key = f"services.{name}"
-        convert(service, ServiceConfig, file=prov.source_of(key, str(path)), prefix=key)
+        convert(service, ServiceConfig, file=str(path), prefix=key, source_of=prov.source_of)
     config: ProfileConfig = convert(values, ProfileConfig, file=str(path), source_of=prov.source_of)
 
     for name, service in config.services.items():
@@ -399,7 +403,9 @@ def load_profile(ref: str = DEFAULT_PROFILE, sets: Iterable[str] = ()) -> Profil
         secrets.update(service.headers.values())
         secrets.update(url_secrets(service.url))
     if config.prometheus.url is not None:
-        _require_http_url(config.prometheus.url, key="prometheus.url", file=prov.source_of("prometheus", str(path)))
+        _require_http_url(
+            config.prometheus.url, key="prometheus.url", file=prov.source_of("prometheus", str(path))
+        )
         secrets.update(url_secrets(config.prometheus.url))
     secrets.update(config.prometheus.headers.values())
     name = path.stem if not _looks_like_file(ref) else str(path)

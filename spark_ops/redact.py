@@ -15,7 +15,9 @@ from urllib.parse import quote, quote_plus
 MASK = "***"
 # Names (of env vars, query parameters, headers) whose values are secrets.
 SECRET_NAME = re.compile(r"token|secret|passw|pwd|api[-_]?key|auth|credential|session|cookie|signature", re.I)
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<password>[^/@\s]*)@")
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<password>[^/@\s]*)@"
+)
 _SECRET_QUERY = re.compile(
     r"(?P<key>[?&;](?:[^=&#\s]*(?:token|secret|passw|pwd|api[-_]?key|auth|signature|sig)[^=&#\s]*)=)[^&#\s\"']*",
     re.I,

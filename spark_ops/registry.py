@@ -57,7 +57,9 @@ def discover() -> dict[str, EntryPoint]:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         other = found.get(entry.name)
         if other is not None and other.value != entry.value:
-            raise ConfigError(f"two plug-ins register check kind {entry.name!r}: {other.value} and {entry.value}")
+            raise ConfigError(
+                f"two plug-ins register check kind {entry.name!r}: {other.value} and {entry.value}"
+            )
         found[entry.name] = entry
     return dict(sorted(found.items()))
 

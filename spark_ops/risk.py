@@ -14,7 +14,11 @@ RECOMMENDATIONS = {
     RiskLevel.CRITICAL: "Do not deploy: critical checks are failing, investigate now",
 }
 _WEIGHTS = {Status.PASS: 1.0, Status.WARN: 0.5}
-_LEVEL_OF_FAILURE = {Severity.CRITICAL: RiskLevel.CRITICAL, Severity.MAJOR: RiskLevel.HIGH, Severity.MINOR: RiskLevel.MEDIUM}
+_LEVEL_OF_FAILURE = {
+    Severity.CRITICAL: RiskLevel.CRITICAL,
+    Severity.MAJOR: RiskLevel.HIGH,
+    Severity.MINOR: RiskLevel.MEDIUM,
+}
 
 
 def assess(results: Sequence[CheckResult]) -> Risk:

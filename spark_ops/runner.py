@@ -102,7 +102,9 @@ class Probe:
                 if len(body) > limit:
                     raise TargetError(f"{label}: body larger than the {limit}-byte limit")
         except httpx.HTTPError as exc:
-            raise TargetError(f"{label}: answer broke off after {len(body)} bytes: {_one_line(exc)}") from None
+            raise TargetError(
+                f"{label}: answer broke off after {len(body)} bytes: {_one_line(exc)}"
+            ) from None
         finally:
             await response.aclose()
         elapsed_ms = (time.perf_counter() - started) * 1000

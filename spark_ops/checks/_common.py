@@ -20,7 +20,7 @@ class Options(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     """Base of every kind's options: unknown keys are configuration errors."""
 
 
-class TargetOptions(Options):
+class TargetOptions(Options, frozen=True, kw_only=True):
     """``service`` + ``path`` (resolved against the profile), or an absolute ``url``."""
 
     service: str | None = None
@@ -57,7 +57,9 @@ class Bounds:
                 raise ConfigError("must not be NaN", key=key_prefix + key)
             return resolved
 
-        bounds = cls(number(min, "min"), number(max, "max"), number(warn_min, "warn_min"), number(warn_max, "warn_max"))
+        bounds = cls(
+            number(min, "min"), number(max, "max"), number(warn_min, "warn_min"), number(warn_max, "warn_max")
+        )
         if required and bounds.min is None and bounds.max is None:
             raise ConfigError("needs min or max", key=key_prefix + "max")
         if bounds.min is not None and bounds.max is not None and bounds.min > bounds.max:

@@ -14,7 +14,7 @@ from spark_ops.checks._common import MISSING, Options, TargetOptions, Threshold,
 from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
-from spark_ops.runner import Fetched, Probe
+from spark_ops.runner import Probe
 
 Comparison = Literal["==", "!=", "<", "<=", ">", ">=", "in"]
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
@@ -25,13 +25,13 @@ _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-class JsonAssertion(Options, kw_only=True):
+class JsonAssertion(Options, frozen=True, kw_only=True):
     field: str
     op: Comparison = "=="
     value: Any
 
 
-class HttpOptions(TargetOptions, kw_only=True):
+class HttpOptions(TargetOptions, frozen=True, kw_only=True):
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     headers: dict[str, str] = {}
     body: str | None = None
@@ -59,8 +59,10 @@ def parse_status_ranges(written: list[int | str]) -> list[tuple[int, int]]:
         elif match := _STATUS_RANGE.match(text):
             low, high = int(match[1]), int(match[2])
         else:
-            raise ConfigError(f"{item!r} is not a status code, a class like '2xx' or a range like '200-299'",
-                              key="expect_status")
+            raise ConfigError(
+                f"{item!r} is not a status code, a class like '2xx' or a range like '200-299'",
+                key="expect_status",
+            )
         if not (100 <= low <= high <= 599):
             raise ConfigError(f"{item!r} is outside the HTTP status range 100-599", key="expect_status")
         ranges.append((low, high))
@@ -79,7 +81,9 @@ class HttpCheck:
         self.target = profile.target(service=options.service, path=options.path, url=options.url)
         self.status_ranges = parse_status_ranges(options.expect_status)
         self.max_latency_ms = (
-            None if options.max_latency_ms is None else profile.number(options.max_latency_ms, key="max_latency_ms")
+            None
+            if options.max_latency_ms is None
+            else profile.number(options.max_latency_ms, key="max_latency_ms")
         )
         for index, assertion in enumerate(options.expect_json):
             if assertion.op == "in" and not isinstance(assertion.value, list):
@@ -97,8 +101,12 @@ class HttpCheck:
         )
         expected = list(options.expect_status)
         if not any(low <= fetched.status <= high for low, high in self.status_ranges):
-            return Judgement(Status.FAIL, f"{fetched.describe()}, expected {_statuses(expected)}",
-                             observed=fetched.status, threshold=expected)
+            return Judgement(
+                Status.FAIL,
+                f"{fetched.describe()}, expected {_statuses(expected)}",
+                observed=fetched.status,
+                threshold=expected,
+            )
         if self.max_latency_ms is not None and fetched.elapsed_ms > self.max_latency_ms:
             return Judgement(
                 Status.FAIL,
@@ -110,8 +118,14 @@ class HttpCheck:
             text = fetched.body.decode("utf-8", errors="replace")
             missing = [needle for needle in options.body_contains if needle not in text]
             if missing:
-                return Judgement(Status.FAIL, f"{fetched.describe()}, body lacks {_short(missing[0])}",
-                                 observed=None, threshold={"body_contains": options.body_contains})
+                return Judgement(
+                    Status.FAIL,
+                    f"{fetched.describe()}, body lacks {_short(missing[0])}",
+                    observed=None,
+                    threshold={"body_contains": options.body_contains},
+                )
+        # The evidence keeps every JSON body a verdict was made on.
+        artifacts = {"body.json": fetched.body} if options.expect_json else {}
         if options.expect_json:
             document = parse_json(fetched)
             for assertion in options.expect_json:
@@ -123,9 +137,16 @@ class HttpCheck:
                         f"{fetched.describe()}, {reason}",
                         observed=observed,
                         threshold={"field": assertion.field, "op": assertion.op, "value": assertion.value},
-                        artifacts={"body": fetched.body},
+                        artifacts=artifacts,
                     )
-        return Judgement(Status.PASS, fetched.describe(), observed=fetched.status, threshold=expected)
+        held = "".join(f", {a.field} {a.op} {_short(a.value)}" for a in options.expect_json)
+        return Judgement(
+            Status.PASS,
+            fetched.describe() + held,
+            observed=fetched.status,
+            threshold=expected,
+            artifacts=artifacts,
+        )
 
 
 def _statuses(expected: list[int | str]) -> str:
@@ -153,7 +174,7 @@ def _json_failure(document: Any, assertion: JsonAssertion) -> tuple[str, Any] | 
     if isinstance(actual, float) and not math.isfinite(actual):
         return f"JSON field {field!r} is {actual}, not a finite number", str(actual)
     if op == "in":
-        holds = actual in wanted
+        holds = any(_same(actual, item) for item in wanted)  # true is not 1 here either
     elif op in ("==", "!="):
         holds = _same(actual, wanted) == (op == "==")
     else:
@@ -161,7 +182,10 @@ def _json_failure(document: Any, assertion: JsonAssertion) -> tuple[str, Any] | 
         both_numbers = isinstance(actual, numeric) and isinstance(wanted, numeric)
         both_strings = isinstance(actual, str) and isinstance(wanted, str)
         if isinstance(actual, bool) or isinstance(wanted, bool) or not (both_numbers or both_strings):
-            return f"JSON field {field!r} = {_short(actual)} cannot be compared with {op} {_short(wanted)}", actual
+            return (
+                f"JSON field {field!r} = {_short(actual)} cannot be compared with {op} {_short(wanted)}",
+                actual,
+            )
         holds = _ORDERING[op](actual, wanted)
     if holds:
         return None

@@ -8,7 +8,6 @@ from typing import Annotated, ClassVar
 import msgspec
 
 from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx
-
 from spark_ops.errors import TargetError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
@@ -17,14 +16,14 @@ from spark_ops.runner import Probe
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class ValueAssertion(Options, kw_only=True):
+class ValueAssertion(Options, frozen=True, kw_only=True):
     metric: str  # a sample name, e.g. process_resident_memory_bytes or http_requests_total
     labels: dict[str, str] = {}
     min: Threshold | None = None
     max: Threshold | None = None
 
 
-class MetricsOptions(TargetOptions, kw_only=True):
+class MetricsOptions(TargetOptions, frozen=True, kw_only=True):
     min_bytes: Count | None = None
     max_bytes: Count | None = None
     min_series: Count | None = None
@@ -76,7 +75,10 @@ class MetricsCheck:
         self.size = Bounds.resolve(profile, min=options.min_bytes, max=options.max_bytes, required=False)
         self.series = Bounds.resolve(profile, min=options.min_series, max=options.max_series, required=False)
         self.values = [
-            (assertion, Bounds.resolve(profile, min=assertion.min, max=assertion.max, key_prefix=f"values[{i}]."))
+            (
+                assertion,
+                Bounds.resolve(profile, min=assertion.min, max=assertion.max, key_prefix=f"values[{i}]."),
+            )
             for i, assertion in enumerate(options.values)
         ]
 
@@ -91,13 +93,19 @@ class MetricsCheck:
             exposition = parse_exposition(fetched.body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError, IndexError, KeyError, TypeError) as exc:
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            return Judgement(Status.FAIL, f"{fetched.describe()}: exposition does not parse: {reason}",
-                             observed=size, artifacts=artifacts)
+            return Judgement(
+                Status.FAIL,
+                f"{fetched.describe()}: exposition does not parse: {reason}",
+                observed=size,
+                artifacts=artifacts,
+            )
         series = len(exposition.samples)
         facts = f"{size} bytes, {series} series, {len(exposition.families)} families"
 
         def verdict(status: Status, reason: str, observed: object, threshold: object) -> Judgement:
-            return Judgement(status, f"{facts}: {reason}", observed=observed, threshold=threshold, artifacts=artifacts)
+            return Judgement(
+                status, f"{facts}: {reason}", observed=observed, threshold=threshold, artifacts=artifacts
+            )
 
         for bounds, value, what in ((self.size, size, "bytes"), (self.series, series, "series")):
             status, reason = bounds.judge(value, what)
@@ -105,22 +113,37 @@ class MetricsCheck:
                 return verdict(status, reason, value, bounds.as_threshold())
         missing = [name for name in self.options.require if name not in exposition.names]
         if missing:
-            return verdict(Status.FAIL, f"missing required metric {', '.join(missing)}", sorted(missing),
-                           {"require": self.options.require})
+            return verdict(
+                Status.FAIL,
+                f"missing required metric {', '.join(missing)}",
+                sorted(missing),
+                {"require": self.options.require},
+            )
         for assertion, bounds in self.values:
             matching = [
-                s for s in exposition.samples
-                if s.name == assertion.metric and all(s.labels.get(k) == v for k, v in assertion.labels.items())
+                s
+                for s in exposition.samples
+                if s.name == assertion.metric
+                and all(s.labels.get(k) == v for k, v in assertion.labels.items())
             ]
             if not matching:
-                return verdict(Status.INCONCLUSIVE, f"no series of {assertion.metric} to judge", None,
-                               bounds.as_threshold())
+                return verdict(
+                    Status.INCONCLUSIVE,
+                    f"no series of {assertion.metric} to judge",
+                    None,
+                    bounds.as_threshold(),
+                )
             for sample in matching:
                 status, reason = bounds.judge(sample.value, _series_name(sample))
                 if status is not Status.PASS:
                     return verdict(status, reason, sample.value, bounds.as_threshold())
-        return Judgement(Status.PASS, f"{fetched.describe()}: {facts}", observed=size,
-                         threshold=self.size.as_threshold() or None, artifacts=artifacts)
+        return Judgement(
+            Status.PASS,
+            f"{fetched.describe()}: {facts}",
+            observed=size,
+            threshold=self.size.as_threshold() or None,
+            artifacts=artifacts,
+        )
 
 
 def _series_name(sample: Sample) -> str:

@@ -14,14 +14,13 @@ from spark_ops.checks._common import (
     parse_json,
     require_2xx,
 )
-
 from spark_ops.errors import TargetError
 from spark_ops.model import Judgement
 from spark_ops.profile import Profile
 from spark_ops.runner import Probe
 
 
-class SloOptions(TargetOptions, kw_only=True):
+class SloOptions(TargetOptions, frozen=True, kw_only=True):
     field: str
     min: Threshold | None = None
     max: Threshold | None = None

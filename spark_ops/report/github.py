@@ -18,7 +18,7 @@ def _escape_property(text: str) -> str:
     return _escape(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(run: RunResult) -> str:
+def workflow_commands(run: RunResult) -> str:
     """One workflow command per check that is not a pass."""
     lines = []
     for r in run.results:
@@ -39,4 +39,4 @@ def publish(run: RunResult) -> str:
     if summary_path:
         with Path(summary_path).open("a", encoding="utf-8") as handle:
             handle.write(markdown.render(run) + "\n")
-    return annotations(run)
+    return workflow_commands(run)

@@ -38,7 +38,13 @@ def render(run: RunResult) -> str:
             name=result.name,
             time=f"{result.duration_ms / 1000:.3f}",
         )
-        detail = f"observed: {result.observed!r}\nthreshold: {result.threshold!r}\nseverity: {result.severity.value}"
+        detail = "\n".join(
+            (
+                f"observed: {result.observed!r}",
+                f"threshold: {result.threshold!r}",
+                f"severity: {result.severity}",
+            )
+        )
         if result.status is Status.ERROR:
             ET.SubElement(case, "error", message=result.message, type="ERROR").text = detail
         elif result.status in (Status.FAIL, Status.WARN, Status.INCONCLUSIVE):

@@ -68,7 +68,8 @@ def render(run: RunResult) -> str:
         (f" RISK {run.risk.level.value} ", RISK_STYLES[run.risk.level]),
         f"  score {run.risk.score:g}  ·  {run.risk.recommendation}\n",
         f"{s.passed}/{s.total} passed, {s.warned} warned, {s.failed} failed, {s.errors} errors, "
-        f"{s.inconclusive} inconclusive, {s.skipped} skipped  ·  {run.duration_ms} ms  ·  exit code {run.exit_code}",
+        f"{s.inconclusive} inconclusive, {s.skipped} skipped  ·  ",
+        f"{run.duration_ms} ms  ·  exit code {run.exit_code}",
     )
     console.print(Panel(banner, expand=False))
     return buffer.getvalue()

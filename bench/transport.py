@@ -1,0 +1,143 @@
+"""Which HTTP transport the runner should use: 1000 GETs, 64 in flight, to a loopback server that
+answers in 50 ms. Side by side in one run: httpx's default transport, httpx on aiohttp's transport
+(what spark-ops uses), and plain aiohttp (the client floor in Python). Floor: 1000 / 64 * 50 ms = 0.8 s.
+
+    python bench/transport.py [--requests N] [--concurrency C] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+SERVER = """
+import asyncio, sys
+from aiohttp import web
+async def handle(request):
+    await asyncio.sleep(0.05)
+    return web.Response(text="ok")
+app = web.Application()
+app.router.add_get("/", handle)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("bench server did not start")
+
+
+async def gather_bounded(count: int, concurrency: int, one: Callable[[], Awaitable[int]]) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded() -> int:
+        async with gate:
+            return await one()
+
+    statuses = await asyncio.gather(*(guarded() for _ in range(count)))
+    if any(status != 200 for status in statuses):
+        raise RuntimeError("a request failed")
+
+
+async def httpx_default(url: str, count: int, concurrency: int) -> None:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits) as client:
+        await gather_bounded(count, concurrency, lambda: _status(client.get(url)))
+
+
+async def httpx_aiohttp(url: str, count: int, concurrency: int) -> None:
+    from spark_ops.runner import make_client
+
+    async with make_client(concurrency) as client:
+        await gather_bounded(count, concurrency, lambda: _status(client.get(url)))
+
+
+async def plain_aiohttp(url: str, count: int, concurrency: int) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def one() -> int:
+            async with session.get(url) as response:
+                await response.read()
+                return response.status
+
+        await gather_bounded(count, concurrency, one)
+
+
+async def _status(pending: Awaitable[object]) -> int:
+    response = await pending
+    return int(response.status_code)  # type: ignore[attr-defined]
+
+
+CLIENTS = {
+    "httpx default transport": httpx_default,
+    "httpx + aiohttp transport (spark-ops)": httpx_aiohttp,
+    "plain aiohttp (floor in Python)": plain_aiohttp,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
+    try:
+        wait_for(port)
+        url = f"http://127.0.0.1:{port}/"
+        times: dict[str, list[float]] = {name: [] for name in CLIENTS}
+        for _ in range(args.repeat):  # interleaved, so drift on a shared machine hits every client alike
+            for name, client in CLIENTS.items():
+                started = time.perf_counter()
+                asyncio.run(client(url, args.requests, args.concurrency))
+                times[name].append(time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait()
+    floor = args.requests / args.concurrency * 0.05
+    aiohttp_median = statistics.median(times["plain aiohttp (floor in Python)"])
+    lines = [
+        f"## HTTP transport: {args.requests} GETs, {args.concurrency} in flight, server answers in 50 ms",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"median of {args.repeat} interleaved runs; floor {floor:.2f} s.",
+        "",
+        "| client | median s | x plain aiohttp |",
+        "|---|---|---|",
+    ]
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        lines.append(f"| {name} | {median:.2f} | {median / aiohttp_median:.2f} |")
+    report = "\n".join(lines) + "\n"
+    print(report)
+    (Path(__file__).parent / "RESULTS.md").write_text("# Benchmarks\n\n" + report, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
