@@ -83,43 +83,60 @@ def _say(message: str) -> None:
     print(f"spark: {message}", file=sys.stderr)
 
 
-def _crash_report() -> Path:
-    """Write the current exception's traceback to a file; a user sees only one line and this path."""
-    from spark_ops.redact import Redactor
+class _Guard:
+    """What the error handler knows: the secrets to mask in anything it prints or writes."""
 
-    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
-    handle, name = tempfile.mkstemp(prefix=f"spark-ops-crash-{stamp}-", suffix=".log")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(f"spark-ops {__version__}\n{' '.join(sys.argv)}\n\n")
-        out.write(Redactor().text(traceback.format_exc()))
-    return Path(name)
+    def __init__(self) -> None:
+        from spark_ops.redact import Redactor, environment_secrets
+
+        self.redactor = Redactor(environment_secrets())
+
+    def know_secrets(self, secrets: frozenset[str]) -> None:
+        from spark_ops.redact import Redactor, environment_secrets
+
+        self.redactor = Redactor([*environment_secrets(), *secrets])
+
+    def crash_report(self) -> Path:
+        """Write the current traceback to a file; a user sees one line and this path."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+        handle, name = tempfile.mkstemp(prefix=f"spark-ops-crash-{stamp}-", suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(self.redactor.text(f"spark-ops {__version__}\n{' '.join(sys.argv)}\n\n"))
+            out.write(self.redactor.text(traceback.format_exc()))
+        return Path(name)
 
 
 @contextmanager
-def _exit_codes() -> Iterator[None]:
+def _exit_codes() -> Iterator[_Guard]:
     """Turn library errors into one line and the documented exit code; bugs into exit 4."""
+    guard = _Guard()
     try:
-        yield
+        yield guard
     except typer.Exit:
         raise
     except SparkOpsError as exc:
-        _say(f"error: {exc}")
+        _say(guard.redactor.text(f"error: {exc}"))
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         _say("interrupted")
         raise typer.Exit(130) from None
     except Exception as exc:
-        details = _crash_report()
-        _say(f"internal error: {type(exc).__name__}: {exc} (details in {details})")
+        details = guard.crash_report()
+        _say(guard.redactor.text(f"internal error: {type(exc).__name__}: {exc} (details in {details})"))
         raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_atomically(path: Path, text: str, option: str) -> None:
+    """Write a report file whole or not at all; an unwritable path is a usage error (exit 2)."""
+    from spark_ops.errors import ConfigError
+
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -143,7 +160,7 @@ def run_suite_command(
     from spark_ops.progress import live_progress
     from spark_ops.report import renderer
 
-    with _exit_codes():
+    with _exit_codes() as guard:
         prepared = pipeline.prepare_run(
             command,
             profile_ref=profile,
@@ -151,17 +168,20 @@ def run_suite_command(
             sets=sets or (),
             fail_on=fail_on.value if fail_on else None,
         )
+        guard.know_secrets(prepared.profile.secrets)
         with live_progress(len(prepared.checks), f"spark {command}") as on_result:
             run = pipeline.execute(prepared, enforce=enforce, on_result=on_result)
         sys.stdout.write(renderer(output.value)(run))
         if report_json is not None:
-            _write_atomically(report_json, renderer("json")(run))
+            _write_atomically(report_json, renderer("json")(run), "--report-json")
         if report_junit is not None:
-            _write_atomically(report_junit, renderer("junit")(run))
+            _write_atomically(report_junit, renderer("junit")(run), "--report-junit")
         if os.environ.get("GITHUB_ACTIONS") == "true":
             from spark_ops.report import github
 
-            sys.stdout.write(github.publish(run))
+            # Annotations go where they cannot corrupt a machine-readable document on stdout.
+            machine_readable = output in (OutputFormat.json, OutputFormat.junit)
+            (sys.stderr if machine_readable else sys.stdout).write(github.publish(run))
         if not no_evidence:
             folder = evidence.store_run(run, evidence.evidence_dir(evidence_dir))
             _say(f"run kept in {folder}")

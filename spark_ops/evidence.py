@@ -13,6 +13,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from spark_ops.errors import ConfigError
 from spark_ops.model import RunResult
 from spark_ops.report import json as json_report
 
@@ -36,7 +37,10 @@ def _write(path: Path, data: bytes) -> None:
 def store_run(run: RunResult, base_dir: Path) -> Path:
     """Write ``run`` (result.json, run.log, the raw bodies it judged) and return its folder."""
     runs = base_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"evidence folder {runs}: cannot create: {exc.strerror or exc}") from None
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=runs))
     try:

@@ -7,6 +7,7 @@ and the dotted key it is about.
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import msgspec
 
@@ -116,14 +117,14 @@ class Profile:
             if service is not None or path is not None:
                 raise ConfigError("give either url, or service and path, not both", key="url")
             _require_http_url(url, key="url")
-            return Target(url=url, headers={})
+            return _target_with_credentials(url, {})
         if service is None:
             raise ConfigError("needs service (with path) or url", key="service")
         config = self.service(service)
         path = path or "/"
         if not path.startswith("/"):
             raise ConfigError(f"path must start with '/', got {path!r}", key="path")
-        return Target(url=config.url.rstrip("/") + path, headers=dict(config.headers))
+        return _target_with_credentials(config.url.rstrip("/") + path, dict(config.headers))
 
     def number(self, value: float | str, *, key: str) -> float:
         """A threshold: a number as written, or the number at a dotted profile key like ``slo.error_rate``."""
@@ -135,8 +136,25 @@ class Profile:
                 raise ConfigError(f"profile {self.name!r} has no key {value!r}", key=key)
             found = found[part]
         if isinstance(found, bool) or not isinstance(found, int | float) or math.isnan(found):
-            raise ConfigError(f"profile key {value!r} is not a number (it is {found!r})", key=key)
+            shown = self.redactor.value(found)  # the key may name a header or URL holding a secret
+            raise ConfigError(f"profile key {value!r} is not a number (it is {shown!r})", key=key)
         return float(found)
+
+
+def _target_with_credentials(url: str, headers: dict[str, str]) -> Target:
+    """Move ``user:password@`` out of the URL into a Basic Authorization header (unless one is set)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return Target(url=url, headers=headers)
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 literal
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    if not any(name.lower() == "authorization" for name in headers):
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers = {**headers, "Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+    return Target(url=urlunsplit(parts._replace(netloc=netloc)), headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +180,8 @@ class Suite:
 
 
 class _CommonCheckKeys(_Table, frozen=True, kw_only=True):
-    name: str
-    kind: str
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    kind: Annotated[str, msgspec.Meta(min_length=1)]
     severity: Literal["critical", "major", "minor"] = "major"
     timeout_s: PositiveFloat | None = None
     retries: NonNegativeInt | None = None
@@ -369,13 +387,32 @@ def convert(
         message, _, where = str(exc).partition(" - at `$")
         where = where.rstrip("`").lstrip(".")
         unknown = re.match(r"Object contains unknown field `(.+)`", message)
-        if unknown:
-            where = f"{where}.{unknown[1]}" if where else unknown[1]
-            message = "unknown key (check the spelling)"
+        missing = re.match(r"Object missing required field `(.+)`", message)
+        if unknown or missing:
+            field = (unknown or missing)[1]  # type: ignore[index]
+            where = f"{where}.{field}" if where else field
+            message = "unknown key (check the spelling)" if unknown else "required key is missing"
+        if "[...]" in where:  # msgspec does not name dict keys: find the offending one in the data
+            where = _name_dict_keys(raw, where)
         key = ".".join(p for p in (prefix, where) if p)
         if source_of is not None:
             file = source_of(key, file)
         raise ConfigError(message.replace("`", "'"), file=file, key=key or None) from None
+
+
+def _name_dict_keys(raw: Any, where: str) -> str:
+    """Replace each ``[...]`` in a msgspec path with the first key whose value has a different type."""
+    named: list[str] = []
+    node = raw
+    for part in re.findall(r"\[\.\.\.\]|[^.\[]+", where):
+        if part == "[...]" and isinstance(node, dict):
+            key = next((k for k, v in node.items() if not isinstance(v, str)), next(iter(node), "?"))
+            named.append(str(key))
+            node = node.get(key)
+        elif part:
+            named.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(named)
 
 
 def load_profile(ref: str = DEFAULT_PROFILE, sets: Iterable[str] = ()) -> Profile:

@@ -15,13 +15,16 @@ from urllib.parse import quote, quote_plus
 MASK = "***"
 # Names (of env vars, query parameters, headers) whose values are secrets.
 SECRET_NAME = re.compile(r"token|secret|passw|pwd|api[-_]?key|auth|credential|session|cookie|signature", re.I)
+# The password runs to the authority's last "@", as urlsplit reads it: a raw "@" in it must not leak the rest.
 _URL_USERINFO = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<password>[^/@\s]*)@"
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*):(?P<password>[^/?#\s]*)@"
 )
 _SECRET_QUERY = re.compile(
     r"(?P<key>[?&;](?:[^=&#\s]*(?:token|secret|passw|pwd|api[-_]?key|auth|signature|sig)[^=&#\s]*)=)[^&#\s\"']*",
     re.I,
 )
+# The shell's working directories match "pwd" but are no secret.
+_NOT_SECRET_ENV = frozenset({"PWD", "OLDPWD"})
 # Shorter values would mangle ordinary output; a secret this short is no secret.
 MIN_SECRET_LENGTH = 3
 
@@ -59,6 +62,17 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
+
+
+def environment_secrets() -> list[str]:
+    """Values of environment variables whose names say they are secrets (``SPARK_WEB_TOKEN``...)."""
+    import os
+
+    return [
+        value
+        for name, value in os.environ.items()
+        if SECRET_NAME.search(name) and name not in _NOT_SECRET_ENV and value
+    ]
 
 
 def url_secrets(url: str) -> list[str]:

@@ -140,12 +140,14 @@ class Probe:
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:
-    """A short reason for a failure before any answer: the OS's words when there are some.
+    """A short reason for a failure before any answer: the OS's or aiohttp's words, not httpx's class.
 
-    The cause chain is read first: httpx-aiohttp maps a refused connection to ConnectTimeout.
+    httpx-aiohttp maps a refused connection and a hang-up to ConnectTimeout, so the cause chain decides.
     """
-    cause: BaseException | None = exc
+    cause: BaseException | None = exc.__cause__
     while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return "timed out"
         if isinstance(cause, ssl.SSLError):
             return f"TLS failed: {_one_line(cause)}"
         os_error = getattr(cause, "os_error", cause)
@@ -153,6 +155,8 @@ def _transport_reason(exc: httpx.TransportError) -> str:
             return f"cannot resolve the host name ({os_error.strerror or os_error})"
         if isinstance(os_error, OSError) and os_error.errno is not None:
             return f"cannot connect: {os.strerror(os_error.errno).lower()}"
+        if cause.__cause__ is None and cause.__context__ is None:
+            return _one_line(cause)
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"

@@ -77,13 +77,21 @@ class FakePlatform:
             body = self.health_body if self.health_body is not None else json.dumps(self.health).encode()
             return Response(body, status=self.page_status.get(path, 200), content_type="application/json")
         if path == "/metrics":
-            return Response(self.metrics_body, status=self.page_status.get(path, 200),
-                            content_type="text/plain; version=0.0.4")
+            return Response(
+                self.metrics_body,
+                status=self.page_status.get(path, 200),
+                content_type="text/plain; version=0.0.4",
+            )
         if path == "/healthz":
-            return Response('{"ok":true}', status=self.page_status.get(path, 200), content_type="application/json")
+            return Response(
+                '{"ok":true}', status=self.page_status.get(path, 200), content_type="application/json"
+            )
         if path in PAGES:
-            return Response("<html><body>Spark</body></html>", status=self.page_status.get(path, 200),
-                            content_type="text/html")
+            return Response(
+                "<html><body>Spark</body></html>",
+                status=self.page_status.get(path, 200),
+                content_type="text/html",
+            )
         return Response("not found", status=404)
 
 

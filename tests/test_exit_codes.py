@@ -83,11 +83,13 @@ INTERNAL_ERRORS = {
 
 
 @pytest.mark.parametrize("enforce", [True, False], ids=["exit-on-fail", "report-only"])
-@pytest.mark.parametrize(("module", "attribute", "output"), list(INTERNAL_ERRORS.values()), ids=list(INTERNAL_ERRORS))
+@pytest.mark.parametrize(
+    ("module", "attribute", "output"), list(INTERNAL_ERRORS.values()), ids=list(INTERNAL_ERRORS)
+)
 def test_internal_error_exits_4_with_one_line_and_a_details_file(
     platform, spark, monkeypatch, tmp_path, module, attribute, output, enforce
 ):
-    """A bug exits 4 (never 0, even report-only) with one stderr line naming a file that holds the traceback."""
+    """A bug exits 4 (never 0, even report-only): one stderr line naming a file holding the traceback."""
     crash_dir = tmp_path / "crash"
     crash_dir.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(crash_dir))
@@ -108,3 +110,16 @@ def test_internal_error_exits_4_with_one_line_and_a_details_file(
     text = details.read_text(encoding="utf-8")
     assert "Traceback" in text
     assert "RuntimeError: injected bug" in text
+
+
+def test_internal_error_line_masks_a_url_password(platform, spark, monkeypatch, tmp_path):
+    """The one line a user sees for an internal error never shows a password from a URL."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def leak(*_args, **_kwargs):
+        raise RuntimeError("GET http://ops:pa55word@127.0.0.1/ failed")
+
+    monkeypatch.setattr(spark_ops.pipeline, "execute", leak)
+    result = spark("gate", "--no-evidence", *platform.sets())
+    assert result.exit_code == 4
+    assert "pa55word" not in result.stderr

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import free_port
+from conftest import free_port
 
 WARN_SUITE = """
 [[checks]]
@@ -53,7 +52,11 @@ def test_healthy_platform_passes_gate_with_exit_0_and_low(platform, spark):
     """A healthy platform passes all six gate checks: LOW, score 100, exit 0 even with --exit-on-fail."""
     code, document, _ = run_json(spark, "gate", "--exit-on-fail", *platform.sets())
     assert code == 0
-    assert document["risk"] == {"level": "LOW", "score": 100.0, "recommendation": "System healthy, safe to deploy"}
+    assert document["risk"] == {
+        "level": "LOW",
+        "score": 100.0,
+        "recommendation": "System healthy, safe to deploy",
+    }
     assert document["summary"]["passed"] == 6
     assert sorted(checks_by_name(document)) == sorted(
         [
@@ -90,7 +93,9 @@ def test_p95_of_400ms_fails_the_gate(platform, spark):
     ],
     ids=["dev-passes", "production-fails"],
 )
-def test_same_numbers_judged_against_each_profiles_targets(platform, spark, profile, expected_code, expected_failures):
+def test_same_numbers_judged_against_each_profiles_targets(
+    platform, spark, profile, expected_code, expected_failures
+):
     """p95 130 ms, 3 % errors and 20 s staleness are inside dev's targets and outside production's."""
     platform.health["slo"] = {"latencyP95": 130, "errorRate": 0.03, "staleness": 20}
     code, document, _ = run_json(spark, "gate", "--exit-on-fail", "--profile", profile, *platform.sets())
@@ -201,11 +206,15 @@ def test_fail_on_medium_makes_a_warning_fail(platform, spark, fail_on, expected_
     assert code == expected_code
 
 
-@pytest.mark.parametrize(("enforce", "expected_code"), [(True, 3), (False, 0)], ids=["exit-on-fail", "report-only"])
+@pytest.mark.parametrize(
+    ("enforce", "expected_code"), [(True, 3), (False, 0)], ids=["exit-on-fail", "report-only"]
+)
 def test_inconclusive_only_verdict_exits_3(platform, spark, enforce, expected_code):
-    """A value assertion on a metric the target does not expose is INCONCLUSIVE: exit 3 with --exit-on-fail."""
+    """Asserting on a metric the target does not expose is INCONCLUSIVE: exit 3 with --exit-on-fail."""
     options = ["--exit-on-fail"] if enforce else []
-    code, document, _ = run_json(spark, "gate", "--suite", write_suite(INCONCLUSIVE_SUITE), *options, *platform.sets())
+    code, document, _ = run_json(
+        spark, "gate", "--suite", write_suite(INCONCLUSIVE_SUITE), *options, *platform.sets()
+    )
     assert document["checks"][0]["status"] == "INCONCLUSIVE"
     assert document["summary"]["inconclusive"] == 1
     assert document["risk"]["level"] == "MEDIUM"

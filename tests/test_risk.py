@@ -42,7 +42,7 @@ LEVELS = {
 
 @pytest.mark.parametrize(("cases", "level"), list(LEVELS.values()), ids=list(LEVELS))
 def test_level_is_the_worst_rule_that_applies(cases, level):
-    """The risk level follows SPEC's rules: critical fail, major fail, minor fail/WARN/INCONCLUSIVE, else LOW."""
+    """The level follows SPEC: critical fail, major fail, minor fail/WARN/INCONCLUSIVE, else LOW."""
     risk = assess(results(*cases))
     assert risk.level is level
     assert risk.recommendation == RECOMMENDATIONS[level]
@@ -51,7 +51,11 @@ def test_level_is_the_worst_rule_that_applies(cases, level):
 def test_low_recommends_safe_to_deploy():
     """An all-PASS run says exactly "System healthy, safe to deploy"."""
     risk = assess(results((P, CRIT), (P, MAJ)))
-    assert (risk.level, risk.score, risk.recommendation) == (RiskLevel.LOW, 100.0, "System healthy, safe to deploy")
+    assert (risk.level, risk.score, risk.recommendation) == (
+        RiskLevel.LOW,
+        100.0,
+        "System healthy, safe to deploy",
+    )
 
 
 @pytest.mark.parametrize("level", [RiskLevel.MEDIUM, RiskLevel.HIGH, RiskLevel.CRITICAL], ids=str)

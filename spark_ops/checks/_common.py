@@ -48,22 +48,27 @@ class Bounds:
         warn_max: Threshold | None = None,
         required: bool = True,
         key_prefix: str = "",
+        key_suffix: str = "",
     ) -> Bounds:
+        """Resolve thresholds; errors name ``{key_prefix}min{key_suffix}`` (e.g. ``min_bytes``)."""
+
         def number(value: Threshold | None, key: str) -> float | None:
             if value is None:
                 return None
-            resolved: float = profile.number(value, key=key_prefix + key)
+            resolved: float = profile.number(value, key=key_prefix + key + key_suffix)
             if math.isnan(resolved):
-                raise ConfigError("must not be NaN", key=key_prefix + key)
+                raise ConfigError("must not be NaN", key=key_prefix + key + key_suffix)
             return resolved
 
         bounds = cls(
             number(min, "min"), number(max, "max"), number(warn_min, "warn_min"), number(warn_max, "warn_max")
         )
         if required and bounds.min is None and bounds.max is None:
-            raise ConfigError("needs min or max", key=key_prefix + "max")
+            raise ConfigError("needs min or max", key=key_prefix + "max" + key_suffix)
         if bounds.min is not None and bounds.max is not None and bounds.min > bounds.max:
-            raise ConfigError(f"min {bounds.min:g} is above max {bounds.max:g}", key=key_prefix + "min")
+            raise ConfigError(
+                f"min {bounds.min:g} is above max {bounds.max:g}", key=key_prefix + "min" + key_suffix
+            )
         return bounds
 
     def as_threshold(self) -> dict[str, float]:

@@ -72,8 +72,12 @@ class MetricsCheck:
         path = options.path if options.path is not None or options.url is not None else "/metrics"
         self.target = profile.target(service=options.service, path=path, url=options.url)
         self.artifact = f"metrics/{options.service or 'target'}.prom"
-        self.size = Bounds.resolve(profile, min=options.min_bytes, max=options.max_bytes, required=False)
-        self.series = Bounds.resolve(profile, min=options.min_series, max=options.max_series, required=False)
+        self.size = Bounds.resolve(
+            profile, min=options.min_bytes, max=options.max_bytes, required=False, key_suffix="_bytes"
+        )
+        self.series = Bounds.resolve(
+            profile, min=options.min_series, max=options.max_series, required=False, key_suffix="_series"
+        )
         self.values = [
             (
                 assertion,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 from spark_ops.model import RunResult, Status
@@ -40,8 +41,8 @@ def render(run: RunResult) -> str:
         )
         detail = "\n".join(
             (
-                f"observed: {result.observed!r}",
-                f"threshold: {result.threshold!r}",
+                f"observed: {json.dumps(result.observed)}",
+                f"threshold: {json.dumps(result.threshold)}",
                 f"severity: {result.severity}",
             )
         )

@@ -65,7 +65,9 @@ def judge(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatc
 
         async def go() -> list[CheckResult]:
             async with make_client(8) as client:
-                return await run_checks(prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False)
+                return await run_checks(
+                    prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False
+                )
 
         (result,) = asyncio.run(go())
         return result
@@ -182,7 +184,7 @@ def test_max_latency_ms(judge, httpserver, delay_s, max_latency_ms, status):
 def test_max_latency_ms_naming_a_missing_profile_key_is_a_config_error(tmp_path, monkeypatch):
     """A latency threshold naming a key the profile lacks is refused, naming that key."""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match="slo.latency_p99_ms"):
+    with pytest.raises(ConfigError, match=r"slo\.latency_p99_ms"):
         prepare_only(tmp_path, http_check(max_latency_ms="slo.latency_p99_ms"))
 
 
@@ -251,7 +253,7 @@ JSON_CASES = [
 @pytest.mark.parametrize(
     ("field", "op", "value", "status"),
     JSON_CASES,
-    ids=[f"{field}{op}{value!r}" for field, op, value, _ in JSON_CASES],
+    ids=[f"{field} {op} {value!r}" for field, op, value, _ in JSON_CASES],
 )
 def test_expect_json(judge, httpserver, field, op, value, status):
     """JSON assertions hold only on real values: missing, null, NaN, infinities and type clashes fail."""

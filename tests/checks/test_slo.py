@@ -53,13 +53,15 @@ def judge(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatc
     """Run one check (given as suite keys) with ``web`` pointing at ``httpserver``; return its result."""
     monkeypatch.chdir(tmp_path)
 
-    def run(check: dict[str, Any], profile: str = "dev") -> CheckResult:
-        loaded = load_profile(profile, [f"services.web.url={httpserver.url_for('').rstrip('/')}"])
+    def run(check: dict[str, Any], profile: str = "dev", sets: tuple[str, ...] = ()) -> CheckResult:
+        loaded = load_profile(profile, [f"services.web.url={httpserver.url_for('').rstrip('/')}", *sets])
         prepared = registry.prepare(load_suite(str(write_suite(tmp_path, check))), loaded)
 
         async def go() -> list[CheckResult]:
             async with make_client(8) as client:
-                return await run_checks(prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False)
+                return await run_checks(
+                    prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False
+                )
 
         (result,) = asyncio.run(go())
         return result
@@ -144,8 +146,10 @@ def test_threshold_by_profile_key_follows_set(judge, httpserver):
     """--set slo.latency_p95_ms tightens a threshold the suite names by key."""
     serve(httpserver, health(latencyP95=130))
     check = slo_check(field="slo.latencyP95", max="slo.latency_p95_ms")
-    assert judge(check).status is Status.PASS
-    assert judge(check, profile="dev").threshold == {"max": 150.0}
+    assert judge(check).threshold == {"max": 150.0}
+    tightened = judge(check, sets=("slo.latency_p95_ms=120",))
+    assert tightened.status is Status.FAIL
+    assert tightened.threshold == {"max": 120.0}
 
 
 @pytest.mark.parametrize(
@@ -203,7 +207,9 @@ def test_nan_observed_stays_json_safe(spark, platform, tmp_path):
     """A NaN reading fails the gate and the result JSON stays valid (NaN shown as a string)."""
     platform.health_body = b'{"status": "UP", "slo": {"latencyP95": NaN}}'
     suite = write_suite(tmp_path, slo_check(field="slo.latencyP95", max=150))
-    result = spark("gate", "--suite", str(suite), "--no-evidence", "-f", "json", "--exit-on-fail", *platform.sets())
+    result = spark(
+        "gate", "--suite", str(suite), "--no-evidence", "-f", "json", "--exit-on-fail", *platform.sets()
+    )
     assert result.exit_code == 1, result.stdout + result.stderr
     (check,) = json.loads(result.stdout)["checks"]
     assert check["status"] == "FAIL"

@@ -1,0 +1,79 @@
+"""The embedded Spark platform simulator: ``Simulator`` runs it on a thread of its own.
+
+with Simulator(ports="auto", faults=[parse_fault("marketdata=stale:60")]) as sim:
+    sim.urls["web"]  # http://127.0.0.1:<free port>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any, Literal
+
+from spark_ops.errors import ConfigError
+from spark_ops.sim.faults import SERVICES, Fault, parse_fault
+
+__all__ = ["SERVICES", "Fault", "Simulator", "parse_fault"]
+
+
+class Simulator:
+    """Starts the simulated platform on its own event loop and thread; ``stop()`` ends both."""
+
+    def __init__(self, *, ports: Literal["default", "auto"] = "auto", faults: Sequence[Fault] = ()) -> None:
+        from spark_ops.sim.platform import DEFAULT_PORTS, Platform
+
+        wanted = dict(DEFAULT_PORTS) if ports == "default" else dict.fromkeys(SERVICES, 0)
+        self.platform = Platform(wanted, list(faults))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="spark-sim", daemon=True)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: self.platform.url(name) for name in SERVICES}
+
+    def _call(self, coroutine: Any) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(timeout=30)
+
+    def start(self) -> Simulator:
+        self._thread.start()
+        try:
+            self._call(self.platform.start())
+        except OSError as exc:
+            self.stop()
+            raise ConfigError(f"the simulator cannot start: {exc}") from None
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            try:
+                self._call(self.platform.stop())
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(timeout=10)
+        self._loop.close()
+
+    def apply(self, fault: Fault) -> None:
+        self._call(self.platform.apply(fault))
+
+    def clear(self, service: str | None = None) -> None:
+        self._call(self.platform.clear(service))
+
+    def profile_toml(self, extends: str = "dev") -> str:
+        """A profile pointing at this simulator's services."""
+        lines = ['description = "the spark-ops simulator"', f'extends = "{extends}"']
+        for name, url in self.urls.items():
+            lines += ["", f"[services.{name}]", f'url = "{url}"']
+        return "\n".join(lines) + "\n"
+
+    def profile_sets(self) -> list[str]:
+        """``--set`` assignments pointing a profile's services at this simulator."""
+        return [f"services.{name}.url={url}" for name, url in self.urls.items()]
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

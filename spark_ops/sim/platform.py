@@ -1,0 +1,537 @@
+"""The simulated Spark platform: four real aiohttp servers on loopback that behave like the platform.
+
+- every service counts and times what it serves in its own prometheus-client registry (``/metrics``);
+- ``/api/healthz`` asks the three back ends for their health, like the real aggregator, and reports
+  the p95 latency and error rate of what the platform served in the last minute, and the staleness of
+  a market-data feed that ticks;
+- ``/api/tools/pm2`` serves the ``pm2 jlist`` shape;
+- faults apply at start or at run time through ``/__sim/faults`` (loopback callers only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import math
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout, web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from spark_ops.sim.faults import SERVICES, Fault, parse_fault
+
+DEFAULT_PORTS = {"web": 3003, "executor-1": 4001, "executor-2": 4002, "marketdata": 5001}
+PM2_NAMES = {
+    "web": "spark-web-next",
+    "executor-1": "spark-executor-1",
+    "executor-2": "spark-executor-2",
+    "marketdata": "spark-marketdata",
+}
+ADMIN_PATH = "/__sim/faults"
+PAGES = ("/", "/dashboard", "/portfolio", "/strategies", "/settings")
+WINDOW_S = 60.0
+TICK_INTERVAL_S = 0.25
+UPSTREAM_TIMEOUT_S = 2.0
+SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "AVAX-USD", "DOT-USD")
+STRATEGIES = ("momentum", "mean-reversion", "arbitrage", "market-making")
+VENUES = ("binance", "coinbase", "kraken")
+
+
+class LatencyWindow:
+    """What the platform served in the last ``WINDOW_S`` seconds: latencies and errors (bounded)."""
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._entries: collections.deque[tuple[float, float, bool]] = collections.deque(maxlen=max_entries)
+
+    def record(self, latency_ms: float, error: bool) -> None:
+        self._entries.append((time.monotonic(), latency_ms, error))
+
+    def snapshot(self) -> tuple[float, float, int]:
+        """(p95 latency in ms, error rate 0..1, samples) over the window."""
+        horizon = time.monotonic() - WINDOW_S
+        while self._entries and self._entries[0][0] < horizon:
+            self._entries.popleft()
+        if not self._entries:
+            return 0.0, 0.0, 0
+        latencies = sorted(entry[1] for entry in self._entries)
+        p95 = latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)]
+        errors = sum(1 for entry in self._entries if entry[2])
+        return p95, errors / len(self._entries), len(self._entries)
+
+
+@dataclass
+class ServiceState:
+    """One simulated service: its port, its faults and its metrics."""
+
+    name: str
+    port: int
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    faults: dict[str, Fault] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+    restarts: int = 0
+    served: int = 0
+    errors_injected: int = 0
+    crashloop_since: float | None = None
+    site: web.BaseSite | None = None
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "spark_http_requests_total",
+            "HTTP requests served.",
+            ["service", "method", "path", "code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "spark_http_request_duration_seconds",
+            "Time to serve an HTTP request.",
+            ["service", "path"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+
+    @property
+    def is_listening(self) -> bool:
+        return "down" not in self.faults and "crashloop" not in self.faults
+
+    def should_inject_error(self) -> bool:
+        """Deterministic error fraction: the running share of 500s tracks ``errors:FRACTION`` exactly."""
+        fault = self.faults.get("errors")
+        self.served += 1
+        if fault is None or fault.value is None:
+            return False
+        if self.errors_injected < fault.value * self.served:
+            self.errors_injected += 1
+            return True
+        return False
+
+
+class MarketFeed:
+    """A market-data feed that ticks every ``TICK_INTERVAL_S`` unless a ``stale`` fault froze it."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.last_tick = time.time()
+        self.frozen = False
+        self.prices = {symbol: 100.0 * (index + 1) for index, symbol in enumerate(SYMBOLS)}
+        self.ticks = Counter(
+            "spark_marketdata_ticks_total",
+            "Market-data ticks received.",
+            ["symbol", "venue"],
+            registry=registry,
+        )
+        self.price = Gauge(
+            "spark_marketdata_last_price", "Last traded price.", ["symbol", "venue"], registry=registry
+        )
+        self.last_tick_ts = Gauge(
+            "spark_marketdata_last_tick_timestamp_seconds", "Time of the last tick.", registry=registry
+        )
+        self.staleness_gauge = Gauge(
+            "spark_marketdata_staleness_seconds", "Seconds since the last tick.", registry=registry
+        )
+        self.staleness_gauge.set_function(self.staleness)
+        self.subscribers = Gauge("spark_marketdata_subscribers", "Connected subscribers.", registry=registry)
+        self.subscribers.set(2)
+        self.reconnects = Counter(
+            "spark_marketdata_reconnects_total", "Venue reconnects.", ["venue"], registry=registry
+        )
+        for venue in VENUES:
+            self.reconnects.labels(venue).inc(0)
+        self._random = random.Random(7)
+        for symbol in SYMBOLS:  # every series exists from the start, so the exposition's size is steady
+            for venue in VENUES:
+                self.ticks.labels(symbol, venue).inc(0)
+                self.price.labels(symbol, venue).set(self.prices[symbol])
+        self.last_tick_ts.set(self.last_tick)
+
+    def staleness(self) -> float:
+        return max(0.0, time.time() - self.last_tick)
+
+    def freeze(self, seconds: float) -> None:
+        self.frozen = True
+        self.last_tick = time.time() - seconds
+
+    def thaw(self) -> None:
+        self.frozen = False
+        self.last_tick = time.time()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_INTERVAL_S)
+            if self.frozen:
+                continue
+            self.last_tick = time.time()
+            for symbol in SYMBOLS:
+                self.prices[symbol] *= 1 + self._random.gauss(0, 0.0005)
+                venue = VENUES[self._random.randrange(len(VENUES))]
+                self.ticks.labels(symbol, venue).inc()
+                self.price.labels(symbol, venue).set(round(self.prices[symbol], 4))
+            self.last_tick_ts.set(self.last_tick)
+
+
+def _executor_metrics(registry: CollectorRegistry, name: str) -> Callable[[], None]:
+    """Trading metrics of an executor; returns a function that simulates one round of order flow."""
+    orders = Counter(
+        "spark_executor_orders_total", "Orders sent.", ["strategy", "side", "outcome"], registry=registry
+    )
+    latency = Histogram(
+        "spark_executor_order_latency_seconds",
+        "Order round trip to the venue.",
+        ["venue"],
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+        registry=registry,
+    )
+    positions = Gauge("spark_executor_open_positions", "Open positions.", ["strategy"], registry=registry)
+    pnl = Gauge("spark_executor_pnl_usd", "Realised PnL today.", ["strategy"], registry=registry)
+    fills = Counter("spark_executor_fills_total", "Fills received.", ["strategy"], registry=registry)
+    for strategy in STRATEGIES:  # every series exists from the start: a steady exposition size
+        for side in ("buy", "sell"):
+            for outcome in ("filled", "rejected"):
+                orders.labels(strategy, side, outcome).inc(0)
+    rng = random.Random(name)
+
+    def trade() -> None:
+        for strategy in STRATEGIES:
+            side = rng.choice(("buy", "sell"))
+            filled = rng.random() > 0.05
+            orders.labels(strategy, side, "filled" if filled else "rejected").inc()
+            if filled:
+                fills.labels(strategy).inc()
+            positions.labels(strategy).set(rng.randrange(0, 12))
+            pnl.labels(strategy).inc(round(rng.gauss(5, 20), 2))
+        for venue in VENUES:
+            latency.labels(venue).observe(abs(rng.gauss(0.02, 0.01)))
+
+    trade()
+    return trade
+
+
+class Platform:
+    """The four services, their shared health window and the feed; lives on one event loop."""
+
+    def __init__(self, ports: dict[str, int], faults: list[Fault]) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call] # the platform's prom-client exports no *_created series
+        self.services = {name: ServiceState(name, ports[name]) for name in SERVICES}
+        self.window = LatencyWindow()
+        self.feed = MarketFeed(self.services["marketdata"].registry)
+        self.trades = {
+            name: _executor_metrics(self.services[name].registry, name)
+            for name in ("executor-1", "executor-2")
+        }
+        self._runners: dict[str, web.AppRunner] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: ClientSession | None = None
+        self._initial_faults = faults
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.services[name].port}"
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._client = ClientSession(timeout=ClientTimeout(total=UPSTREAM_TIMEOUT_S))
+        for name in SERVICES:
+            runner = web.AppRunner(
+                self._app(name), access_log=None, handle_signals=False, shutdown_timeout=1.0
+            )
+            await runner.setup()
+            self._runners[name] = runner
+        for name in SERVICES:
+            await self._listen(name)
+        self._tasks.append(asyncio.create_task(self.feed.run()))
+        self._tasks.append(asyncio.create_task(self._trade_forever()))
+        for fault in self._initial_faults:
+            await self.apply(fault)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for runner in self._runners.values():
+            await runner.cleanup()
+        if self._client is not None:
+            await self._client.close()
+
+    async def _listen(self, name: str) -> None:
+        state = self.services[name]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", state.port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(f"{name}: cannot listen on 127.0.0.1:{state.port}: {exc.strerror}") from None
+        state.port = sock.getsockname()[1]
+        site = web.SockSite(self._runners[name], sock)
+        await site.start()
+        state.site = site
+
+    async def _unlisten(self, name: str) -> None:
+        state = self.services[name]
+        if state.site is not None:
+            await state.site.stop()
+            state.site = None
+            # A down service also drops the connections clients keep alive, as a dead process would.
+            server = self._runners[name].server
+            for connection in server.connections if server is not None else []:
+                connection.force_close()
+
+    async def _trade_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for name, trade in self.trades.items():
+                if self.services[name].is_listening:
+                    trade()
+
+    # --- faults ----------------------------------------------------------------------------------
+
+    async def apply(self, fault: Fault) -> None:
+        state = self.services[fault.service]
+        was_listening = state.is_listening
+        state.faults[fault.kind] = fault
+        if fault.kind == "stale":
+            self.feed.freeze(fault.value or 0.0)
+        if fault.kind == "crashloop":
+            state.crashloop_since = time.time()
+        if was_listening and not state.is_listening:
+            await self._unlisten(fault.service)
+
+    async def clear(self, service: str | None = None) -> None:
+        for name in [service] if service else list(SERVICES):
+            state = self.services[name]
+            was_listening = state.is_listening
+            if "stale" in state.faults:
+                self.feed.thaw()
+            if "crashloop" in state.faults:
+                state.restarts = self._restart_count(state)
+                state.crashloop_since = None
+            state.faults.clear()
+            state.errors_injected = state.served = 0
+            if not was_listening:
+                state.started_at = time.time()
+                await self._listen(name)
+
+    def _restart_count(self, state: ServiceState) -> int:
+        # PM2 keeps restarting a crash-looping process about twice a second.
+        if state.crashloop_since is None:
+            return state.restarts
+        return state.restarts + 1 + int((time.time() - state.crashloop_since) / 0.5)
+
+    # --- the apps --------------------------------------------------------------------------------
+
+    def _app(self, name: str) -> web.Application:
+        state = self.services[name]
+        app = web.Application(middlewares=[self._middleware(state)])
+        app.on_startup.append(lambda app: self._declare_series(state, app))
+        app.router.add_route("*", ADMIN_PATH, self._admin)
+        app.router.add_get("/metrics" if name != "web" else "/api/tools/metrics", self._metrics(state))
+        if name == "web":
+            for page in PAGES:
+                app.router.add_get(page, self._page)
+            app.router.add_get("/api/healthz", self._platform_health)
+            app.router.add_get("/api/tools/status", self._status)
+            app.router.add_get("/api/tools/canary", self._canary)
+            app.router.add_get("/api/tools/risk-report", self._risk_report)
+            app.router.add_get("/api/tools/pm2", self._pm2)
+            app.router.add_get("/metrics", self._metrics(state))
+        else:
+            app.router.add_get("/healthz", self._service_health(state))
+        return app
+
+    async def _declare_series(self, state: ServiceState, app: web.Application) -> None:
+        """Every route's series exist from the start, so a scrape's size does not jump as paths are hit."""
+        for resource in app.router.resources():
+            path = resource.canonical
+            if path != ADMIN_PATH:
+                state.duration.labels(state.name, path)
+                state.requests.labels(state.name, "GET", path, "200")
+
+    def _middleware(self, state: ServiceState) -> Any:
+        @web.middleware
+        async def middleware(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            if request.path == ADMIN_PATH:
+                return await handler(request)
+            started = time.perf_counter()
+            slow = state.faults.get("slow")
+            if slow is not None and slow.value:
+                await asyncio.sleep(slow.value / 1000)
+            forced = state.faults.get("status")
+            response: web.StreamResponse
+            if forced is not None and forced.value is not None:
+                response = web.Response(status=int(forced.value), text=f"simulated status {forced.value:g}\n")
+            elif state.should_inject_error():
+                response = web.Response(status=500, text="simulated error\n")
+            else:
+                try:
+                    response = await handler(request)
+                except web.HTTPException as exc:
+                    response = exc
+            elapsed = time.perf_counter() - started
+            path = (
+                request.match_info.route.resource.canonical if request.match_info.route.resource else "other"
+            )
+            state.requests.labels(state.name, request.method, path, str(response.status)).inc()
+            state.duration.labels(state.name, path).observe(elapsed)
+            if request.path != "/api/healthz":  # its own latency is the back ends' it already counts
+                self.window.record(elapsed * 1000, response.status >= 500)
+            return response
+
+        return middleware
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        remote = request.remote or ""
+        try:
+            loopback = ipaddress.ip_address(remote).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return web.json_response(
+                {"error": "the fault endpoint answers loopback callers only"}, status=403
+            )
+        if request.method == "POST":
+            text = (await request.text()).strip()
+            try:
+                fault = parse_fault(text)
+            except Exception as exc:  # ConfigError, with a message fit for the caller
+                return web.json_response({"error": str(exc)}, status=400)
+            await self.apply(fault)
+        elif request.method == "DELETE":
+            service = request.query.get("service")
+            if service is not None and service not in SERVICES:
+                return web.json_response({"error": f"unknown service {service!r}"}, status=400)
+            await self.clear(service)
+        elif request.method != "GET":
+            return web.json_response({"error": "use GET, POST or DELETE"}, status=405)
+        return web.json_response(self.fault_listing())
+
+    def fault_listing(self) -> dict[str, list[str]]:
+        return {name: [str(f) for f in state.faults.values()] for name, state in self.services.items()}
+
+    def _metrics(self, state: ServiceState) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            body = generate_latest(state.registry)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        return handler
+
+    async def _page(self, request: web.Request) -> web.Response:
+        title = request.path.strip("/").title() or "Home"
+        html = (
+            f"<!doctype html><html><head><title>Spark · {title}</title></head><body><h1>{title}</h1></body>"
+        )
+        return web.Response(text=html, content_type="text/html")
+
+    def _service_health(self, state: ServiceState) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            return web.json_response({"status": "UP", "service": state.name, "uptime_s": self._uptime(state)})
+
+        return handler
+
+    def _uptime(self, state: ServiceState) -> float:
+        return round(time.time() - state.started_at, 3)
+
+    async def _upstream(self, name: str) -> bool:
+        """GET a back end's /healthz as the real aggregator does; refused or 5xx counts as an error."""
+        assert self._client is not None
+        started = time.perf_counter()
+        try:
+            async with self._client.get(self.url(name) + "/healthz") as response:
+                await response.read()
+                return response.status < 500
+        except Exception:  # refused, reset, timed out: all mean the back end is not healthy
+            # The back end's own middleware never saw this request: record the failure here.
+            self.window.record((time.perf_counter() - started) * 1000, True)
+            return False
+
+    async def health_document(self) -> dict[str, Any]:
+        backends = [name for name in SERVICES if name != "web"]
+        answers = await asyncio.gather(*(self._upstream(name) for name in backends))
+        p95, error_rate, samples = self.window.snapshot()
+        healthy = sum(answers)
+        status = "UP" if healthy == len(backends) else ("DOWN" if healthy == 0 else "DEGRADED")
+        return {
+            "status": status,
+            "slo": {
+                "latencyP95": round(p95, 3),
+                "errorRate": round(error_rate, 4),
+                "staleness": round(self.feed.staleness(), 3),
+            },
+            "services": {name: ("UP" if ok else "DOWN") for name, ok in zip(backends, answers, strict=True)},
+            "window": {"seconds": WINDOW_S, "samples": samples},
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    async def _platform_health(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.health_document())
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                name: {
+                    "url": self.url(name),
+                    "listening": state.is_listening,
+                    "faults": [str(f) for f in state.faults.values()],
+                }
+                for name, state in self.services.items()
+            }
+        )
+
+    async def _canary(self, request: web.Request) -> web.Response:
+        p95, error_rate, samples = self.window.snapshot()
+        return web.json_response(
+            {"window_s": WINDOW_S, "samples": samples, "latencyP95": p95, "errorRate": error_rate}
+        )
+
+    async def _risk_report(self, request: web.Request) -> web.Response:
+        health = await self.health_document()
+        faults = {name: listed for name, listed in self.fault_listing().items() if listed}
+        return web.json_response({"status": health["status"], "slo": health["slo"], "faults": faults})
+
+    async def _pm2(self, request: web.Request) -> web.Response:
+        return web.json_response(self.pm2_jlist())
+
+    def pm2_jlist(self) -> list[dict[str, Any]]:
+        """The ``pm2 jlist`` shape: name, pm2_env.status/restart_time/pm_uptime, monit.memory/cpu."""
+        processes = []
+        for pm_id, (name, state) in enumerate(self.services.items()):
+            if "crashloop" in state.faults:
+                status, memory = "errored", 0
+            elif "down" in state.faults:
+                status, memory = "stopped", 0
+            else:
+                status, memory = "online", 60_000_000 + 7_000_000 * pm_id
+            processes.append(
+                {
+                    "pid": os.getpid() if status == "online" else 0,
+                    "name": PM2_NAMES[name],
+                    "pm_id": pm_id,
+                    "monit": {"memory": memory, "cpu": 0.5 if status == "online" else 0},
+                    "pm2_env": {
+                        "status": status,
+                        "restart_time": self._restart_count(state),
+                        "unstable_restarts": 0,
+                        "pm_uptime": int(state.started_at * 1000),
+                        "exec_mode": "fork_mode",
+                        "instances": 1,
+                    },
+                }
+            )
+        return processes

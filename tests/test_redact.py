@@ -1,0 +1,170 @@
+"""The Redactor keeps profile secrets, URL passwords and token query parameters out of all output."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from spark_ops.redact import MASK, SECRET_NAME, Redactor, url_secrets
+
+SECRET = "s3cr3t/t0ken+v@lue= &x"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(SECRET, id="raw"),
+        pytest.param(quote(SECRET, safe=""), id="percent-encoded"),
+        pytest.param(quote_plus(SECRET), id="form-encoded"),
+    ],
+)
+def test_known_secret_is_masked_raw_and_url_encoded(form: str) -> None:
+    """A known secret is masked whether it appears as written or URL-encoded."""
+    text = f"GET http://127.0.0.1:3003/?q={form} failed; header was {form}"
+    redacted = Redactor([SECRET]).text(text)
+    assert form not in redacted
+    assert redacted.count(MASK) == 2
+    assert redacted.startswith("GET http://127.0.0.1:3003/?q=")
+
+
+def test_every_occurrence_is_masked() -> None:
+    """A secret that occurs several times is masked everywhere."""
+    assert Redactor(["hunter22"]).text("hunter22 hunter22hunter22") == f"{MASK} {MASK}{MASK}"
+
+
+def test_longer_secret_is_masked_whole() -> None:
+    """When one secret contains another, the longer one is masked whole (no tail left behind)."""
+    redactor = Redactor(["abc", "abcdef-long"])
+    assert redactor.text("token=abcdef-long!") == f"token={MASK}!"
+    assert redactor.text("abc") == MASK
+
+
+@pytest.mark.parametrize("short", ["", "a", "ab"], ids=["empty", "one-char", "two-chars"])
+def test_short_strings_are_not_treated_as_secrets(short: str) -> None:
+    """Values too short to be secrets are ignored, so ordinary output is not mangled."""
+    text = "a status of 200 and about abc"
+    assert Redactor([short]).text(text) == text
+    assert Redactor([short]).secrets == ()
+
+
+def test_secrets_property_holds_every_form() -> None:
+    """The redactor remembers the raw, percent-encoded and form-encoded forms of each secret."""
+    assert set(Redactor([SECRET]).secrets) == {SECRET, quote(SECRET, safe=""), quote_plus(SECRET)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("http://user:pw1@host/x", f"http://user:{MASK}@host/x", id="http"),
+        pytest.param("https://ops:p%40ss@h:8443/", f"https://ops:{MASK}@h:8443/", id="encoded-password"),
+        pytest.param("http://ops:p@ss@w0rd@h:1/", f"http://ops:{MASK}@h:1/", id="raw-at-signs-in-password"),
+        pytest.param(
+            "http://ops:pw9@h:1/?next=a@b", f"http://ops:{MASK}@h:1/?next=a@b", id="at-sign-in-query-kept"
+        ),
+        pytest.param("redis://:only-pass@h:6379/0", f"redis://:{MASK}@h:6379/0", id="empty-user"),
+        pytest.param(
+            "GET http://a:b1@x/ -> GET https://c:d2@y/",
+            f"GET http://a:{MASK}@x/ -> GET https://c:{MASK}@y/",
+            id="two-urls",
+        ),
+        pytest.param("http://user@host/x", "http://user@host/x", id="user-without-password-kept"),
+        pytest.param("mail ops@example.com at 12:30", "mail ops@example.com at 12:30", id="not-a-url"),
+    ],
+)
+def test_url_userinfo_password_is_masked_without_knowing_it(text: str, expected: str) -> None:
+    """A password in any URL's userinfo is masked even when nobody declared it a secret."""
+    assert Redactor().text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("http://h/x?token=abc123", f"http://h/x?token={MASK}", id="token"),
+        pytest.param(
+            "http://h/x?page=2&access_token=abc&q=1",
+            f"http://h/x?page=2&access_token={MASK}&q=1",
+            id="access-token-in-the-middle",
+        ),
+        pytest.param(
+            "http://h/x?API_KEY=k1#frag", f"http://h/x?API_KEY={MASK}#frag", id="api-key-upper-case"
+        ),
+        pytest.param("http://h/x?api-key=k1", f"http://h/x?api-key={MASK}", id="api-key-dashed"),
+        pytest.param(
+            "http://h/x?password=pw&user=bob", f"http://h/x?password={MASK}&user=bob", id="password"
+        ),
+        pytest.param("http://h/x?X-Amz-Signature=f00d", f"http://h/x?X-Amz-Signature={MASK}", id="signature"),
+        pytest.param("http://h/x?sig=f00d", f"http://h/x?sig={MASK}", id="sig"),
+        pytest.param(
+            '{"url": "http://h/?secret=abc"}', f'{{"url": "http://h/?secret={MASK}"}}', id="inside-json"
+        ),
+        pytest.param("http://h/x?page=2&user=bob", "http://h/x?page=2&user=bob", id="ordinary-params-kept"),
+    ],
+)
+def test_secret_query_parameters_are_masked(text: str, expected: str) -> None:
+    """Values of token-, key-, password- and signature-like query parameters are masked."""
+    assert Redactor().text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("http://user:s3cretpw@127.0.0.1:1/", ["s3cretpw"], id="userinfo"),
+        pytest.param("http://127.0.0.1/?token=abc&page=2", ["abc"], id="query-token"),
+        pytest.param("http://u:pw1@h/?api_key=k2&sig=s3", ["pw1", "k2", "s3"], id="both"),
+        pytest.param("http://ops:p@ss@w0rd@h:1/", ["p@ss@w0rd"], id="raw-at-signs-in-password"),
+        pytest.param("http://user@h/?token=", [], id="empty-values"),
+        pytest.param("http://127.0.0.1:3003/api/healthz", [], id="none"),
+    ],
+)
+def test_url_secrets_finds_passwords_and_tokens(url: str, expected: list[str]) -> None:
+    """url_secrets returns the password and secret query values a profile URL holds."""
+    assert url_secrets(url) == expected
+
+
+def test_url_secret_is_masked_wherever_it_appears() -> None:
+    """A URL's password, once known, is masked even outside a URL (e.g. echoed in an error body)."""
+    redactor = Redactor(url_secrets("http://user:s3cretpw@127.0.0.1:1/"))
+    assert redactor.text("server said: bad password s3cretpw") == f"server said: bad password {MASK}"
+
+
+def test_nested_values_are_redacted_and_other_types_kept() -> None:
+    """value() redacts every string in nested dicts, lists and tuples (keys too) and keeps other types."""
+    redactor = Redactor(["hunter22"])
+    data: dict[str, Any] = {
+        "url": "http://u:pw@h/",
+        "hunter22": "key is a secret",
+        "nested": {
+            "list": ["ok", "Bearer hunter22", ("hunter22", 3)],
+            "number": 1.5,
+            "none": None,
+            "flag": True,
+        },
+        7: "int key",
+    }
+    assert redactor.value(data) == {
+        "url": f"http://u:{MASK}@h/",
+        MASK: "key is a secret",
+        "nested": {"list": ["ok", f"Bearer {MASK}", [MASK, 3]], "number": 1.5, "none": None, "flag": True},
+        "7": "int key",
+    }
+    assert data["nested"]["list"][1] == "Bearer hunter22"  # the input is not modified
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("SPARK_WEB_TOKEN", True),
+        ("DB_PASSWORD", True),
+        ("GRAFANA_API_KEY", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("Authorization", True),
+        ("Cookie", True),
+        ("SPARK_PORT", False),
+        ("HOME", False),
+    ],
+)
+def test_secret_names(name: str, secret: bool) -> None:
+    """Environment variables and headers are treated as secret by their names."""
+    assert bool(SECRET_NAME.search(name)) is secret

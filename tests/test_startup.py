@@ -1,0 +1,78 @@
+"""The CLI starts fast in every pipeline step: --help and --version import no heavy module."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+import spark_ops
+
+HEAVY = ("httpx", "httpx_aiohttp", "aiohttp", "prometheus_client", "rich")
+
+PROBE = """
+import json, sys
+from spark_ops.cli import app
+try:
+    app(sys.argv[1:], prog_name="spark", standalone_mode=False)
+except SystemExit:
+    pass
+heavy = {heavy!r}
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
+"""
+
+
+def run_python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env={**os.environ}
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["gate", "--help"], ["smoke", "--help"]],
+    ids=["help", "version", "gate-help", "smoke-help"],
+)
+def test_help_and_version_import_no_heavy_module(args, tmp_path):
+    """`spark --help` and `spark --version` load neither httpx, aiohttp, prometheus_client nor rich."""
+    completed = run_python("-c", PROBE.format(heavy=HEAVY), *args, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    loaded = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert loaded == []
+
+
+def test_version_via_module_imports_no_heavy_module(tmp_path):
+    """`python -m spark_ops --version`, timed by -X importtime, never imports a heavy module."""
+    completed = run_python("-X", "importtime", "-m", "spark_ops", "--version", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in completed.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "spark_ops.cli" in imported  # the probe saw the real import chain
+    assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+
+
+def test_python_m_spark_ops_prints_the_version(tmp_path):
+    """`python -m spark_ops --version` prints the installed package's version and exits 0."""
+    completed = run_python("-m", "spark_ops", "--version", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == f"spark-ops {spark_ops.__version__}"
+    assert spark_ops.__version__ == version("spark-ops")
+
+
+def test_spark_console_script_is_installed(tmp_path):
+    """The `spark` command sits beside the venv's python and runs."""
+    script = Path(sys.executable).parent / ("spark.exe" if os.name == "nt" else "spark")
+    assert script.is_file()
+    completed = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == f"spark-ops {spark_ops.__version__}"
