@@ -102,13 +102,20 @@ def _prepare_one(
     kind_class = load_kind(spec.kind, known)
     options = convert(dict(spec.options), kind_class.Options, file=file, prefix=prefix)
     defaults = profile.config.defaults
+    check = kind_class(options, profile)
+    # A kind that runs for a while by design (a load probe) says how long it needs at least.
+    needed_s = float(getattr(check, "minimum_timeout_s", 0.0))
+    if spec.timeout_s is not None and spec.timeout_s < needed_s:
+        raise ConfigError(
+            f"{spec.timeout_s:g} s is shorter than this check needs ({needed_s:g} s)", key="timeout_s"
+        )
     return PreparedCheck(
         name=spec.name,
         kind=spec.kind,
         severity=Severity(spec.severity),
-        timeout_s=spec.timeout_s if spec.timeout_s is not None else defaults.timeout_s,
+        timeout_s=spec.timeout_s if spec.timeout_s is not None else max(defaults.timeout_s, needed_s),
         retries=spec.retries if spec.retries is not None else defaults.retries,
-        check=kind_class(options, profile),
+        check=check,
     )
 
 

@@ -82,8 +82,38 @@ class Probe:
         content: bytes | None = None,
         follow_redirects: bool = True,
         max_body_bytes: int | None = None,
+        retry: bool = True,
+        timeout_s: float | None = None,
     ) -> Fetched:
-        """Send one request and read the whole body, at most ``max_body_bytes`` after decompression."""
+        """Send one request and read the whole body, at most ``max_body_bytes`` after decompression.
+
+        ``retry=False`` sends exactly once (a load probe counts every failure); ``timeout_s`` bounds this
+        one request inside the check's own deadline.
+        """
+        if timeout_s is None:
+            return await self._fetch(
+                target, method, headers, content, follow_redirects, max_body_bytes, retry
+            )
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self._fetch(
+                    target, method, headers, content, follow_redirects, max_body_bytes, retry
+                )
+        except TimeoutError:
+            raise TargetError(
+                f"{method} {target.display}: no complete answer within {timeout_s:g} s"
+            ) from None
+
+    async def _fetch(
+        self,
+        target: Target,
+        method: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        follow_redirects: bool,
+        max_body_bytes: int | None,
+        retry: bool,
+    ) -> Fetched:
         limit = max_body_bytes or self.max_body_bytes
         request = self.client.build_request(
             method,
@@ -94,7 +124,7 @@ class Probe:
         )
         label = f"{method} {target.display}"
         started = time.perf_counter()
-        response = await self._send(request, follow_redirects, label)
+        response = await self._send(request, follow_redirects, label, self.max_attempts if retry else 1)
         try:
             body = bytearray()
             async for chunk in response.aiter_bytes():
@@ -117,10 +147,12 @@ class Probe:
             elapsed_ms=elapsed_ms,
         )
 
-    async def _send(self, request: httpx.Request, follow_redirects: bool, label: str) -> httpx.Response:
+    async def _send(
+        self, request: httpx.Request, follow_redirects: bool, label: str, attempts: int
+    ) -> httpx.Response:
         # Retried only here: once any response has arrived, a failure is the target's answer.
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=0.1, max=1.0) if self.backoff else wait_none(),
             retry=retry_if_exception_type(httpx.TransportError),
             reraise=True,
@@ -134,8 +166,8 @@ class Probe:
         except httpx.TooManyRedirects:
             raise TargetError(f"{label}: too many redirects") from None
         except httpx.TransportError as exc:
-            attempts = f" (after {self.retries + 1} attempts)" if self.retries else ""
-            raise TargetError(f"{label}: {_transport_reason(exc)}{attempts}") from None
+            tries = f" (after {self.retries + 1} attempts)" if self.retries else ""
+            raise TargetError(f"{label}: {_transport_reason(exc)}{tries}") from None
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
 
@@ -228,7 +260,12 @@ async def _judge_within_deadline(
         status=judgement.status,
         message=judgement.message,
         observed=_plain(judgement.observed),
-        threshold=_plain(judgement.threshold),
+        # A target that never answered still shows what it would have been judged against.
+        threshold=_plain(
+            judgement.threshold
+            if judgement.threshold is not None
+            else getattr(check.check, "threshold", None)
+        ),
         duration_ms=round((time.perf_counter() - started) * 1000),
         retries=probe.retries,
         artifacts=dict(judgement.artifacts),

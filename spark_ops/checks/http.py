@@ -89,6 +89,10 @@ class HttpCheck:
             if assertion.op == "in" and not isinstance(assertion.value, list):
                 raise ConfigError("'in' needs a list as value", key=f"expect_json[{index}].value")
 
+    @property
+    def threshold(self) -> list[int | str]:
+        return list(self.options.expect_status)
+
     async def judge(self, probe: Probe) -> Judgement:
         options = self.options
         fetched = await probe.fetch(

@@ -86,6 +86,10 @@ class MetricsCheck:
             for i, assertion in enumerate(options.values)
         ]
 
+    @property
+    def threshold(self) -> dict[str, float] | None:
+        return self.size.as_threshold() or None
+
     async def judge(self, probe: Probe) -> Judgement:
         fetched = await probe.fetch(self.target)
         require_2xx(fetched)

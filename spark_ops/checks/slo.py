@@ -40,6 +40,10 @@ class SloCheck:
             profile, min=options.min, max=options.max, warn_min=options.warn_min, warn_max=options.warn_max
         )
 
+    @property
+    def threshold(self) -> dict[str, float]:
+        return self.bounds.as_threshold()
+
     async def judge(self, probe: Probe) -> Judgement:
         fetched = await probe.fetch(self.target)
         require_2xx(fetched)

@@ -1,0 +1,212 @@
+"""``latency``: a measured load probe. Requests go out on an open-loop schedule at a fixed rate and
+each latency is counted from the request's *intended* send time, so a stalled server shows in p99
+instead of hiding behind fewer requests (no coordinated omission). Memory stays bounded: a histogram,
+not a list of samples, and at most ``max_in_flight`` requests at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+
+from spark_ops.checks._common import TargetOptions, Threshold
+from spark_ops.checks.http import parse_status_ranges
+from spark_ops.errors import ConfigError, TargetError
+from spark_ops.histogram import LatencyHistogram
+from spark_ops.model import Judgement, Status
+from spark_ops.profile import Profile
+from spark_ops.runner import Probe
+
+PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+
+
+class LatencyOptions(TargetOptions, frozen=True, kw_only=True):
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    rate_rps: Annotated[float, msgspec.Meta(gt=0, le=5000)] = 20.0
+    count: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
+    duration_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] | None = None
+    max_p50_ms: Threshold | None = None
+    max_p95_ms: Threshold | None = None
+    max_p99_ms: Threshold | None = None
+    max_error_rate: Threshold | None = None
+    min_samples: Annotated[int, msgspec.Meta(ge=1)] = 20
+    expect_status: list[int | str] = msgspec.field(default_factory=lambda: ["2xx", "3xx"])
+    request_timeout_s: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeFigures:
+    """What one probe measured."""
+
+    scheduled: int
+    sent: int
+    errors: int
+    missed_slots: int
+    histogram: LatencyHistogram
+
+    @property
+    def error_rate(self) -> float:
+        # Slots that could not be sent count as failed requests: fail closed.
+        return (self.errors + self.missed_slots) / self.scheduled if self.scheduled else 1.0
+
+    def percentile_ms(self, name: str) -> float:
+        return self.histogram.percentile(PERCENTILES[name])
+
+    def as_observed(self) -> dict[str, Any]:
+        figures: dict[str, Any] = {
+            "samples": self.histogram.count,
+            "scheduled": self.scheduled,
+            "errors": self.errors,
+            "missed_slots": self.missed_slots,
+            "error_rate": round(self.error_rate, 4),
+        }
+        if self.histogram.count:
+            for name in PERCENTILES:
+                figures[f"{name}_ms"] = round(self.percentile_ms(name), 2)
+        return figures
+
+
+class LatencyCheck:
+    kind: ClassVar[str] = "latency"
+    summary: ClassVar[str] = "a measured open-loop load probe: p50/p95/p99 and error rate at a fixed rate"
+    Options: ClassVar[type[LatencyOptions]] = LatencyOptions
+
+    def __init__(self, options: LatencyOptions, profile: Profile) -> None:
+        if options.count is not None and options.duration_s is not None:
+            raise ConfigError("give count or duration_s, not both", key="count")
+        self.options = options
+        self.target = profile.target(service=options.service, path=options.path, url=options.url)
+        self.status_ranges = parse_status_ranges(options.expect_status)
+        self.scheduled = options.count or max(1, math.ceil((options.duration_s or 2.0) * options.rate_rps))
+        self.request_timeout_s = options.request_timeout_s or profile.config.defaults.timeout_s
+        # The profile's SLO targets are the default thresholds, so one suite serves dev and production.
+        p95 = (
+            options.max_p95_ms if options.max_p95_ms is not None else _slo_default(profile, "latency_p95_ms")
+        )
+        errors = (
+            options.max_error_rate
+            if options.max_error_rate is not None
+            else _slo_default(profile, "error_rate")
+        )
+        limits = {"p50": options.max_p50_ms, "p95": p95, "p99": options.max_p99_ms}
+        self.max_ms = {
+            name: profile.number(value, key=f"max_{name}_ms")
+            for name, value in limits.items()
+            if value is not None
+        }
+        self.max_error_rate = None if errors is None else profile.number(errors, key="max_error_rate")
+        if not self.max_ms and self.max_error_rate is None:
+            raise ConfigError(
+                "needs a threshold: max_p95_ms (or the profile's slo.latency_p95_ms)", key="max_p95_ms"
+            )
+
+    @property
+    def minimum_timeout_s(self) -> float:
+        """The schedule, plus time for the last request to finish."""
+        return self.scheduled / self.options.rate_rps + self.request_timeout_s + 1.0
+
+    @property
+    def threshold(self) -> dict[str, float]:
+        limits: dict[str, float] = {f"max_{name}_ms": value for name, value in self.max_ms.items()}
+        if self.max_error_rate is not None:
+            limits["max_error_rate"] = self.max_error_rate
+        return limits
+
+    async def measure(self, probe: Probe) -> ProbeFigures:
+        """Run the schedule and return the figures (also used for baseline comparison)."""
+        options = self.options
+        loop = asyncio.get_running_loop()
+        interval_s = 1.0 / options.rate_rps
+        histogram = LatencyHistogram()
+        errors = missed = sent = 0
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def one(intended: float) -> None:
+            nonlocal errors
+            try:
+                fetched = await probe.fetch(
+                    self.target, method=options.method, retry=False, timeout_s=self.request_timeout_s
+                )
+                ok = any(low <= fetched.status <= high for low, high in self.status_ranges)
+            except TargetError:
+                ok = False
+            if ok:
+                histogram.record((loop.time() - intended) * 1000)
+            else:
+                errors += 1
+
+        start = loop.time() + 0.005
+        try:
+            for slot in range(self.scheduled):
+                intended = start + slot * interval_s
+                delay = intended - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if len(in_flight) >= options.max_in_flight or -delay > interval_s:
+                    missed += 1  # too many outstanding, or the loop fell a whole slot behind
+                    if len(in_flight) >= options.max_in_flight:
+                        continue
+                task = asyncio.create_task(one(intended))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                sent += 1
+            if in_flight:
+                await asyncio.gather(*in_flight)
+        finally:
+            for task in in_flight:
+                task.cancel()
+        return ProbeFigures(self.scheduled, sent, errors, missed, histogram)
+
+    async def judge(self, probe: Probe) -> Judgement:
+        figures = await self.measure(probe)
+        observed = figures.as_observed()
+        rate = f"{self.scheduled} requests at {self.options.rate_rps:g}/s"
+        if figures.histogram.count < self.options.min_samples and figures.error_rate == 0:
+            return Judgement(
+                Status.INCONCLUSIVE,
+                f"{rate}: only {figures.histogram.count} samples (min_samples {self.options.min_samples})",
+                observed=observed,
+                threshold=self.threshold,
+            )
+        if self.max_error_rate is not None and figures.error_rate > self.max_error_rate:
+            return Judgement(
+                Status.FAIL,
+                f"{rate}: error rate {figures.error_rate:.2%} above {self.max_error_rate:.2%} "
+                f"({figures.errors} failed, {figures.missed_slots} missed slots)",
+                observed=observed,
+                threshold=self.threshold,
+            )
+        if figures.histogram.count < self.options.min_samples:
+            return Judgement(
+                Status.INCONCLUSIVE,
+                f"{rate}: only {figures.histogram.count} successful samples "
+                f"(min_samples {self.options.min_samples})",
+                observed=observed,
+                threshold=self.threshold,
+            )
+        shown = ", ".join(f"{name} {figures.percentile_ms(name):.1f} ms" for name in PERCENTILES)
+        for name, limit in self.max_ms.items():
+            value = figures.percentile_ms(name)
+            if value > limit:
+                return Judgement(
+                    Status.FAIL,
+                    f"{rate}: {name} {value:.1f} ms above {limit:g} ms ({shown})",
+                    observed,
+                    self.threshold,
+                )
+        missed = f", {figures.missed_slots} missed slots" if figures.missed_slots else ""
+        return Judgement(
+            Status.PASS,
+            f"{rate}: {shown}, errors {figures.error_rate:.2%}{missed}",
+            observed=observed,
+            threshold=self.threshold,
+        )
+
+
+def _slo_default(profile: Profile, key: str) -> str | None:
+    return f"slo.{key}" if getattr(profile.config.slo, key) is not None else None
