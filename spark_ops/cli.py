@@ -6,22 +6,26 @@ Heavy modules (httpx, rich, prometheus_client) are imported inside the commands 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from spark_ops import __version__
-from spark_ops.errors import ExitCode, SparkOpsError
+from spark_ops.errors import ConfigError, ExitCode, SparkOpsError
+
+if TYPE_CHECKING:
+    from spark_ops.pipeline import PreparedRun
 
 app = typer.Typer(
     name="spark",
@@ -42,6 +46,16 @@ class OutputFormat(StrEnum):
     json = "json"
     junit = "junit"
     markdown = "markdown"
+
+
+class Mode(StrEnum):
+    mock = "mock"
+    real = "real"
+
+
+class Ports(StrEnum):
+    default = "default"
+    auto = "auto"
 
 
 class FailOn(StrEnum):
@@ -128,8 +142,6 @@ def _exit_codes() -> Iterator[_Guard]:
 
 def _write_atomically(path: Path, text: str, option: str) -> None:
     """Write a report file whole or not at all; an unwritable path is a usage error (exit 2)."""
-    from spark_ops.errors import ConfigError
-
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,8 +166,9 @@ def run_suite_command(
     report_junit: Path | None,
     evidence_dir: Path | None,
     no_evidence: bool,
+    confirm: Callable[[PreparedRun], None] | None = None,
 ) -> NoReturn:
-    """Shared body of gate, smoke and canary: prepare, run with progress, report, keep, exit."""
+    """Shared body of gate, smoke and canary: prepare, (confirm,) run with progress, report, keep, exit."""
     from spark_ops import evidence, pipeline
     from spark_ops.progress import live_progress
     from spark_ops.report import renderer
@@ -169,6 +182,8 @@ def run_suite_command(
             fail_on=fail_on.value if fail_on else None,
         )
         guard.know_secrets(prepared.profile.secrets)
+        if confirm is not None:
+            confirm(prepared)
         with live_progress(len(prepared.checks), f"spark {command}") as on_result:
             run = pipeline.execute(prepared, enforce=enforce, on_result=on_result)
         sys.stdout.write(renderer(output.value)(run))
@@ -260,6 +275,121 @@ def smoke(
         evidence_dir=evidence_dir,
         no_evidence=no_evidence,
     )
+
+
+FaultOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault", help="SERVICE=KIND[:ARG]: down, slow:MS, errors:FRACTION, stale:S, status:CODE, crashloop."
+    ),
+]
+
+
+@app.command()
+def canary(
+    mode: Annotated[
+        Mode, typer.Option("--mode", help="mock: the embedded simulator; real: the profile's URLs.")
+    ],
+    auto_ok: Annotated[
+        bool, typer.Option("--auto-ok", help="Send the load without asking (needed without a TTY).")
+    ] = False,
+    faults: FaultOpt = None,
+    profile: ProfileOpt = "dev",
+    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")] = "canary",
+    sets: SetOpt = None,
+    exit_on_fail: Annotated[
+        bool,
+        typer.Option("--exit-on-fail/--no-exit-on-fail", help="Let the verdict set the exit code (default)."),
+    ] = True,
+    fail_on: FailOnOpt = None,
+    output: FormatOpt = OutputFormat.table,
+    report_json: ReportJsonOpt = None,
+    report_junit: ReportJunitOpt = None,
+    evidence_dir: EvidenceDirOpt = None,
+    no_evidence: NoEvidenceOpt = False,
+) -> None:
+    """Canary run: smoke, metrics, SLOs and a measured latency probe, then the verdict.
+
+    --mode mock starts the embedded simulator on free loopback ports (add --fault to rehearse a failure);
+    --mode real sends load to the profile's URLs and asks first unless --auto-ok.
+    """
+    from spark_ops.sim import Simulator, parse_fault
+
+    simulator = None
+    with _exit_codes():
+        parsed = [parse_fault(text) for text in faults or []]
+        if mode is Mode.real and parsed:
+            raise ConfigError("--fault rehearses failures on the simulator: use it with --mode mock")
+        if mode is Mode.mock:
+            simulator = Simulator(ports="auto", faults=parsed).start()
+    try:
+        run_suite_command(
+            "canary",
+            profile=profile,
+            suite=suite,
+            sets=[*(simulator.profile_sets() if simulator else []), *(sets or [])],
+            enforce=exit_on_fail,
+            fail_on=fail_on,
+            output=output,
+            report_json=report_json,
+            report_junit=report_junit,
+            evidence_dir=evidence_dir,
+            no_evidence=no_evidence,
+            confirm=None if mode is Mode.mock or auto_ok else _confirm_load,
+        )
+    finally:
+        if simulator is not None:
+            simulator.stop()
+
+
+def _confirm_load(prepared: PreparedRun) -> None:
+    """Show what a real canary will send and ask; with no terminal, refuse (exit 2) naming --auto-ok."""
+    from spark_ops.pipeline import describe_load
+
+    plan = describe_load(prepared)
+    print("spark canary --mode real will send:\n" + "\n".join(f"  {line}" for line in plan), file=sys.stderr)
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "refusing to send canary load without confirmation and no terminal to ask: add --auto-ok"
+        )
+    if not typer.confirm("Send this load?", default=False, err=True):
+        raise ConfigError("canary cancelled: nothing was sent")
+
+
+@app.command()
+def sim(
+    faults: FaultOpt = None,
+    ports: Annotated[
+        Ports, typer.Option("--ports", help="default: the platform's own ports; auto: free ports.")
+    ] = Ports.default,
+    write_profile: Annotated[
+        Path | None, typer.Option("--write-profile", help="Write a profile pointing at the simulator here.")
+    ] = None,
+) -> None:
+    """Run the embedded Spark platform simulator on loopback until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from spark_ops.sim import Simulator, parse_fault
+    from spark_ops.sim.platform import ADMIN_PATH
+
+    with _exit_codes():
+        simulator = Simulator(ports=ports.value, faults=[parse_fault(text) for text in faults or []]).start()
+        try:
+            if write_profile is not None:
+                _write_atomically(write_profile, simulator.profile_toml(), "--write-profile")
+            for name, url in simulator.urls.items():
+                print(f"{name:<11} {url}")
+            print(simulator.profile_toml() if ports is Ports.auto and write_profile is None else "", end="")
+            print(f"faults: POST SERVICE=KIND[:ARG] to {simulator.urls['web']}{ADMIN_PATH}; Ctrl-C stops")
+            sys.stdout.flush()
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
+                stop.wait()
+        finally:
+            simulator.stop()
+        _say("simulator stopped")
 
 
 @profiles_app.command("list")

@@ -46,6 +46,20 @@ def prepare_run(
     return PreparedRun(command=command, profile=profile, suite=suite, checks=checks, fail_on=level)
 
 
+def describe_load(run: PreparedRun) -> list[str]:
+    """What a run will send, one line per target, for the confirmation a real canary asks."""
+    lines = []
+    for check in run.checks:
+        target = getattr(check.check, "target", None)
+        where = target.display if target is not None else "(plug-in)"
+        scheduled = getattr(check.check, "scheduled", None)
+        options = getattr(check.check, "options", None)
+        rate = getattr(options, "rate_rps", None)
+        load = f"{scheduled} requests at {rate:g}/s" if scheduled and rate else "1 request"
+        lines.append(f"{check.name}: {load} to {where}")
+    return lines
+
+
 def execute(
     run: PreparedRun,
     *,

@@ -38,6 +38,8 @@ def _show(value: Any) -> str:
         return value
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, dict):  # compact: the terminal is narrow, the JSON report has the full form
+        return ", ".join(f"{key} {_show(item)}" for key, item in value.items())
     return json.dumps(value)
 
 
