@@ -213,9 +213,9 @@ def test_checks_list_from_an_empty_directory(spark: Any) -> None:
     assert result.exit_code == 0, result.stderr
     kinds, _, suites = result.stdout.partition("suites:")
     kind_names = {line.split()[0] for line in kinds.splitlines()[1:] if line.strip()}
-    assert {"http", "slo", "metrics"} <= kind_names
+    assert {"http", "slo", "metrics", "latency"} <= kind_names
     rows = {line.split()[0]: line for line in suites.splitlines() if line.strip()}
-    assert set(rows) == {"gate", "smoke"}
+    assert set(rows) == {"canary", "gate", "smoke"}
     assert "6 checks" in rows["gate"] and "6 checks" in rows["smoke"]
 
 
@@ -235,7 +235,7 @@ def test_local_suites_override_and_add(spark: Any, platform: Any, tmp_path: Path
     rows = {
         line.split()[0]: line for line in listed.stdout.partition("suites:")[2].splitlines() if line.strip()
     }
-    assert set(rows) == {"gate", "smoke", "nightly"}
+    assert set(rows) == {"canary", "gate", "smoke", "nightly"}
     assert "1 checks: my gate" in rows["gate"] and str(local / "gate.toml") in rows["gate"]
 
     for suite, names in (("gate", ["only.ui"]), ("nightly", ["n.metrics"]), ("smoke", None)):
