@@ -294,6 +294,12 @@ def canary(
         bool, typer.Option("--auto-ok", help="Send the load without asking (needed without a TTY).")
     ] = False,
     faults: FaultOpt = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline", help="Compare the latency probe with this profile or base URL (Mann-Whitney)."
+        ),
+    ] = None,
     profile: ProfileOpt = "dev",
     suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")] = "canary",
     sets: SetOpt = None,
@@ -327,7 +333,11 @@ def canary(
             "canary",
             profile=profile,
             suite=suite,
-            sets=[*(simulator.profile_sets() if simulator else []), *(sets or [])],
+            sets=[
+                *(simulator.profile_sets() if simulator else []),
+                *([f"canary.baseline={json.dumps(baseline)}"] if baseline else []),
+                *(sets or []),
+            ],
             enforce=exit_on_fail,
             fail_on=fail_on,
             output=output,

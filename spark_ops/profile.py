@@ -64,6 +64,13 @@ class RiskConfig(_Table, frozen=True, kw_only=True):
     fail_on: Literal["medium", "high", "critical"] = "high"
 
 
+class CanaryConfig(_Table, frozen=True, kw_only=True):
+    baseline: str | None = None  # a profile name or file, or a base URL; set by `spark canary --baseline`
+    alpha: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.05
+    max_slowdown: NonNegativeFloat = 0.2  # fail when the canary's median is this much slower (0.2 = 20 %)
+    marginal_slowdown: NonNegativeFloat = 0.1
+
+
 class ProfileConfig(_Table, frozen=True, kw_only=True):
     description: str = ""
     extends: str | None = None
@@ -72,6 +79,7 @@ class ProfileConfig(_Table, frozen=True, kw_only=True):
     defaults: DefaultsConfig = DefaultsConfig()
     prometheus: PrometheusConfig = PrometheusConfig()
     risk: RiskConfig = RiskConfig()
+    canary: CanaryConfig = CanaryConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +125,14 @@ class Profile:
             if service is not None or path is not None:
                 raise ConfigError("give either url, or service and path, not both", key="url")
             _require_http_url(url, key="url")
-            return _target_with_credentials(url, {})
+            return target_with_credentials(url, {})
         if service is None:
             raise ConfigError("needs service (with path) or url", key="service")
         config = self.service(service)
         path = path or "/"
         if not path.startswith("/"):
             raise ConfigError(f"path must start with '/', got {path!r}", key="path")
-        return _target_with_credentials(config.url.rstrip("/") + path, dict(config.headers))
+        return target_with_credentials(config.url.rstrip("/") + path, dict(config.headers))
 
     def number(self, value: float | str, *, key: str) -> float:
         """A threshold: a number as written, or the number at a dotted profile key like ``slo.error_rate``."""
@@ -141,7 +149,7 @@ class Profile:
         return float(found)
 
 
-def _target_with_credentials(url: str, headers: dict[str, str]) -> Target:
+def target_with_credentials(url: str, headers: dict[str, str]) -> Target:
     """Move ``user:password@`` out of the URL into a Basic Authorization header (unless one is set)."""
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:

@@ -10,6 +10,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -18,8 +19,9 @@ from spark_ops.checks.http import parse_status_ranges
 from spark_ops.errors import ConfigError, TargetError
 from spark_ops.histogram import LatencyHistogram
 from spark_ops.model import Judgement, Status
-from spark_ops.profile import Profile
+from spark_ops.profile import Profile, Target, target_with_credentials
 from spark_ops.runner import Probe
+from spark_ops.stats import compare
 
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
@@ -104,6 +106,27 @@ class LatencyCheck:
             raise ConfigError(
                 "needs a threshold: max_p95_ms (or the profile's slo.latency_p95_ms)", key="max_p95_ms"
             )
+        self.canary = profile.config.canary
+        self.baseline = None if self.canary.baseline is None else self._baseline_target(self.canary.baseline)
+
+    def _baseline_target(self, reference: str) -> Target:
+        """The same request against the baseline: a base URL (same path) or another profile's service."""
+        if reference.startswith(("http://", "https://")):
+            base, own = urlsplit(reference), urlsplit(self.target.url)
+            if not base.netloc:
+                raise ConfigError(f"baseline {reference!r} is not an absolute URL", key="canary.baseline")
+            # Only the baseline's own credentials go to the baseline host, never the canary's headers.
+            return target_with_credentials(
+                urlunsplit((base.scheme, base.netloc, own.path, own.query, "")), {}
+            )
+        from spark_ops.profile import load_profile
+
+        try:
+            other = load_profile(reference)
+        except ConfigError as exc:
+            raise ConfigError(f"baseline: {exc}", key="canary.baseline") from None
+        options = self.options
+        return other.target(service=options.service, path=options.path, url=options.url)
 
     @property
     def minimum_timeout_s(self) -> float:
@@ -117,8 +140,8 @@ class LatencyCheck:
             limits["max_error_rate"] = self.max_error_rate
         return limits
 
-    async def measure(self, probe: Probe) -> ProbeFigures:
-        """Run the schedule and return the figures (also used for baseline comparison)."""
+    async def measure(self, probe: Probe, target: Target) -> ProbeFigures:
+        """Run the schedule against ``target`` and return the figures."""
         options = self.options
         loop = asyncio.get_running_loop()
         interval_s = 1.0 / options.rate_rps
@@ -130,7 +153,7 @@ class LatencyCheck:
             nonlocal errors
             try:
                 fetched = await probe.fetch(
-                    self.target, method=options.method, retry=False, timeout_s=self.request_timeout_s
+                    target, method=options.method, retry=False, timeout_s=self.request_timeout_s
                 )
                 ok = any(low <= fetched.status <= high for low, high in self.status_ranges)
             except TargetError:
@@ -163,7 +186,43 @@ class LatencyCheck:
         return ProbeFigures(self.scheduled, sent, errors, missed, histogram)
 
     async def judge(self, probe: Probe) -> Judgement:
-        figures = await self.measure(probe)
+        if self.baseline is None:
+            return self._judge_alone(await self.measure(probe, self.target))
+        # Baseline and canary are probed at the same time, so both see the same conditions.
+        figures, baseline = await asyncio.gather(
+            self.measure(probe, self.target), self.measure(probe, self.baseline)
+        )
+        alone = self._judge_alone(figures)
+        comparison = compare(
+            figures.histogram,
+            baseline.histogram,
+            min_samples=self.options.min_samples,
+            alpha=self.canary.alpha,
+            max_slowdown=self.canary.max_slowdown,
+            marginal_slowdown=self.canary.marginal_slowdown,
+        )
+        observed = {
+            **figures.as_observed(),
+            "baseline": {"url": self.baseline.display, **baseline.as_observed()},
+            "comparison": {
+                "verdict": comparison.verdict,
+                "p_value": None if math.isnan(comparison.p_value) else float(f"{comparison.p_value:.3g}"),
+                "median_ratio": None
+                if math.isnan(comparison.median_ratio)
+                else round(comparison.median_ratio, 3),
+            },
+        }
+        status = max(alone.status, _COMPARISON_STATUS[comparison.verdict], key=_SEVERITY_ORDER.index)
+        threshold = {
+            **self.threshold,
+            "max_slowdown": self.canary.max_slowdown,
+            "marginal_slowdown": self.canary.marginal_slowdown,
+            "alpha": self.canary.alpha,
+        }
+        return Judgement(status, f"{alone.message}; {comparison.describe()}", observed, threshold)
+
+    def _judge_alone(self, figures: ProbeFigures) -> Judgement:
+        """The canary's own figures against the absolute thresholds."""
         observed = figures.as_observed()
         rate = f"{self.scheduled} requests at {self.options.rate_rps:g}/s"
         if figures.histogram.count < self.options.min_samples and figures.error_rate == 0:
@@ -206,6 +265,16 @@ class LatencyCheck:
             observed=observed,
             threshold=self.threshold,
         )
+
+
+# Worst last: a comparison can only make the canary's own verdict worse.
+_SEVERITY_ORDER = [Status.PASS, Status.WARN, Status.INCONCLUSIVE, Status.FAIL]
+_COMPARISON_STATUS = {
+    "pass": Status.PASS,
+    "marginal": Status.WARN,
+    "inconclusive": Status.INCONCLUSIVE,
+    "fail": Status.FAIL,
+}
 
 
 def _slo_default(profile: Profile, key: str) -> str | None:

@@ -1,0 +1,285 @@
+"""The ``latency`` kind against real loopback servers: an open-loop probe at a fixed rate, latency counted
+from each request's intended send time, missed slots failing closed, thresholds from the profile."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import free_port
+
+from spark_ops import registry
+from spark_ops.model import CheckResult, Status
+from spark_ops.profile import load_profile, load_suite
+from spark_ops.runner import make_client, run_checks
+
+
+@dataclass
+class Behaviour:
+    """How the test server answers: after ``delay_s``, with ``status`` (every ``fail_every``-th request
+    answers 500), and, from request ``stall_after`` on, holding every arrival for ``stall_s``."""
+
+    delay_s: float = 0.0
+    status: int = 200
+    fail_every: int | None = None
+    stall_after: int | None = None
+    stall_s: float = 2.0
+    requests: int = 0
+    stall_until: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    released: threading.Event = field(default_factory=threading.Event)  # set on stop: no thread lingers
+
+    def answer(self) -> int:
+        """Wait as told and return the status for the request just arrived."""
+        with self.lock:
+            self.requests += 1
+            number = self.requests
+            if number == self.stall_after:
+                self.stall_until = time.monotonic() + self.stall_s
+            stalled_for = self.stall_until - time.monotonic()
+        if stalled_for > 0:
+            self.released.wait(stalled_for)
+        if self.delay_s:
+            self.released.wait(self.delay_s)
+        if self.fail_every and number % self.fail_every == 0:
+            return 500
+        return self.status
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real platform answers
+    server: Server
+
+    def do_GET(self) -> None:
+        status = self.server.behaviour.answer()
+        body = b"<html><body>Spark</body></html>"
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test output is for assertions."""
+
+
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a burst of new connections never waits on a SYN retry
+    behaviour: Behaviour
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """Start a threaded HTTP server on 127.0.0.1 with the given behaviour; returns (url, behaviour)."""
+    started: list[tuple[Server, threading.Thread]] = []
+
+    def start(**options: Any) -> tuple[str, Behaviour]:
+        httpd = Server(("127.0.0.1", 0), Handler)
+        httpd.behaviour = Behaviour(**options)
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        started.append((httpd, thread))
+        return f"http://127.0.0.1:{httpd.server_address[1]}", httpd.behaviour
+
+    yield start
+    for httpd, thread in started:
+        httpd.behaviour.released.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def toml_value(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str | list) else repr(value)
+
+
+def write_suite(folder: Path, **options: Any) -> Path:
+    """A suite holding one ``latency`` check on the web service's ``/`` with ``options``."""
+    check = {"name": "latency.web", "kind": "latency", "service": "web", "path": "/", **options}
+    path = folder / "suite.toml"
+    lines = ["[[checks]]", *(f"{key} = {toml_value(value)}" for key, value in check.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run one latency check against ``url`` under a profile, as the pipeline does; return its result."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(url: str, profile: str = "dev", **options: Any) -> CheckResult:
+        loaded = load_profile(profile, [f"services.web.url={url}"])
+        prepared = registry.prepare(load_suite(str(write_suite(tmp_path, **options))), loaded)
+
+        async def go() -> list[CheckResult]:
+            async with make_client(64) as client:
+                return await run_checks(
+                    prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False
+                )
+
+        (result,) = asyncio.run(go())
+        return result
+
+    return run
+
+
+def test_25ms_server_reads_25ms(server, probe):
+    """Against a server answering in 25 ms, 40 requests at 20/s give p50 and p95 close to 25 ms."""
+    url, behaviour = server(delay_s=0.025)
+    result = probe(url, rate_rps=20, count=40)
+    observed = result.observed
+    assert result.status is Status.PASS, result.message
+    assert behaviour.requests == 40
+    assert observed["samples"] == 40
+    assert observed["error_rate"] == 0
+    assert observed["missed_slots"] == 0
+    # Loose bounds: a shared machine adds jitter; this checks behaviour, it is not a benchmark.
+    assert 24 <= observed["p50_ms"] <= 40, observed
+    assert 24 <= observed["p95_ms"] <= 40, observed
+    assert observed["p50_ms"] <= observed["p95_ms"] <= observed["p99_ms"]
+
+
+def test_stall_shows_in_p99(server, probe):
+    """A 2 s server stall mid-run shows in p99 (waits count from the intended send time); p50 stays low."""
+    url, _ = server(stall_after=10, stall_s=2.0)
+    # 5 s of load: the stall covers about 40 % of the schedule, so the median is an unstalled request.
+    result = probe(url, rate_rps=40, count=200)
+    observed = result.observed
+    assert observed["samples"] == 200, result.message
+    assert observed["p99_ms"] >= 1500, observed
+    assert observed["p50_ms"] <= 100, observed
+    assert result.status is Status.FAIL
+    assert "p95" in result.message
+
+
+@pytest.mark.parametrize(
+    ("count", "min_samples", "status"),
+    [(5, 20, Status.INCONCLUSIVE), (19, 20, Status.INCONCLUSIVE), (20, 20, Status.PASS)],
+    ids=["5-of-20", "19-of-20", "20-of-20"],
+)
+def test_too_few_samples_is_inconclusive(server, probe, count, min_samples, status):
+    """Fewer successful samples than min_samples is INCONCLUSIVE, never PASS."""
+    url, _ = server()
+    result = probe(url, rate_rps=100, count=count, min_samples=min_samples)
+    assert result.status is status, result.message
+    assert result.observed["samples"] == count
+    if status is Status.INCONCLUSIVE:
+        assert f"only {count} samples" in result.message
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "options", "error_rate"),
+    [
+        ({"status": 500}, {}, 1.0),
+        ({"status": 404}, {}, 1.0),
+        ({"delay_s": 0.3}, {"request_timeout_s": 0.05}, 1.0),
+        (None, {}, 1.0),
+        ({"fail_every": 4}, {"count": 20, "min_samples": 10}, 0.25),
+    ],
+    ids=["http-500", "http-404", "request-timeout", "connection-refused", "every-4th-500"],
+)
+def test_failing_requests_fail_the_probe(server, probe, behaviour, options, error_rate):
+    """Requests that fail (bad status, timeout, refused) count as errors: above max_error_rate is FAIL."""
+    url = server(**behaviour)[0] if behaviour is not None else f"http://127.0.0.1:{free_port()}"
+    result = probe(url, **{"rate_rps": 50, "count": 10, **options})
+    assert result.status is Status.FAIL, result.message
+    assert result.observed["error_rate"] == error_rate
+    assert f"error rate {error_rate:.2%}" in result.message
+    assert result.threshold["max_error_rate"] == 0.05
+
+
+@pytest.mark.parametrize(
+    "percentile",
+    ["p50", "p95", "p99"],
+    ids=["max-p50", "max-p95", "max-p99"],
+)
+def test_percentile_above_its_limit_fails_naming_it(server, probe, percentile):
+    """A percentile above its max_*_ms limit is FAIL, and the message names that percentile."""
+    url, _ = server(delay_s=0.06)
+    result = probe(url, rate_rps=50, count=10, min_samples=5, **{f"max_{percentile}_ms": 30})
+    assert result.status is Status.FAIL, result.message
+    assert f"{percentile} " in result.message and "above 30 ms" in result.message
+    assert result.threshold[f"max_{percentile}_ms"] == 30
+
+
+@pytest.mark.parametrize(
+    ("profile", "status", "p95_limit", "error_limit"),
+    [("dev", Status.PASS, 150.0, 0.05), ("production", Status.FAIL, 120.0, 0.02)],
+    ids=["dev-150ms", "production-120ms"],
+)
+def test_thresholds_default_to_the_profile_slo(server, probe, profile, status, p95_limit, error_limit):
+    """Without thresholds the probe judges against the profile's slo table: ~130 ms passes dev only."""
+    url, _ = server(delay_s=0.13)
+    result = probe(url, profile=profile, rate_rps=20, count=10, min_samples=5)
+    assert result.threshold == {"max_p95_ms": p95_limit, "max_error_rate": error_limit}
+    assert result.status is status, result.message
+    assert 129 <= result.observed["p95_ms"] < 150, result.observed
+
+
+def test_duration_sets_the_schedule(server, probe):
+    """duration_s instead of count schedules rate x duration requests."""
+    url, behaviour = server()
+    result = probe(url, rate_rps=40, duration_s=0.5, min_samples=5)
+    assert result.status is Status.PASS, result.message
+    assert result.observed["scheduled"] == 20
+    assert behaviour.requests == 20
+    assert result.message.startswith("20 requests at 40/s")
+
+
+def test_missed_slots_fail_closed(server, probe):
+    """When max_in_flight stops a send, the slot counts as missed and as an error: the probe fails."""
+    url, behaviour = server(delay_s=0.2)
+    result = probe(url, rate_rps=20, count=20, max_in_flight=1, min_samples=1)
+    observed = result.observed
+    assert observed["missed_slots"] > 0, observed
+    assert behaviour.requests == observed["scheduled"] - observed["missed_slots"]
+    assert observed["error_rate"] == round(observed["missed_slots"] / observed["scheduled"], 4)
+    assert observed["error_rate"] > 0
+    assert result.status is Status.FAIL
+    assert "missed slots" in result.message
+
+
+def test_observed_figures_in_the_result_json(spark, platform, tmp_path):
+    """The result JSON carries samples, p50/p95/p99 in ms, error rate and missed slots for the probe."""
+    suite = write_suite(tmp_path, rate_rps=100, count=20)
+    result = spark("gate", "--suite", str(suite), "--no-evidence", "-f", "json", *platform.sets())
+    assert result.exit_code == 0, result.stderr
+    (check,) = json.loads(result.stdout)["checks"]
+    assert check["kind"] == "latency"
+    assert check["status"] == "PASS"
+    observed = check["observed"]
+    assert {"samples", "p50_ms", "p95_ms", "p99_ms", "error_rate", "missed_slots"} <= set(observed)
+    assert observed["samples"] == 20
+    assert observed["error_rate"] == 0
+    assert observed["missed_slots"] == 0
+    assert check["threshold"] == {"max_p95_ms": 150.0, "max_error_rate": 0.05}
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"count": 20, "duration_s": 1.0}, "count"),
+        ({"rate_rps": 10, "count": 100, "timeout_s": 2.0}, "timeout_s"),
+        ({"rate_rps": 0, "count": 10}, "rate_rps"),
+        ({"count": 0}, "count"),
+        ({"count": 10, "rate": 20}, "rate"),
+    ],
+    ids=["count-and-duration", "timeout-shorter-than-schedule", "zero-rate", "zero-count", "misspelt-key"],
+)
+def test_config_errors_exit_2(spark, platform, tmp_path, options, key):
+    """A probe that cannot run as written is refused before any request is sent: exit 2 naming the key."""
+    suite = write_suite(tmp_path, **options)
+    result = spark("gate", "--suite", str(suite), "--no-evidence", "-f", "json", *platform.sets())
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert f"checks[0].{key}" in result.stderr
+    assert str(suite) in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert platform.server.log == []
