@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_none
 
@@ -168,6 +169,8 @@ class Probe:
         except httpx.TransportError as exc:
             tries = f" (after {self.retries + 1} attempts)" if self.retries else ""
             raise TargetError(f"{label}: {_transport_reason(exc)}{tries}") from None
+        except aiohttp.ClientError as exc:  # a malformed answer that httpx-aiohttp does not map
+            raise TargetError(f"{label}: not a valid HTTP answer: {_one_line(exc)}") from None
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
 

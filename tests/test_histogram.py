@@ -1,4 +1,4 @@
-"""The latency histogram: percentiles within 1 % of exact, exact count/min/max, bounded memory, bad input refused."""
+"""The latency histogram: percentiles within 1 % of exact, exact count/min/max, bounded memory."""
 
 from __future__ import annotations
 

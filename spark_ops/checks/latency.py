@@ -16,7 +16,7 @@ import msgspec
 
 from spark_ops.checks._common import TargetOptions, Threshold
 from spark_ops.checks.http import parse_status_ranges
-from spark_ops.errors import ConfigError, TargetError
+from spark_ops.errors import ConfigError
 from spark_ops.histogram import LatencyHistogram
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile, Target, target_with_credentials
@@ -48,7 +48,8 @@ class ProbeFigures:
     scheduled: int
     sent: int
     errors: int
-    missed_slots: int
+    missed_slots: int  # slots not sent at all (max_in_flight outstanding): counted as errors
+    late_slots: int  # slots sent over one interval late (the prober was behind): latency shows it
     histogram: LatencyHistogram
 
     @property
@@ -65,6 +66,7 @@ class ProbeFigures:
             "scheduled": self.scheduled,
             "errors": self.errors,
             "missed_slots": self.missed_slots,
+            "late_slots": self.late_slots,
             "error_rate": round(self.error_rate, 4),
         }
         if self.histogram.count:
@@ -146,7 +148,7 @@ class LatencyCheck:
         loop = asyncio.get_running_loop()
         interval_s = 1.0 / options.rate_rps
         histogram = LatencyHistogram()
-        errors = missed = sent = 0
+        errors = missed = late = sent = 0
         in_flight: set[asyncio.Task[None]] = set()
 
         async def one(intended: float) -> None:
@@ -156,7 +158,7 @@ class LatencyCheck:
                     target, method=options.method, retry=False, timeout_s=self.request_timeout_s
                 )
                 ok = any(low <= fetched.status <= high for low, high in self.status_ranges)
-            except TargetError:
+            except Exception:  # TargetError, or anything else: a request that failed, counted, never lost
                 ok = False
             if ok:
                 histogram.record((loop.time() - intended) * 1000)
@@ -170,10 +172,11 @@ class LatencyCheck:
                 delay = intended - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                if len(in_flight) >= options.max_in_flight or -delay > interval_s:
-                    missed += 1  # too many outstanding, or the loop fell a whole slot behind
-                    if len(in_flight) >= options.max_in_flight:
-                        continue
+                if -delay > interval_s:
+                    late += 1  # sent anyway: its latency still counts from the intended time
+                if len(in_flight) >= options.max_in_flight:
+                    missed += 1  # not sent at all: too many outstanding
+                    continue
                 task = asyncio.create_task(one(intended))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
@@ -183,7 +186,7 @@ class LatencyCheck:
         finally:
             for task in in_flight:
                 task.cancel()
-        return ProbeFigures(self.scheduled, sent, errors, missed, histogram)
+        return ProbeFigures(self.scheduled, sent, errors, missed, late, histogram)
 
     async def judge(self, probe: Probe) -> Judgement:
         if self.baseline is None:

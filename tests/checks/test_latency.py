@@ -17,9 +17,10 @@ import pytest
 from conftest import free_port
 
 from spark_ops import registry
+from spark_ops.checks.latency import LatencyCheck, LatencyOptions
 from spark_ops.model import CheckResult, Status
 from spark_ops.profile import load_profile, load_suite
-from spark_ops.runner import make_client, run_checks
+from spark_ops.runner import Fetched, make_client, run_checks
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Behaviour:
 
     delay_s: float = 0.0
     status: int = 200
+    garbage: bool = False  # answer with a line that is not HTTP at all
     fail_every: int | None = None
     stall_after: int | None = None
     stall_s: float = 2.0
@@ -56,10 +58,15 @@ class Behaviour:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real platform answers
+    disable_nagle_algorithm = True  # else headers and body in two writes meet delayed ACK: +40 ms
     server: Server
 
     def do_GET(self) -> None:
         status = self.server.behaviour.answer()
+        if self.server.behaviour.garbage:
+            self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+            self.close_connection = True
+            return
         body = b"<html><body>Spark</body></html>"
         self.send_response(status)
         self.send_header("Content-Type", "text/html")
@@ -245,6 +252,38 @@ def test_missed_slots_fail_closed(server, probe):
     assert observed["error_rate"] > 0
     assert result.status is Status.FAIL
     assert "missed slots" in result.message
+
+
+def test_every_slot_is_accounted_once_when_the_prober_hiccups():
+    """A 300 ms hiccup in the prober never counts a slot twice: samples + errors + missed = scheduled."""
+
+    class HiccupProbe:
+        """Answers at once; on the 10th request blocks the event loop as a GC pause or CPU steal would."""
+
+        calls = 0
+
+        async def fetch(self, target: Any, **options: Any) -> Fetched:
+            self.calls += 1
+            if self.calls == 10:
+                time.sleep(0.3)
+            return Fetched(url="", method="GET", status=200, headers={}, body=b"", elapsed_ms=1.0)
+
+    options = LatencyOptions(service="web", path="/", rate_rps=40, count=100)
+    check = LatencyCheck(options, load_profile("dev"))
+    probe = HiccupProbe()
+    observed = asyncio.run(check.judge(probe)).observed  # type: ignore[arg-type]
+    accounted = observed["samples"] + observed["errors"] + observed["missed_slots"]
+    assert accounted == observed["scheduled"], f"{probe.calls} requests sent: {observed}"
+    assert observed["late_slots"] > 0  # the hiccup is reported, not hidden
+
+
+def test_malformed_answers_are_failed_requests(server, probe, caplog):
+    """A target answering with something that is not HTTP fails the probe at 100 % errors, quietly."""
+    url, _ = server(garbage=True)
+    result = probe(url, rate_rps=50, count=10)
+    assert not [record for record in caplog.records if record.name == "asyncio"]
+    assert result.status is Status.FAIL, result.message
+    assert result.observed["error_rate"] == 1.0
 
 
 def test_observed_figures_in_the_result_json(spark, platform, tmp_path):
