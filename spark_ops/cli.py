@@ -383,6 +383,8 @@ def sim(
     from spark_ops.sim import Simulator, parse_fault
     from spark_ops.sim.platform import ADMIN_PATH
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # before start: a SIGTERM any time stops cleanly
     with _exit_codes():
         simulator = Simulator(ports=ports.value, faults=[parse_fault(text) for text in faults or []]).start()
         try:
@@ -393,8 +395,6 @@ def sim(
             print(simulator.profile_toml() if ports is Ports.auto and write_profile is None else "", end="")
             print(f"faults: POST SERVICE=KIND[:ARG] to {simulator.urls['web']}{ADMIN_PATH}; Ctrl-C stops")
             sys.stdout.flush()
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
                 stop.wait()
         finally:

@@ -24,7 +24,7 @@ class Fault:
     value: float | None = None
 
     def __str__(self) -> str:
-        arg = "" if self.value is None else f":{self.value:g}"
+        arg = "" if self.value is None else f":{self.value:.15g}"
         return f"{self.service}={self.kind}{arg}"
 
 

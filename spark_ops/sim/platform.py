@@ -167,6 +167,7 @@ class MarketFeed:
     def freeze(self, seconds: float) -> None:
         self.frozen = True
         self.last_tick = time.time() - seconds
+        self.last_tick_ts.set(self.last_tick)
 
     def thaw(self) -> None:
         self.frozen = False
@@ -282,7 +283,8 @@ class Platform:
         await site.start()
         state.site = site
 
-    async def _unlisten(self, name: str) -> None:
+    async def _unlisten(self, name: str, answering: object = None) -> None:
+        """Stop listening and drop live connections, but ``answering``: it carries the admin reply."""
         state = self.services[name]
         if state.site is not None:
             await state.site.stop()
@@ -290,7 +292,8 @@ class Platform:
             # A down service also drops the connections clients keep alive, as a dead process would.
             server = self._runners[name].server
             for connection in server.connections if server is not None else []:
-                connection.force_close()
+                if connection is not answering:
+                    connection.force_close()
 
     async def _trade_forever(self) -> None:
         while True:
@@ -301,7 +304,7 @@ class Platform:
 
     # --- faults ----------------------------------------------------------------------------------
 
-    async def apply(self, fault: Fault) -> None:
+    async def apply(self, fault: Fault, answering: object = None) -> None:
         state = self.services[fault.service]
         was_listening = state.is_listening
         state.faults[fault.kind] = fault
@@ -310,7 +313,7 @@ class Platform:
         if fault.kind == "crashloop":
             state.crashloop_since = time.time()
         if was_listening and not state.is_listening:
-            await self._unlisten(fault.service)
+            await self._unlisten(fault.service, answering)
 
     async def clear(self, service: str | None = None) -> None:
         for name in [service] if service else list(SERVICES):
@@ -412,7 +415,7 @@ class Platform:
                 fault = parse_fault(text)
             except Exception as exc:  # ConfigError, with a message fit for the caller
                 return web.json_response({"error": str(exc)}, status=400)
-            await self.apply(fault)
+            await self.apply(fault, answering=request.protocol)
         elif request.method == "DELETE":
             service = request.query.get("service")
             if service is not None and service not in SERVICES:
@@ -420,7 +423,9 @@ class Platform:
             await self.clear(service)
         elif request.method != "GET":
             return web.json_response({"error": "use GET, POST or DELETE"}, status=405)
-        return web.json_response(self.fault_listing())
+        response = web.json_response(self.fault_listing())
+        response.force_close()  # this service may have just gone down: close after the answer
+        return response
 
     def fault_listing(self) -> dict[str, list[str]]:
         return {name: [str(f) for f in state.faults.values()] for name, state in self.services.items()}
