@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,11 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
+from spark_ops import registry
 from spark_ops.cli import app
+from spark_ops.model import CheckResult
+from spark_ops.profile import load_profile, load_suite
+from spark_ops.runner import make_client, run_checks
 
 PAGES = ("/", "/dashboard", "/portfolio", "/strategies", "/settings")
 EXPOSITION = (
@@ -26,6 +31,30 @@ EXPOSITION = (
     "# HELP process_resident_memory_bytes Resident memory.\n"
     "# TYPE process_resident_memory_bytes gauge\n"
     "process_resident_memory_bytes 5.4e+07\n"
+)
+# The shipped gate suite's checks, in suite order.
+GATE_CHECKS = (
+    "ui.up",
+    "executor.up",
+    "healthz.status",
+    "healthz.slo.latencyP95",
+    "healthz.slo.errorRate",
+    "healthz.slo.staleness",
+)
+# The top-level keys of a result document (``-f json`` and the evidence store's result.json).
+RESULT_KEYS = frozenset(
+    {
+        "schema",
+        "command",
+        "profile",
+        "suite",
+        "started_at",
+        "duration_ms",
+        "risk",
+        "summary",
+        "checks",
+        "exit_code",
+    }
 )
 
 
@@ -124,3 +153,79 @@ def spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return invoke
+
+
+def assert_config_error(result: Any, *fragments: str) -> str:
+    """Exit 2, exactly one 'spark: error:' line on stderr naming every fragment, and no traceback."""
+    assert result.exit_code == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("spark: error:"), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert "Traceback" not in result.stdout + result.stderr
+    return lines[0]
+
+
+# --- one check through the runner -----------------------------------------------------------------
+
+
+def toml_value(value: Any) -> str:
+    """``value`` written as a TOML value (inline tables and arrays included)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    return repr(value)
+
+
+def write_suite(folder: Path, *checks: dict[str, Any]) -> Path:
+    """``folder/suite.toml`` holding ``checks`` (given as suite keys) as ``[[checks]]`` tables."""
+    lines: list[str] = []
+    for check in checks:
+        lines.append("[[checks]]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in check.items()]
+    path = folder / "suite.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_one_check(
+    folder: Path, check: dict[str, Any], profile: str, sets: Sequence[str], connections: int = 8
+) -> CheckResult:
+    """Run ``check`` alone under ``profile`` with ``--set`` values ``sets``, as the pipeline does."""
+    loaded = load_profile(profile, list(sets))
+    prepared = registry.prepare(load_suite(str(write_suite(folder, check))), loaded)
+
+    async def go() -> list[CheckResult]:
+        async with make_client(connections) as client:
+            return await run_checks(
+                prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False
+            )
+
+    (result,) = asyncio.run(go())
+    return result
+
+
+@pytest.fixture
+def judge_check(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CheckResult]:
+    """Run one check (given as suite keys) with ``service`` pointing at ``httpserver``; return its result.
+
+    Call it as ``judge_check(check, service=..., profile="dev", sets=(...))``; ``sets`` are extra ``--set``
+    values. Test modules bind ``service`` in a ``judge`` fixture of their own.
+    """
+    monkeypatch.chdir(tmp_path)
+
+    def run(
+        check: dict[str, Any], *, service: str, profile: str = "dev", sets: Sequence[str] = ()
+    ) -> CheckResult:
+        url = httpserver.url_for("").rstrip("/")
+        return run_one_check(tmp_path, check, profile, [f"services.{service}.url={url}", *sets])
+
+    return run

@@ -9,24 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import RESULT_KEYS
 
 import spark_ops.evidence
 from spark_ops import evidence
 from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult, Severity, Status
 
 RUN_FOLDER = re.compile(r"^(\d{8}_\d{6})_gate(-\d+)?$")
-RESULT_KEYS = {
-    "schema",
-    "command",
-    "profile",
-    "suite",
-    "started_at",
-    "duration_ms",
-    "risk",
-    "summary",
-    "checks",
-    "exit_code",
-}
 SLO_CHECKS = ("healthz.slo.latencyP95", "healthz.slo.errorRate", "healthz.slo.staleness")
 
 METRICS_SUITE = """

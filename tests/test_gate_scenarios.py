@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
+from conftest import GATE_CHECKS, free_port
 
 WARN_SUITE = """
 [[checks]]
@@ -58,16 +58,7 @@ def test_healthy_platform_passes_gate_with_exit_0_and_low(platform, spark):
         "recommendation": "System healthy, safe to deploy",
     }
     assert document["summary"]["passed"] == 6
-    assert sorted(checks_by_name(document)) == sorted(
-        [
-            "ui.up",
-            "executor.up",
-            "healthz.status",
-            "healthz.slo.latencyP95",
-            "healthz.slo.errorRate",
-            "healthz.slo.staleness",
-        ]
-    )
+    assert sorted(checks_by_name(document)) == sorted(GATE_CHECKS)
     assert document["exit_code"] == 0
 
 

@@ -8,21 +8,10 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
+from conftest import assert_config_error
 
 from spark_ops.errors import ConfigError
 from spark_ops.profile import parse_set
-
-
-def assert_config_error(result: Any, *fragments: str) -> str:
-    """Exit 2, exactly one 'spark: error:' line on stderr naming every fragment, and no traceback."""
-    assert result.exit_code == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("spark: error:"), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    assert "Traceback" not in result.stdout + result.stderr
-    return lines[0]
 
 
 def show(spark: Any, *args: str) -> dict[str, Any]:

@@ -7,30 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GATE_CHECKS, assert_config_error
 
 from spark_ops.profile import load_suite
-
-GATE_CHECKS = [
-    "ui.up",
-    "executor.up",
-    "healthz.status",
-    "healthz.slo.latencyP95",
-    "healthz.slo.errorRate",
-    "healthz.slo.staleness",
-]
-
-
-def assert_config_error(result: Any, *fragments: str) -> str:
-    """Exit 2, exactly one 'spark: error:' line on stderr naming every fragment, and no traceback."""
-    assert result.exit_code == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("spark: error:"), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    assert "Traceback" not in result.stdout + result.stderr
-    return lines[0]
-
 
 SLO_CHECK = 'name = "p95"\nkind = "slo"\nservice = "web"\npath = "/api/healthz"\nfield = "slo.latencyP95"\n'
 
@@ -181,7 +160,7 @@ def test_gate_suite_holds_the_six_spec_checks(tmp_path: Path, monkeypatch: pytes
     """The shipped gate suite has exactly SPEC's six checks, the SLOs judged against profile keys."""
     monkeypatch.chdir(tmp_path)
     suite = load_suite("gate")
-    assert [check.name for check in suite.checks] == GATE_CHECKS
+    assert [check.name for check in suite.checks] == list(GATE_CHECKS)
     slo_max = {check.name: check.options.get("max") for check in suite.checks if check.kind == "slo"}
     assert slo_max == {
         "healthz.slo.latencyP95": "slo.latency_p95_ms",
@@ -204,7 +183,7 @@ def test_gate_runs_the_six_checks_from_an_empty_directory(spark: Any, platform: 
     assert result.exit_code == 0, result.stdout + result.stderr
     document = json.loads(result.stdout)
     assert (document["profile"], document["suite"]) == ("dev", "gate")
-    assert [check["name"] for check in document["checks"]] == GATE_CHECKS
+    assert [check["name"] for check in document["checks"]] == list(GATE_CHECKS)
 
 
 def test_checks_list_from_an_empty_directory(spark: Any) -> None:

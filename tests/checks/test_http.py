@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
+import functools
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
+from conftest import write_suite
 from werkzeug import Request, Response
 
 from spark_ops import registry
 from spark_ops.errors import ConfigError
-from spark_ops.model import CheckResult, Status
+from spark_ops.model import Status
 from spark_ops.profile import load_profile, load_suite
-from spark_ops.runner import make_client, run_checks
 
 # One document with every shape an assertion may meet; NaN and Infinity are what Python's json emits.
 DOCUMENT = (
@@ -25,54 +23,15 @@ DOCUMENT = (
 )
 
 
-def toml_value(value: Any) -> str:
-    """``value`` written as a TOML value (inline tables and arrays included)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return repr(value)
-
-
-def write_suite(folder: Path, *checks: dict[str, Any]) -> Path:
-    """A suite file holding ``checks`` as ``[[checks]]`` tables."""
-    lines: list[str] = []
-    for check in checks:
-        lines.append("[[checks]]")
-        lines += [f"{key} = {toml_value(value)}" for key, value in check.items()]
-    path = folder / "suite.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def http_check(**options: Any) -> dict[str, Any]:
     """One ``http`` check against the ``web`` service unless ``options`` say otherwise."""
     return {"name": "under.test", "kind": "http", "service": "web", "path": "/", **options}
 
 
 @pytest.fixture
-def judge(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+def judge(judge_check: Any) -> Any:
     """Run one check (given as suite keys) with ``web`` pointing at ``httpserver``; return its result."""
-    monkeypatch.chdir(tmp_path)
-
-    def run(check: dict[str, Any], profile: str = "dev") -> CheckResult:
-        loaded = load_profile(profile, [f"services.web.url={httpserver.url_for('').rstrip('/')}"])
-        prepared = registry.prepare(load_suite(str(write_suite(tmp_path, check))), loaded)
-
-        async def go() -> list[CheckResult]:
-            async with make_client(8) as client:
-                return await run_checks(
-                    prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False
-                )
-
-        (result,) = asyncio.run(go())
-        return result
-
-    return run
+    return functools.partial(judge_check, service="web")
 
 
 def prepare_only(tmp_path: Path, check: dict[str, Any]) -> None:

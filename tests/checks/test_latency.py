@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
+from conftest import free_port, run_one_check, write_suite
 
-from spark_ops import registry
 from spark_ops.checks.latency import LatencyCheck, LatencyOptions
 from spark_ops.model import CheckResult, Status
-from spark_ops.profile import load_profile, load_suite
-from spark_ops.runner import Fetched, make_client, run_checks
+from spark_ops.profile import load_profile
+from spark_ops.runner import Fetched
 
 
 @dataclass
@@ -104,17 +103,9 @@ def server() -> Iterator[Any]:
         thread.join(timeout=5)
 
 
-def toml_value(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, str | list) else repr(value)
-
-
-def write_suite(folder: Path, **options: Any) -> Path:
-    """A suite holding one ``latency`` check on the web service's ``/`` with ``options``."""
-    check = {"name": "latency.web", "kind": "latency", "service": "web", "path": "/", **options}
-    path = folder / "suite.toml"
-    lines = ["[[checks]]", *(f"{key} = {toml_value(value)}" for key, value in check.items())]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def latency_check(**options: Any) -> dict[str, Any]:
+    """One ``latency`` check on the web service's ``/`` with ``options``."""
+    return {"name": "latency.web", "kind": "latency", "service": "web", "path": "/", **options}
 
 
 @pytest.fixture
@@ -123,17 +114,9 @@ def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.chdir(tmp_path)
 
     def run(url: str, profile: str = "dev", **options: Any) -> CheckResult:
-        loaded = load_profile(profile, [f"services.web.url={url}"])
-        prepared = registry.prepare(load_suite(str(write_suite(tmp_path, **options))), loaded)
-
-        async def go() -> list[CheckResult]:
-            async with make_client(64) as client:
-                return await run_checks(
-                    prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False
-                )
-
-        (result,) = asyncio.run(go())
-        return result
+        return run_one_check(
+            tmp_path, latency_check(**options), profile, [f"services.web.url={url}"], connections=64
+        )
 
     return run
 
@@ -288,7 +271,7 @@ def test_malformed_answers_are_failed_requests(server, probe, caplog):
 
 def test_observed_figures_in_the_result_json(spark, platform, tmp_path):
     """The result JSON carries samples, p50/p95/p99 in ms, error rate and missed slots for the probe."""
-    suite = write_suite(tmp_path, rate_rps=100, count=20)
+    suite = write_suite(tmp_path, latency_check(rate_rps=100, count=20))
     result = spark("gate", "--suite", str(suite), "--no-evidence", "-f", "json", *platform.sets())
     assert result.exit_code == 0, result.stderr
     (check,) = json.loads(result.stdout)["checks"]
@@ -315,7 +298,7 @@ def test_observed_figures_in_the_result_json(spark, platform, tmp_path):
 )
 def test_config_errors_exit_2(spark, platform, tmp_path, options, key):
     """A probe that cannot run as written is refused before any request is sent: exit 2 naming the key."""
-    suite = write_suite(tmp_path, **options)
+    suite = write_suite(tmp_path, latency_check(**options))
     result = spark("gate", "--suite", str(suite), "--no-evidence", "-f", "json", *platform.sets())
     assert result.exit_code == 2, result.stdout + result.stderr
     assert f"checks[0].{key}" in result.stderr

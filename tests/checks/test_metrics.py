@@ -2,54 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from pathlib import Path
+import functools
 from typing import Any
 
 import pytest
+from conftest import EXPOSITION as PLATFORM_EXPOSITION
+from conftest import write_suite
 from pytest_httpserver import HTTPServer
 
 from spark_ops import registry
 from spark_ops.errors import ConfigError
-from spark_ops.model import CheckResult, Status
+from spark_ops.model import Status
 from spark_ops.profile import load_profile, load_suite
-from spark_ops.runner import make_client, run_checks
 
-EXPOSITION = (
-    "# HELP http_requests_total Requests served.\n"
-    "# TYPE http_requests_total counter\n"
-    'http_requests_total{code="200"} 1027\n'
-    'http_requests_total{code="500"} 3\n'
-    "# HELP process_resident_memory_bytes Resident memory.\n"
-    "# TYPE process_resident_memory_bytes gauge\n"
-    "process_resident_memory_bytes 5.4e+07\n"
-    "# TYPE spark_error_ratio gauge\n"
-    "spark_error_ratio 0.03\n"
-)
+# The fake platform's exposition plus one gauge for the value assertions.
+EXPOSITION = PLATFORM_EXPOSITION + "# TYPE spark_error_ratio gauge\nspark_error_ratio 0.03\n"
 SIZE = len(EXPOSITION.encode())
 SERIES = 4
-
-
-def toml_value(value: Any) -> str:
-    """``value`` written as a TOML value (inline tables and arrays included)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return repr(value)
-
-
-def write_suite(folder: Path, check: dict[str, Any]) -> Path:
-    """A suite file holding ``check`` as its only ``[[checks]]`` table."""
-    lines = ["[[checks]]", *(f"{key} = {toml_value(value)}" for key, value in check.items())]
-    path = folder / "suite.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def metrics_check(**options: Any) -> dict[str, Any]:
@@ -58,24 +27,9 @@ def metrics_check(**options: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def judge(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+def judge(judge_check: Any) -> Any:
     """Run one check (given as suite keys) with executor-1 pointing at ``httpserver``; return its result."""
-    monkeypatch.chdir(tmp_path)
-
-    def run(check: dict[str, Any], profile: str = "dev") -> CheckResult:
-        loaded = load_profile(profile, [f"services.executor-1.url={httpserver.url_for('').rstrip('/')}"])
-        prepared = registry.prepare(load_suite(str(write_suite(tmp_path, check))), loaded)
-
-        async def go() -> list[CheckResult]:
-            async with make_client(8) as client:
-                return await run_checks(
-                    prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False
-                )
-
-        (result,) = asyncio.run(go())
-        return result
-
-    return run
+    return functools.partial(judge_check, service="executor-1")
 
 
 def serve(httpserver: HTTPServer, body: str | bytes = EXPOSITION, status: int = 200) -> None:

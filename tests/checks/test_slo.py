@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_suite
 from pytest_httpserver import HTTPServer
 
 from spark_ops import registry
 from spark_ops.errors import ConfigError
-from spark_ops.model import CheckResult, Status
+from spark_ops.model import Status
 from spark_ops.profile import load_profile, load_suite
-from spark_ops.runner import make_client, run_checks
 
 HEALTHZ = "/api/healthz"
-
-
-def toml_value(value: Any) -> str:
-    """``value`` written as a TOML value."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return repr(value)
-
-
-def write_suite(folder: Path, check: dict[str, Any]) -> Path:
-    """A suite file holding ``check`` as its only ``[[checks]]`` table."""
-    lines = ["[[checks]]", *(f"{key} = {toml_value(value)}" for key, value in check.items())]
-    path = folder / "suite.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def slo_check(**options: Any) -> dict[str, Any]:
@@ -49,24 +29,11 @@ def health(**slo: Any) -> str:
 
 
 @pytest.fixture
-def judge(tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Run one check (given as suite keys) with ``web`` pointing at ``httpserver``; return its result."""
-    monkeypatch.chdir(tmp_path)
+def judge(judge_check: Any) -> Any:
+    """Run one check (given as suite keys) with ``web`` pointing at ``httpserver``; return its result.
 
-    def run(check: dict[str, Any], profile: str = "dev", sets: tuple[str, ...] = ()) -> CheckResult:
-        loaded = load_profile(profile, [f"services.web.url={httpserver.url_for('').rstrip('/')}", *sets])
-        prepared = registry.prepare(load_suite(str(write_suite(tmp_path, check))), loaded)
-
-        async def go() -> list[CheckResult]:
-            async with make_client(8) as client:
-                return await run_checks(
-                    prepared, client=client, concurrency=8, max_body_bytes=1 << 20, backoff=False
-                )
-
-        (result,) = asyncio.run(go())
-        return result
-
-    return run
+    ``judge(check, profile=..., sets=(...))`` adds ``--set`` values to the profile."""
+    return functools.partial(judge_check, service="web")
 
 
 def serve(httpserver: HTTPServer, body: str, status: int = 200) -> None:

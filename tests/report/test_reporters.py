@@ -8,24 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GATE_CHECKS, RESULT_KEYS
 
 import spark_ops.checks.slo
 from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult, Severity, Status
 from spark_ops.report import github, junit, markdown, renderer
 from spark_ops.report import table as table_report
 
-TOP_KEYS = {
-    "schema",
-    "command",
-    "profile",
-    "suite",
-    "started_at",
-    "duration_ms",
-    "risk",
-    "summary",
-    "checks",
-    "exit_code",
-}
 RISK_KEYS = {"level", "score", "recommendation"}
 SUMMARY_KEYS = {"total", "passed", "warned", "failed", "errors", "inconclusive", "skipped"}
 CHECK_KEYS = {"name", "kind", "status", "severity", "observed", "threshold", "message", "duration_ms"}
@@ -60,7 +49,7 @@ def one_of_each_status() -> RunResult:
 
 def assert_result_schema(document: dict[str, Any]) -> None:
     """``document`` has exactly the keys of SPEC's spark-ops/result/v1."""
-    assert set(document) == TOP_KEYS
+    assert set(document) == RESULT_KEYS
     assert document["schema"] == "spark-ops/result/v1"
     assert set(document["risk"]) == RISK_KEYS
     assert set(document["summary"]) == SUMMARY_KEYS
@@ -221,14 +210,7 @@ def test_table_shows_every_check_and_the_risk_banner(platform, spark):
     """The default table names every check, its status, and a RISK banner with score and recommendation."""
     platform.health["slo"]["latencyP95"] = 400
     result = spark("gate", "--no-evidence", *platform.sets())
-    for name in (
-        "ui.up",
-        "executor.up",
-        "healthz.status",
-        "healthz.slo.latencyP95",
-        "healthz.slo.errorRate",
-        "healthz.slo.staleness",
-    ):
+    for name in GATE_CHECKS:
         assert name in result.stdout
     assert "RISK HIGH" in result.stdout
     assert "score 83.3" in result.stdout

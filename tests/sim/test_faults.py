@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import GATE_CHECKS, PAGES
 
 from spark_ops.errors import ConfigError, ExitCode
 from spark_ops.sim import SERVICES, Fault, Simulator, parse_fault
 
 ADMIN = "/__sim/faults"
-PAGES = ("/", "/dashboard", "/portfolio", "/strategies", "/settings")
 WEB_PATHS = (
     *PAGES,
     "/api/healthz",
@@ -27,14 +27,6 @@ WEB_PATHS = (
 BACKEND_PATHS = ("/healthz", "/metrics")
 PROBE_PATH = {"web": "/", "executor-1": "/healthz", "executor-2": "/healthz", "marketdata": "/healthz"}
 NO_FAULTS = {name: [] for name in SERVICES}
-GATE_CHECKS = {
-    "ui.up",
-    "executor.up",
-    "healthz.status",
-    "healthz.slo.latencyP95",
-    "healthz.slo.errorRate",
-    "healthz.slo.staleness",
-}
 
 
 def get(sim: Simulator, service: str, path: str) -> httpx.Response:
@@ -339,7 +331,7 @@ def verdict(result: Any) -> tuple[str, set[str], dict[str, Any]]:
     return document["risk"]["level"], failing, document
 
 
-ALL_BUT_EXECUTOR = GATE_CHECKS - {"executor.up"}
+ALL_BUT_EXECUTOR = set(GATE_CHECKS) - {"executor.up"}
 
 
 @pytest.mark.parametrize(
@@ -396,7 +388,7 @@ def test_gate_verdict_for_each_fault(sim, spark, fault, exit_code, level, failin
     result = spark("gate", "--exit-on-fail", "-f", "json", "--no-evidence", *sets)
     got_level, got_failing, document = verdict(result)
     assert (result.exit_code, got_level, got_failing) == (exit_code, level, failing), why
-    assert {check["name"] for check in document["checks"]} == GATE_CHECKS
+    assert {check["name"] for check in document["checks"]} == set(GATE_CHECKS)
     assert all(check["status"] == "FAIL" for check in document["checks"] if check["name"] in failing), why
 
 
