@@ -219,62 +219,46 @@ def root(
     """spark-ops: decide whether the Spark platform is safe to deploy to."""
 
 
-@app.command()
-def gate(
-    profile: ProfileOpt = "dev",
-    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")] = "gate",
-    sets: SetOpt = None,
-    exit_on_fail: ExitOnFailOpt = False,
-    fail_on: FailOnOpt = None,
-    output: FormatOpt = OutputFormat.table,
-    report_json: ReportJsonOpt = None,
-    report_junit: ReportJunitOpt = None,
-    evidence_dir: EvidenceDirOpt = None,
-    no_evidence: NoEvidenceOpt = False,
-) -> None:
-    """Run the CI health gate. Report-only unless --exit-on-fail (or SPARK_EXIT_ON_FAIL=1)."""
-    run_suite_command(
-        "gate",
-        profile=profile,
-        suite=suite,
-        sets=sets,
-        enforce=exit_on_fail,
-        fail_on=fail_on,
-        output=output,
-        report_json=report_json,
-        report_junit=report_junit,
-        evidence_dir=evidence_dir,
-        no_evidence=no_evidence,
-    )
+SuiteOpt = Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")]
 
 
-@app.command()
-def smoke(
-    profile: ProfileOpt = "dev",
-    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")] = "smoke",
-    sets: SetOpt = None,
-    exit_on_fail: ExitOnFailOpt = False,
-    fail_on: FailOnOpt = None,
-    output: FormatOpt = OutputFormat.table,
-    report_json: ReportJsonOpt = None,
-    report_junit: ReportJunitOpt = None,
-    evidence_dir: EvidenceDirOpt = None,
-    no_evidence: NoEvidenceOpt = False,
-) -> None:
-    """Smoke test: the five pages and /api/healthz answer 200 (6/6)."""
-    run_suite_command(
-        "smoke",
-        profile=profile,
-        suite=suite,
-        sets=sets,
-        enforce=exit_on_fail,
-        fail_on=fail_on,
-        output=output,
-        report_json=report_json,
-        report_junit=report_junit,
-        evidence_dir=evidence_dir,
-        no_evidence=no_evidence,
-    )
+def _register_suite_command(command: str, summary: str) -> None:
+    """``spark COMMAND``: the gate's options, run against the suite of the same name by default."""
+
+    def run(
+        profile: ProfileOpt = "dev",
+        suite: SuiteOpt = command,
+        sets: SetOpt = None,
+        exit_on_fail: ExitOnFailOpt = False,
+        fail_on: FailOnOpt = None,
+        output: FormatOpt = OutputFormat.table,
+        report_json: ReportJsonOpt = None,
+        report_junit: ReportJunitOpt = None,
+        evidence_dir: EvidenceDirOpt = None,
+        no_evidence: NoEvidenceOpt = False,
+    ) -> None:
+        run_suite_command(
+            command,
+            profile=profile,
+            suite=suite,
+            sets=sets,
+            enforce=exit_on_fail,
+            fail_on=fail_on,
+            output=output,
+            report_json=report_json,
+            report_junit=report_junit,
+            evidence_dir=evidence_dir,
+            no_evidence=no_evidence,
+        )
+
+    run.__doc__ = summary
+    app.command(name=command)(run)
+
+
+_register_suite_command(
+    "gate", "Run the CI health gate. Report-only unless --exit-on-fail (or SPARK_EXIT_ON_FAIL=1)."
+)
+_register_suite_command("smoke", "Smoke test: the five pages and /api/healthz answer 200 (6/6).")
 
 
 FaultOpt = Annotated[
@@ -301,7 +285,7 @@ def canary(
         ),
     ] = None,
     profile: ProfileOpt = "dev",
-    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")] = "canary",
+    suite: SuiteOpt = "canary",
     sets: SetOpt = None,
     exit_on_fail: Annotated[
         bool,
