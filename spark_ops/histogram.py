@@ -59,9 +59,6 @@ class LatencyHistogram:
         """(bucket index, count) in increasing order of latency."""
         return iter(sorted(self._counts.items()))
 
-    def representative(self, index: int) -> float:
-        return self._value(index)
-
     @property
     def bucket_count(self) -> int:
         return len(self._counts)

@@ -64,14 +64,14 @@ def discover() -> dict[str, EntryPoint]:
     return dict(sorted(found.items()))
 
 
-def load_kind(name: str, known: dict[str, EntryPoint] | None = None) -> type[Any]:
+def load_kind(name: str, known: dict[str, EntryPoint] | None = None) -> CheckKind:
     """The class of kind ``name``; unknown or broken plug-ins are configuration errors."""
     known = discover() if known is None else known
     entry = known.get(name)
     if entry is None:
         raise ConfigError(f"unknown check kind {name!r} (known: {', '.join(known) or 'none'})", key="kind")
     try:
-        kind_class: type[Any] = entry.load()
+        kind_class: CheckKind = entry.load()
     except Exception as exc:  # a third-party plug-in may fail to import in any way
         raise ConfigError(f"check kind {name!r} ({entry.value}) failed to load: {exc}", key="kind") from None
     for attribute in ("Options", "judge"):
