@@ -47,17 +47,12 @@ def prepare_run(
 
 
 def describe_load(run: PreparedRun) -> list[str]:
-    """What a run will send, one line per target, for the confirmation a real canary asks."""
-    lines = []
-    for check in run.checks:
-        target = getattr(check.check, "target", None)
-        where = target.display if target is not None else "(plug-in)"
-        scheduled = getattr(check.check, "scheduled", None)
-        options = getattr(check.check, "options", None)
-        rate = getattr(options, "rate_rps", None)
-        load = f"{scheduled} requests at {rate:g}/s" if scheduled and rate else "1 request"
-        lines.append(f"{check.name}: {load} to {where}")
-    return lines
+    """What a run will send, one line per check, for the confirmation a real canary asks."""
+    # A kind that sends more than one request (a load probe) says so in ``planned_load``.
+    return [
+        f"{check.name}: {getattr(check.check, 'planned_load', 'requests of a plug-in kind')}"
+        for check in run.checks
+    ]
 
 
 def execute(
@@ -72,10 +67,12 @@ def execute(
 
     defaults = run.profile.config.defaults
     redactor = run.profile.redactor
+    redacted: dict[str, CheckResult] = {}  # by check name (unique in a suite): each redacted once
 
     def report(result: CheckResult) -> None:
+        redacted[result.name] = _redact_result(result, redactor)
         if on_result is not None:
-            on_result(_redact_result(result, redactor))
+            on_result(redacted[result.name])
 
     async def go() -> list[CheckResult]:
         async with make_client(defaults.concurrency) as client:
@@ -90,7 +87,7 @@ def execute(
 
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     started = time.perf_counter()
-    results = [_redact_result(r, redactor) for r in asyncio.run(go())]
+    results = [redacted[r.name] for r in asyncio.run(go())]
     risk = risk_rules.assess(results)
     code = risk_rules.exit_code(results, risk, fail_on=run.fail_on, enforce=enforce)
     return RunResult(
@@ -111,16 +108,5 @@ def _redact_result(result: CheckResult, redactor: Redactor) -> CheckResult:
         message=redactor.text(result.message),
         observed=redactor.value(result.observed),
         threshold=redactor.value(result.threshold),
-        artifacts={
-            name: redactor.text(body.decode("utf-8", "replace")).encode() if _is_text(body) else body
-            for name, body in result.artifacts.items()
-        },
+        artifacts={name: redactor.bytes(body) for name, body in result.artifacts.items()},
     )
-
-
-def _is_text(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True

@@ -53,6 +53,17 @@ class Redactor:
         text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
         return _SECRET_QUERY.sub(lambda m: f"{m['key']}{MASK}", text)
 
+    def bytes(self, data: bytes) -> bytes:
+        """``data`` (a raw body) with every secret masked, UTF-8 or not.
+
+        A body that is not UTF-8 is read as Latin-1, which maps every byte to one character and back,
+        so ASCII secrets inside binary data are masked too instead of passing through.
+        """
+        try:
+            return self.text(data.decode("utf-8")).encode("utf-8")
+        except UnicodeDecodeError:
+            return self.text(data.decode("latin-1")).encode("latin-1")
+
     def value(self, value: Any) -> Any:
         """A copy of a JSON-like ``value`` with every string (keys too) redacted."""
         if isinstance(value, str):

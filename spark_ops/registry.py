@@ -8,7 +8,6 @@ thresholds (raising ``ConfigError`` with the key), and ``async judge(probe) -> J
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -26,7 +25,11 @@ ENTRY_POINT_GROUP = "spark_ops.checks"
 
 
 class Check(Protocol):
-    """A configured check: it only judges; the runner owns deadlines, retries and timing."""
+    """A configured check: it only judges; the runner owns deadlines, retries and timing.
+
+    Optional attributes: ``threshold`` (shown when the target never answered), ``planned_load`` (what it
+    will send, for the canary's confirmation) and ``minimum_timeout_s`` (for checks that run long by design).
+    """
 
     async def judge(self, probe: Probe) -> Judgement: ...
 
@@ -119,11 +122,11 @@ def _prepare_one(
     )
 
 
-def describe_kinds(names: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
-    """(kind, summary, where it comes from) for ``spark checks list``."""
+def describe_kinds() -> list[tuple[str, str, str]]:
+    """(kind, summary, where it comes from) of every installed kind, for ``spark checks list``."""
     known = discover()
     rows = []
-    for name in names or list(known):
+    for name in known:
         kind_class = load_kind(name, known)
         rows.append((name, str(getattr(kind_class, "summary", "")), known[name].value))
     return rows

@@ -29,6 +29,18 @@ def test_known_secret_is_masked_raw_and_url_encoded(form: str) -> None:
     assert redacted.startswith("GET http://127.0.0.1:3003/?q=")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"token": "s3cr3t-value"}', b"\xff\xfe binary s3cr3t-value \x00\x81"],
+    ids=["utf8-body", "binary-body"],
+)
+def test_raw_bodies_are_masked_whatever_their_encoding(body: bytes) -> None:
+    """A secret inside a kept body is masked even when the body is not UTF-8 text."""
+    masked = Redactor(["s3cr3t-value"]).bytes(body)
+    assert b"s3cr3t-value" not in masked
+    assert b"***" in masked
+
+
 def test_every_occurrence_is_masked() -> None:
     """A secret that occurs several times is masked everywhere."""
     assert Redactor(["hunter22"]).text("hunter22 hunter22hunter22") == f"{MASK} {MASK}{MASK}"

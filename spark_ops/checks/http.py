@@ -93,6 +93,10 @@ class HttpCheck:
     def threshold(self) -> list[int | str]:
         return list(self.options.expect_status)
 
+    @property
+    def planned_load(self) -> str:
+        return f"1 request to {self.target.display}"
+
     async def judge(self, probe: Probe) -> Judgement:
         options = self.options
         fetched = await probe.fetch(
@@ -103,7 +107,7 @@ class HttpCheck:
             follow_redirects=options.follow_redirects,
             max_body_bytes=options.max_body_bytes,
         )
-        expected = list(options.expect_status)
+        expected = self.threshold
         if not any(low <= fetched.status <= high for low, high in self.status_ranges):
             return Judgement(
                 Status.FAIL,

@@ -131,6 +131,12 @@ class LatencyCheck:
         return other.target(service=options.service, path=options.path, url=options.url)
 
     @property
+    def planned_load(self) -> str:
+        """What a run will send, for the confirmation ``canary --mode real`` asks."""
+        to = self.target.display + (f" and {self.baseline.display}" if self.baseline is not None else "")
+        return f"{self.scheduled} requests at {self.options.rate_rps:g}/s to {to}"
+
+    @property
     def minimum_timeout_s(self) -> float:
         """The schedule, plus time for the last request to finish."""
         return self.scheduled / self.options.rate_rps + self.request_timeout_s + 1.0

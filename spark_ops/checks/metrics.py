@@ -90,6 +90,10 @@ class MetricsCheck:
     def threshold(self) -> dict[str, float] | None:
         return self.size.as_threshold() or None
 
+    @property
+    def planned_load(self) -> str:
+        return f"1 request to {self.target.display}"
+
     async def judge(self, probe: Probe) -> Judgement:
         fetched = await probe.fetch(self.target)
         require_2xx(fetched)
@@ -108,6 +112,14 @@ class MetricsCheck:
                 artifacts=artifacts,
             )
         series = len(exposition.samples)
+        if series == 0:  # comments or blank lines only: no data is never a pass
+            return Judgement(
+                Status.FAIL,
+                f"{fetched.describe()}: exposition holds no series",
+                observed=size,
+                threshold=self.threshold,
+                artifacts=artifacts,
+            )
         facts = f"{size} bytes, {series} series, {len(exposition.families)} families"
 
         def verdict(status: Status, reason: str, observed: object, threshold: object) -> Judgement:

@@ -44,6 +44,10 @@ class SloCheck:
     def threshold(self) -> dict[str, float]:
         return self.bounds.as_threshold()
 
+    @property
+    def planned_load(self) -> str:
+        return f"1 request to {self.target.display}"
+
     async def judge(self, probe: Probe) -> Judgement:
         fetched = await probe.fetch(self.target)
         require_2xx(fetched)

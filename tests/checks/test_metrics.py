@@ -71,8 +71,19 @@ def test_path_defaults_to_metrics_and_can_be_changed(judge, httpserver):
         ("process_resident_memory_bytes lots\n", "does not parse"),
         (b"\xff\xfe\x00garbage", "does not parse"),
         ("", "empty exposition"),
+        ("\n\n", "holds no series"),
+        ("# HELP up Whether up.\n# TYPE up gauge\n", "holds no series"),
     ],
-    ids=["html", "json", "unclosed-labels", "word-as-value", "not-utf8", "empty"],
+    ids=[
+        "html",
+        "json",
+        "unclosed-labels",
+        "word-as-value",
+        "not-utf8",
+        "empty",
+        "blank-lines",
+        "comments-only",
+    ],
 )
 def test_unparseable_or_empty_exposition_fails(judge, httpserver, body, reason):
     """An exposition that does not parse, or an empty one, fails and still keeps what was read."""
