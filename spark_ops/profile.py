@@ -60,6 +60,14 @@ class PrometheusConfig(_Table, frozen=True, kw_only=True):
     headers: dict[str, str] = {}
 
 
+class Pm2Config(_Table, frozen=True, kw_only=True):
+    """Defaults for ``pm2`` checks (a check's own keys win)."""
+
+    max_restarts: NonNegativeInt = 10
+    max_memory_mb: PositiveFloat | None = None
+    min_uptime_s: NonNegativeFloat | None = None
+
+
 class RiskConfig(_Table, frozen=True, kw_only=True):
     fail_on: Literal["medium", "high", "critical"] = "high"
 
@@ -78,6 +86,7 @@ class ProfileConfig(_Table, frozen=True, kw_only=True):
     slo: SloConfig = SloConfig()
     defaults: DefaultsConfig = DefaultsConfig()
     prometheus: PrometheusConfig = PrometheusConfig()
+    pm2: Pm2Config = Pm2Config()
     risk: RiskConfig = RiskConfig()
     canary: CanaryConfig = CanaryConfig()
 
