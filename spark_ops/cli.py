@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -37,8 +37,10 @@ app = typer.Typer(
 )
 profiles_app = typer.Typer(help="List, show and validate profiles.", no_args_is_help=True)
 checks_app = typer.Typer(help="List check kinds and suites.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Export, verify, list and prune kept runs.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(checks_app, name="checks")
+app.add_typer(evidence_app, name="evidence")
 
 
 class OutputFormat(StrEnum):
@@ -198,7 +200,11 @@ def run_suite_command(
             machine_readable = output in (OutputFormat.json, OutputFormat.junit)
             (sys.stderr if machine_readable else sys.stdout).write(github.publish(run))
         if not no_evidence:
-            folder = evidence.store_run(run, evidence.evidence_dir(evidence_dir))
+            from spark_ops.profile import resolved_view
+
+            folder = evidence.store_run(
+                run, evidence.evidence_dir(evidence_dir), profile_view=resolved_view(prepared.profile)
+            )
             _say(f"run kept in {folder}")
         raise typer.Exit(run.exit_code)
     raise AssertionError("unreachable")  # pragma: no cover - _exit_codes always exits
@@ -384,6 +390,221 @@ def sim(
         finally:
             simulator.stop()
         _say("simulator stopped")
+
+
+class ReportFormat(StrEnum):
+    markdown = "markdown"
+    json = "json"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _export_redactor(runs: list[Any], profile: str | None, sets: list[str] | None) -> Any:
+    """The secrets an export must keep out: the environment's and those of the profiles the runs used."""
+    from spark_ops.profile import load_profile
+    from spark_ops.redact import Redactor, environment_secrets
+
+    secrets = set(environment_secrets())
+    references = [profile] if profile else sorted({run.profile for run in runs if run.profile != "?"})
+    for reference in references:
+        try:
+            secrets |= load_profile(reference, sets or ()).secrets
+        except SparkOpsError as exc:
+            if profile:  # asked for by name: its errors are the user's to fix
+                raise
+            _say(f"note: profile {reference!r} not loaded ({exc}); runs were redacted when kept")
+    return Redactor(secrets)
+
+
+@evidence_app.command("export")
+def evidence_export(
+    run_ids: Annotated[
+        list[str] | None, typer.Option("--run", help="A run ID to export (repeatable; see `evidence list`).")
+    ] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="Every kept run and report.")] = False,
+    includes: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Extra files: a path, glob or folder, e.g. PM2 logs (repeatable)."),
+    ] = None,
+    max_log_bytes: Annotated[
+        str | None, typer.Option("--max-log-bytes", help="Keep only the tail of larger included logs (100M).")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Archive name prefix.")] = "canary",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Archive folder (default: the evidence folder).")
+    ] = None,
+    evidence_dir: EvidenceDirOpt = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", "-p", help="Profile whose secrets to redact (default: the runs')"),
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Pack runs, reports and logs into <out>/<NAME>_<UTC stamp>.zip with a checksummed manifest.
+
+    By default it takes the latest run of each command since the last export. Every member is redacted
+    and scanned for known secrets (raw, URL-encoded, base64); a hit refuses the archive (exit 1).
+    """
+    import time
+
+    from spark_ops.evidence import archive
+    from spark_ops.evidence import evidence_dir as resolve_dir
+    from spark_ops.progress import byte_progress
+    from spark_ops.units import parse_size
+
+    with _exit_codes() as guard:
+        base = resolve_dir(evidence_dir)
+        tail = parse_size(max_log_bytes, option="--max-log-bytes") if max_log_bytes else None
+        archive.check_prefix(name)
+        plan = archive.plan_export(
+            base,
+            run_ids=run_ids or (),
+            all_runs=all_runs,
+            includes=includes or (),
+            max_log_bytes=tail,
+            extra=_system_sources(),
+        )
+        redactor = _export_redactor(plan.runs, profile, sets)
+        guard.know_secrets(frozenset(redactor.secrets))
+        total = sum(min(s.path.stat().st_size, tail or 1 << 62) for s in plan.sources if s.path is not None)
+        started = time.perf_counter()
+        with byte_progress(total, "exporting") as on_bytes:
+            exported = archive.export(
+                plan, base_dir=base, out_dir=out or base, prefix=name, redactor=redactor, on_bytes=on_bytes
+            )
+        seconds = time.perf_counter() - started
+        _say(
+            f"exported {len(exported.runs)} runs, {len(exported.members)} members, "
+            f"{exported.content_bytes / 1e6:.1f} MB in {seconds:.1f} s; nothing secret found"
+        )
+        print(exported.path)
+
+
+def _system_sources() -> list[Any]:
+    """``system/pm2_status.json`` when pm2 is on PATH (trimmed: a raw jlist holds every process's env)."""
+    return []
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    zip_path: Annotated[Path, typer.Argument(metavar="ZIP", help="The archive to check.")],
+) -> None:
+    """Exit 0 when every member matches the manifest; 1 when one was changed, added or removed.
+
+    Exit 2 when the file is not a readable zip. The archive is read, never extracted.
+    """
+    from spark_ops.errors import EvidenceRefused
+    from spark_ops.evidence import archive
+
+    with _exit_codes():
+        result = archive.verify(zip_path)
+        for problem in result.problems:
+            print(f"TAMPERED {problem}")
+        if not result.ok:
+            raise EvidenceRefused(f"{zip_path}: {len(result.problems)} problems: the archive was altered")
+        print(f"ok: {result.members} members match {archive.MANIFEST} in {zip_path}")
+
+
+@evidence_app.command("list")
+def evidence_list(
+    evidence_dir: EvidenceDirOpt = None,
+    output: Annotated[ListFormat, typer.Option("--format", "-f", help="What to print.")] = ListFormat.table,
+) -> None:
+    """Kept runs, daily reports and archives: time, kind, name, command, profile, risk, size."""
+    from spark_ops.evidence import catalog
+    from spark_ops.evidence import evidence_dir as resolve_dir
+
+    with _exit_codes():
+        entries = catalog.catalog(resolve_dir(evidence_dir))
+        if output is ListFormat.json:
+            rows = [
+                {
+                    "created": e.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "kind": e.kind,
+                    "name": e.name,
+                    "command": e.command,
+                    "profile": e.profile,
+                    "risk": e.risk,
+                    "size_bytes": e.size_bytes,
+                }
+                for e in entries
+            ]
+            print(json.dumps(rows, indent=2))
+            return
+        if not entries:
+            print(f"nothing kept in {resolve_dir(evidence_dir)}")
+            return
+        header = ("created (UTC)", "kind", "name", "command", "profile", "risk")
+        print("{:<20} {:<8} {:<40} {:<10} {:<12} {:<9} size".format(*header))
+        for e in entries:
+            print(
+                f"{e.created:%Y-%m-%d %H:%M:%S}  {e.kind:<8} {e.name:<40} {e.command:<10} "
+                f"{e.profile:<12} {e.risk:<9} {_human_size(e.size_bytes)}"
+            )
+
+
+def _human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+@evidence_app.command("prune")
+def evidence_prune(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age to remove: 7d, 24h, 2w...")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    evidence_dir: EvidenceDirOpt = None,
+) -> None:
+    """Remove kept runs, reports and archives older than a duration."""
+    from spark_ops.evidence import catalog
+    from spark_ops.evidence import evidence_dir as resolve_dir
+    from spark_ops.units import parse_duration
+
+    with _exit_codes():
+        cutoff = datetime.now(UTC) - parse_duration(older_than, option="--older-than")
+        removed = catalog.prune(resolve_dir(evidence_dir), cutoff, dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        for entry in removed:
+            print(f"{verb} {entry.kind} {entry.name}")
+        _say(f"{verb} {len(removed)} entries older than {cutoff:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option("--since", help="The window to report on: 24h, 7d...")] = "24h",
+    output: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="What to print.")
+    ] = ReportFormat.markdown,
+    evidence_dir: EvidenceDirOpt = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Print only; do not keep the report.")] = False,
+) -> None:
+    """The daily risk report from the kept runs: risk, canary N/M PASS, issues, recommendation, trend.
+
+    Written as markdown and JSON under <evidence>/reports/ (and so included in the next export).
+    Exit 3 when the window holds no runs: no evidence is not a pass.
+    """
+    from spark_ops import daily_report
+    from spark_ops.evidence import evidence_dir as resolve_dir
+    from spark_ops.units import parse_duration
+
+    with _exit_codes():
+        base = resolve_dir(evidence_dir)
+        now = datetime.now(UTC).replace(microsecond=0)
+        document = daily_report.build(base, since=parse_duration(since, option="--since"), now=now)
+        if output is ReportFormat.json:
+            print(json.dumps(document, indent=2))
+        else:
+            sys.stdout.write(daily_report.render_markdown(document))
+        if not no_store:
+            markdown_path, _ = daily_report.store(document, base, now=now)
+            _say(f"report kept in {markdown_path.with_suffix('')}.{{md,json}}")
+        if document["risk"]["level"] is None:
+            raise typer.Exit(int(ExitCode.INCONCLUSIVE))
 
 
 @profiles_app.command("list")

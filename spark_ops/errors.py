@@ -3,6 +3,8 @@
     SparkOpsError            anything spark-ops reports on purpose (exit 4 unless a subclass says otherwise)
     +-- ConfigError          bad option, unreadable or invalid profile or suite, unknown kind (exit 2)
     +-- CheckError           a check could not judge its target (becomes ERROR inside the runner)
+    +-- TargetError          the target answered badly or not at all (becomes FAIL inside the runner)
+    +-- EvidenceRefused      an export found a secret in a member, or verify found tampering (exit 1)
 
 Only ``cli.py`` turns these into output and an exit code; library code raises them with a readable,
 one-line message.
@@ -53,3 +55,9 @@ class CheckError(SparkOpsError):
 
 class TargetError(SparkOpsError):
     """The target answered badly or not at all (refused, reset, timed out, too large): the check FAILs."""
+
+
+class EvidenceRefused(SparkOpsError):
+    """Evidence that cannot be trusted: an export that would leak a secret, an archive that was altered."""
+
+    exit_code = ExitCode.VERDICT_FAILED

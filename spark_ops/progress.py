@@ -33,3 +33,24 @@ def live_progress(total: int, label: str) -> Iterator[Callable[[CheckResult], No
             progress.update(task, advance=1, last=f"{result.status.value} {result.name}")
 
         yield advance
+
+
+@contextmanager
+def byte_progress(total_bytes: int, label: str) -> Iterator[Callable[[int], None]]:
+    """Yields a callback taking bytes done; draws a transfer bar on a terminal, does nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=total_bytes)
+        yield lambda done: progress.update(task, advance=done)

@@ -94,3 +94,94 @@ def url_secrets(url: str) -> list[str]:
         if value:
             found.append(value)
     return found
+
+
+# Longer than any secret form we mask; a line longer than this is redacted in windows that overlap by it.
+_STREAM_OVERLAP = 4096
+_STREAM_MAX_LINE = 1024 * 1024
+
+
+class StreamRedactor:
+    """Redacts a byte stream chunk by chunk with bounded memory (for logs of any size).
+
+    Text is redacted a block of whole lines at a time, so a secret never straddles two blocks; a line
+    longer than 1 MiB is redacted in windows that overlap by more than the longest secret.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Redacted bytes ready to write (possibly empty: the tail waits for the rest of its line)."""
+        self._pending += chunk
+        cut = self._pending.rfind(b"\n") + 1
+        if cut:
+            ready, self._pending = self._pending[:cut], self._pending[cut:]
+            return self._redactor.bytes(ready)
+        if len(self._pending) <= _STREAM_MAX_LINE:
+            return b""
+        # The kept tail is re-scanned with what follows, so a secret cut at the window's edge is still masked.
+        masked = self._redactor.bytes(self._pending)
+        ready, self._pending = masked[:-_STREAM_OVERLAP], masked[-_STREAM_OVERLAP:]
+        return ready
+
+    def close(self) -> bytes:
+        """The redacted remainder."""
+        rest, self._pending = self._pending, b""
+        return self._redactor.bytes(rest) if rest else b""
+
+
+def secret_needles(secrets: Iterable[str]) -> dict[bytes, str]:
+    """Byte patterns that betray each secret, raw, URL-encoded or base64 at any alignment -> the form's name.
+
+    Base64 of a value inside a longer encoded string (``user:pass`` in a Basic header) depends on the
+    value's offset modulo 3, so each of the three alignments contributes the characters it fixes.
+    """
+    import base64
+
+    needles: dict[bytes, str] = {}
+    for secret in secrets:
+        if len(secret) < MIN_SECRET_LENGTH:
+            continue
+        raw = secret.encode()
+        needles[raw] = "raw"
+        needles.setdefault(quote(secret, safe="").encode(), "URL-encoded")
+        needles.setdefault(quote_plus(secret).encode(), "URL-encoded")
+        for offset in range(3):
+            encoded = base64.b64encode(b"\0" * offset + raw)
+            whole_groups = (offset + len(raw)) // 3 * 4
+            first_clean = -(-offset * 8 // 6)  # characters still carrying bits of the padding bytes
+            core = encoded[first_clean:whole_groups]
+            if len(core) >= 4:  # shorter fragments occur by chance in any base64 text
+                needles.setdefault(core, "base64")
+                needles.setdefault(core.replace(b"+", b"-").replace(b"/", b"_"), "base64url")
+    return needles
+
+
+class SecretScanner:
+    """Finds any of ``secret_needles`` in a stream of chunks, across chunk boundaries."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._needles = secret_needles(secrets)
+        longest = max((len(n) for n in self._needles), default=0)
+        self._keep = max(longest - 1, 0)
+        self._pattern = (
+            re.compile(b"|".join(re.escape(n) for n in sorted(self._needles, key=len, reverse=True)))
+            if self._needles
+            else None
+        )
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> str | None:
+        """The form of a secret seen so far in this stream ("raw", "base64"...), or None."""
+        if self._pattern is None or not chunk:
+            return None
+        window = self._tail + chunk
+        found = self._pattern.search(window)
+        self._tail = window[-self._keep :] if self._keep else b""
+        return self._needles[found.group()] if found else None
+
+    def reset(self) -> None:
+        """Start a new stream (a new archive member)."""
+        self._tail = b""

@@ -1,0 +1,177 @@
+"""The daily risk report: what the kept runs of a window say about deploying, against the window before.
+
+It reads only the run store (``result.json`` of each run), so it can be written on any machine that holds
+the evidence, and it is stored beside the runs (``reports/<stamp>_report.{md,json}``) for the next export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, write_durably
+from spark_ops.model import RiskLevel
+from spark_ops.risk import RECOMMENDATIONS
+
+SCHEMA = "spark-ops/daily-report/v1"
+NO_RUNS = "No runs in the window: there is no evidence that deploying is safe"
+_RANK = {level.value: level.rank for level in RiskLevel}
+_PASSING = ("PASS", "SKIP")
+
+
+def _window_stats(runs: Sequence[StoredRun]) -> dict[str, Any]:
+    readable = [run.result for run in runs if run.result is not None]
+    passed = sum(1 for result in readable if (result.get("risk") or {}).get("level") == RiskLevel.LOW.value)
+    scores = [
+        float(score)
+        for result in readable
+        if isinstance(score := (result.get("risk") or {}).get("score"), int | float)
+    ]
+    return {
+        "runs": len(runs),
+        "low_risk_runs": passed,
+        "low_risk_share": round(passed / len(runs), 3) if runs else None,
+        "mean_score": round(sum(scores) / len(scores), 1) if scores else None,
+    }
+
+
+def _trend(current: Mapping[str, Any], previous: Mapping[str, Any]) -> str:
+    if current["mean_score"] is None or previous["mean_score"] is None:
+        return "no data to compare"
+    change = current["mean_score"] - previous["mean_score"]
+    if abs(change) < 1:
+        return "steady"
+    return "better" if change > 0 else "worse"
+
+
+def _issues(runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
+    """Checks that did not pass in the window, most frequent first, with their latest reason."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for run in runs:  # oldest first: the last message kept is the latest
+        if run.result is None:
+            key = (run.command, "(result.json)")
+            entry = seen.setdefault(key, {"command": run.command, "check": "(result.json)", "count": 0})
+            entry.update(status="UNREADABLE", message="the run's result.json is missing or unreadable")
+            entry.update(count=entry["count"] + 1, last_run=run.id)
+            continue
+        for check in run.result.get("checks") or []:
+            if not isinstance(check, dict) or check.get("status") in _PASSING:
+                continue
+            key = (run.command, str(check.get("name")))
+            entry = seen.setdefault(key, {"command": run.command, "check": key[1], "count": 0})
+            entry.update(status=check.get("status"), severity=check.get("severity"))
+            entry.update(message=check.get("message"), count=entry["count"] + 1, last_run=run.id)
+    return sorted(seen.values(), key=lambda e: (-e["count"], e["command"], e["check"]))
+
+
+def _risk_now(runs: Sequence[StoredRun]) -> str | None:
+    """The worst level among the latest run of each command (an unreadable latest run counts as HIGH)."""
+    latest: dict[str, StoredRun] = {}
+    for run in runs:
+        latest[run.command] = run
+    levels = [
+        str((run.result.get("risk") or {}).get("level")) if run.result is not None else RiskLevel.HIGH.value
+        for run in latest.values()
+    ]
+    known = [level for level in levels if level in _RANK]
+    if len(known) != len(levels):
+        known.append(RiskLevel.HIGH.value)  # a result we cannot read is no evidence of health
+    return max(known, key=_RANK.__getitem__) if known else None
+
+
+def _canary(runs: Sequence[StoredRun]) -> dict[str, Any] | None:
+    canaries = [run for run in runs if run.command == "canary" and run.result is not None]
+    if not canaries:
+        return None
+    latest = canaries[-1]
+    assert latest.result is not None
+    summary = latest.result.get("summary") or {}
+    return {"run": latest.id, "passed": summary.get("passed"), "total": summary.get("total")}
+
+
+def build(base_dir: Path, *, since: timedelta, now: datetime) -> dict[str, Any]:
+    """The report document for the window ``[now - since, now]`` and its trend against the one before."""
+    runs = list_runs(base_dir)
+    start, previous_start = now - since, now - 2 * since
+    current = [run for run in runs if start <= run.created <= now]
+    previous = [run for run in runs if previous_start <= run.created < start]
+    level = _risk_now(current)
+    stats, previous_stats = _window_stats(current), _window_stats(previous)
+    return {
+        "schema": SCHEMA,
+        "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "window": {"from": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "to": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "risk": {
+            "level": level,
+            "recommendation": RECOMMENDATIONS[RiskLevel(level)] if level else NO_RUNS,
+        },
+        "runs": {
+            **stats,
+            "by_command": dict(Counter(run.command for run in current)),
+            "by_risk": dict(Counter(run.risk for run in current)),
+        },
+        "canary": _canary(current),
+        "issues": _issues(current),
+        "trend": {"previous": previous_stats, "direction": _trend(stats, previous_stats)},
+    }
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The report as markdown for a chat channel or a wiki page."""
+    risk, runs, canary, trend = report["risk"], report["runs"], report["canary"], report["trend"]
+    window = report["window"]
+    lines = [
+        f"# Spark daily risk report — {window['to']}",
+        "",
+        f"Window: {window['from']} to {window['to']}",
+        "",
+        f"**Risk: {risk['level'] or 'UNKNOWN'}** — {risk['recommendation']}",
+        "",
+    ]
+    if canary:
+        lines.append(f"- Canary: {canary['passed']}/{canary['total']} PASS (run {canary['run']})")
+    else:
+        lines.append("- Canary: no canary run in the window")
+    by_command = ", ".join(f"{name} {count}" for name, count in sorted(runs["by_command"].items())) or "none"
+    lines.append(f"- Runs: {runs['runs']} ({by_command}); LOW risk in {runs['low_risk_runs']}")
+    previous = trend["previous"]
+    lines.append(
+        f"- Trend: {trend['direction']} (mean score {_shown(runs['mean_score'])} vs "
+        f"{_shown(previous['mean_score'])} over {previous['runs']} runs the window before)"
+    )
+    lines += ["", "## Issues found", ""]
+    if not report["issues"]:
+        lines.append("None: every check passed in every run of the window." if runs["runs"] else "No runs.")
+    else:
+        lines += ["| command | check | status | times | latest reason |", "|---|---|---|---|---|"]
+        for issue in report["issues"]:
+            reason = str(issue.get("message") or "").replace("|", "\\|")
+            lines.append(
+                f"| {issue['command']} | {issue['check']} | {issue['status']} | {issue['count']} | {reason} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+def store(report: Mapping[str, Any], base_dir: Path, *, now: datetime) -> tuple[Path, Path]:
+    """Keep the report as ``reports/<stamp>_report.md`` and ``.json`` (whole files, never half-written)."""
+    folder = base_dir / "reports"
+    stem = f"{now.strftime(STAMP_FORMAT)}_report"
+    n = 1
+    while (folder / f"{stem}.json").exists():
+        n += 1
+        stem = f"{now.strftime(STAMP_FORMAT)}_report-{n}"
+    paths = folder / f"{stem}.md", folder / f"{stem}.json"
+    for path, text in zip(paths, (render_markdown(report), json.dumps(report, indent=2) + "\n"), strict=True):
+        temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        write_durably(temporary, text.encode())
+        temporary.replace(path)
+    return paths

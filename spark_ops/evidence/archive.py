@@ -1,0 +1,563 @@
+"""Evidence archives: export kept runs, reports and logs into a checksummed zip, and verify one.
+
+Export streams every member (bounded memory whatever the size of a log) through the redactor, a secret
+scanner and sha256, into an archive that has no name until it is complete: on Linux an ``O_TMPFILE``
+file that vanishes if the process is killed, elsewhere a hidden ``.tmp-<pid>-`` file that the next
+export removes. The finished archive is linked under its final name, which never replaces a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import hashlib
+import json
+import os
+import socket
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from spark_ops import __version__
+from spark_ops.errors import ConfigError, EvidenceRefused
+from spark_ops.evidence.store import (
+    STAGING_PREFIX,
+    STAMP_FORMAT,
+    StoredRun,
+    list_runs,
+    sweep_stale_staging,
+)
+from spark_ops.redact import Redactor, SecretScanner, StreamRedactor
+
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA = "spark-ops/evidence/v1"
+LAST_EXPORT = ".last-export.json"  # in the evidence folder: when the last export ran and what it took
+CHUNK = 1024 * 1024
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One archive member to be: where its bytes come from and what to keep of them."""
+
+    member: str  # the path inside the archive
+    path: Path | None = None
+    data: bytes | None = None
+    tail_bytes: int | None = None  # keep only the last N bytes (whole lines) of a large log
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What the manifest says about one member."""
+
+    path: str
+    size: int
+    sha256: str
+    truncated_from: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"path": self.path, "size": self.size, "sha256": self.sha256}
+        if self.truncated_from is not None:
+            entry["truncated_from"] = self.truncated_from
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPlan:
+    """Everything an export will pack, decided before a byte is written."""
+
+    runs: list[StoredRun]
+    sources: list[Source]
+    profiles: Mapping[str, Any] = field(default_factory=dict)
+    explicit: bool = False  # chosen with --run: does not move the "since the last export" mark
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    path: Path
+    members: list[Written]
+    runs: list[StoredRun]
+
+    @property
+    def content_bytes(self) -> int:
+        return sum(member.size for member in self.members)
+
+
+# --- choosing what to export ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LastExport:
+    """When the last export ran and what it took: later runs and reports are "new"."""
+
+    stamp: str  # YYYYMMDD_HHMMSS of the export
+    names: frozenset[str]  # run IDs and report file names it packed
+
+    def is_new(self, name: str) -> bool:
+        return name[: len(self.stamp)] >= self.stamp and name not in self.names
+
+
+def _last_export(base_dir: Path) -> _LastExport | None:
+    try:
+        marker = json.loads((base_dir / LAST_EXPORT).read_text(encoding="utf-8"))
+        return _LastExport(stamp=str(marker["stamp"]), names=frozenset(map(str, marker["names"])))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember_export(base_dir: Path, plan: ExportPlan, archive: Path, when: datetime) -> None:
+    names = [run.id for run in plan.runs] + [
+        PurePosixPath(s.member).name for s in plan.sources if s.member.startswith("reports/")
+    ]
+    marker = {"stamp": when.strftime(STAMP_FORMAT), "names": names, "archive": archive.name}
+    temporary = base_dir / f"{STAGING_PREFIX}{os.getpid()}-{LAST_EXPORT}"
+    temporary.write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    temporary.replace(base_dir / LAST_EXPORT)
+
+
+def select_runs(base_dir: Path, *, run_ids: Iterable[str] = (), all_runs: bool = False) -> list[StoredRun]:
+    """``--run`` IDs, ``--all``, or by default the latest run of each command since the last export."""
+    runs = list_runs(base_dir)
+    wanted = list(run_ids)
+    if wanted:
+        by_id = {run.id: run for run in runs}
+        missing = [run_id for run_id in wanted if run_id not in by_id]
+        if missing:
+            raise ConfigError(
+                f"no run {missing[0]!r} in {base_dir / 'runs'} (`spark evidence list` shows them)"
+            )
+        return [by_id[run_id] for run_id in dict.fromkeys(wanted)]
+    if all_runs:
+        return runs
+    last = _last_export(base_dir)
+    latest: dict[str, StoredRun] = {}
+    for run in runs:  # oldest first, so the last one seen per command is the latest
+        if last is None or last.is_new(run.id):
+            latest[run.command] = run
+    return sorted(latest.values(), key=lambda run: run.id)
+
+
+def expand_includes(patterns: Iterable[str], tail_bytes: int | None) -> list[Source]:
+    """Files named by ``--include`` (paths, globs, folders) as ``include/...`` members."""
+    sources: list[Source] = []
+    taken: set[str] = set()
+    for pattern in patterns:
+        matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+        files: list[tuple[Path, str]] = []
+        for match in map(Path, matches):
+            if match.is_dir():
+                files.extend(
+                    (p, p.relative_to(match.parent).as_posix())
+                    for p in sorted(match.rglob("*"))
+                    if p.is_file()
+                )
+            elif match.is_file():
+                files.append((match, match.name))
+        if not files:
+            raise ConfigError(f"--include {pattern!r} matched no file")
+        for path, name in files:
+            member, n = f"include/{name}", 1
+            while member in taken:  # two logs called out.log from different folders
+                n += 1
+                stem, dot, suffix = name.rpartition(".")
+                member = f"include/{stem}-{n}.{suffix}" if dot and stem else f"include/{name}-{n}"
+            taken.add(member)
+            sources.append(Source(member=member, path=path, tail_bytes=tail_bytes))
+    return sources
+
+
+def plan_export(
+    base_dir: Path,
+    *,
+    run_ids: Iterable[str] = (),
+    all_runs: bool = False,
+    includes: Iterable[str] = (),
+    max_log_bytes: int | None = None,
+    extra: Iterable[Source] = (),
+) -> ExportPlan:
+    """The runs, reports, included files and extras an export will hold; ConfigError when it has none."""
+    run_ids = list(run_ids)
+    runs = select_runs(base_dir, run_ids=run_ids, all_runs=all_runs)
+    sources = [
+        Source(member=f"runs/{run.id}/{path.relative_to(run.path).as_posix()}", path=path)
+        for run in runs
+        for path in run.files()
+    ]
+    if not run_ids:  # the daily reports written since the last export (all of them with --all)
+        last = None if all_runs else _last_export(base_dir)
+        reports = base_dir / "reports"
+        for path in sorted(reports.glob("*")) if reports.is_dir() else []:
+            if path.is_file() and not path.name.startswith(".") and (last is None or last.is_new(path.name)):
+                sources.append(Source(member=f"reports/{path.name}", path=path))
+    sources.extend(expand_includes(includes, max_log_bytes))
+    sources.extend(extra)
+    if not runs and not any(s.member.startswith("reports/") for s in sources):
+        hint = "use --all, --run ID, or run `spark gate` first"
+        if _last_export(base_dir) is not None and list_runs(base_dir):
+            raise ConfigError(f"no new runs in {base_dir} since the last export ({hint})")
+        raise ConfigError(f"no runs in {base_dir / 'runs'} to export ({hint})")
+    profiles: dict[str, Any] = {}
+    for run in runs:
+        view = run.path / "profile.json"
+        if view.is_file() and run.profile not in profiles:
+            with contextlib.suppress(OSError, ValueError):
+                profiles[run.profile] = json.loads(view.read_text(encoding="utf-8"))
+    return ExportPlan(runs=runs, sources=sources, profiles=profiles, explicit=bool(run_ids))
+
+
+# --- writing the archive ---------------------------------------------------------------------------
+
+
+def _read_source(source: Source) -> tuple[Iterator[bytes], int | None]:
+    """The bytes of ``source`` in chunks, and the original size when only the tail is kept."""
+    if source.data is not None:
+        return iter([source.data]), None
+    assert source.path is not None
+    handle = source.path.open("rb")
+    size = os.fstat(handle.fileno()).st_size
+    truncated_from = None
+    if source.tail_bytes is not None and size > source.tail_bytes:
+        handle.seek(size - source.tail_bytes)
+        handle.readline()  # start at a whole line
+        truncated_from = size
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
+
+    return chunks(), truncated_from
+
+
+def _zip_time(source: Source) -> tuple[int, int, int, int, int, int]:
+    moment = datetime.now(UTC)
+    if source.path is not None:
+        with contextlib.suppress(OSError):
+            moment = datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
+    stamp = moment.timetuple()[:6]
+    return max(stamp, _ZIP_EPOCH)
+
+
+class _ArchiveWriter:
+    """Writes members into an open zip: redacted, scanned for secrets, hashed, streamed."""
+
+    def __init__(self, archive: zipfile.ZipFile, redactor: Redactor, on_bytes: Callable[[int], None]) -> None:
+        self._zip = archive
+        self._redactor = redactor
+        self._scanner = SecretScanner(redactor.secrets)
+        self._on_bytes = on_bytes
+        self.written: list[Written] = []
+
+    def add(self, source: Source) -> None:
+        chunks, truncated_from = _read_source(source)
+        info = zipfile.ZipInfo(source.member, date_time=_zip_time(source))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        big = source.path is not None and source.path.stat().st_size > zipfile.ZIP64_LIMIT // 2
+        digest, size = hashlib.sha256(), 0
+        stream = StreamRedactor(self._redactor)
+        self._scanner.reset()
+        with self._zip.open(info, "w", force_zip64=big) as member:
+
+            def put(data: bytes) -> None:
+                nonlocal size
+                if not data:
+                    return
+                form = self._scanner.feed(data)
+                if form is not None:
+                    raise EvidenceRefused(
+                        f"refusing to finish the archive: member {source.member} still holds a secret "
+                        f"({form} form); nothing was written"
+                    )
+                digest.update(data)
+                member.write(data)
+                size += len(data)
+
+            for chunk in chunks:
+                put(stream.feed(chunk))
+                self._on_bytes(len(chunk))
+            put(stream.close())
+        self.written.append(Written(source.member, size, digest.hexdigest(), truncated_from))
+
+
+@contextlib.contextmanager
+def _nameless_file(folder: Path) -> Iterator[tuple[IO[bytes], Callable[[Path], None]]]:
+    """A file in ``folder`` with no name until ``publish(final)``; it disappears on any failure.
+
+    With ``O_TMPFILE`` even SIGKILL leaves nothing behind. Where the kernel or filesystem cannot give
+    such a file a name later, a hidden ``.tmp-<pid>-*.zip`` is used and removed on failure, or by the
+    next export if this process was killed.
+    """
+    sweep_stale_staging(folder)
+    descriptor = _anonymous_file(folder)
+    named: Path | None = None
+    if descriptor is None:
+        descriptor, name = _named_temporary(folder)
+        named = Path(name)
+    handle = os.fdopen(descriptor, "w+b")
+
+    def publish(final: Path) -> None:
+        handle.flush()
+        os.fsync(handle.fileno())
+        if named is not None:
+            os.link(named, final)  # never replaces: FileExistsError
+        else:
+            _link_anonymous(handle.fileno(), final)
+        _fsync_folder(folder)
+
+    try:
+        with handle:
+            yield handle, publish
+    finally:
+        if named is not None:
+            named.unlink(missing_ok=True)
+
+
+def _link_anonymous(descriptor: int, final: Path) -> None:
+    """Give an ``O_TMPFILE`` file its name: linkat through /proc, else with AT_EMPTY_PATH (sandboxes)."""
+    try:
+        os.link(f"/proc/self/fd/{descriptor}", final, follow_symlinks=True)
+        return
+    except FileExistsError:
+        raise
+    except OSError:
+        pass
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, at_empty_path = -100, 0x1000
+    if libc.linkat(descriptor, b"", at_fdcwd, os.fsencode(final), at_empty_path) != 0:
+        error = ctypes.get_errno()
+        raise (
+            FileExistsError(error, os.strerror(error), str(final))
+            if error == errno.EEXIST
+            else OSError(error, os.strerror(error), str(final))
+        )
+
+
+def _anonymous_file(folder: Path) -> int | None:
+    """An ``O_TMPFILE`` descriptor in ``folder`` that can later be named, or None where that fails."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
+    try:
+        probe = os.open(folder, flag | os.O_RDWR, 0o644)
+    except OSError:
+        return None
+    trial = folder / f"{STAGING_PREFIX}{os.getpid()}-probe"
+    try:
+        _link_anonymous(probe, trial)  # learn now, not after writing a gigabyte, whether naming works
+    except OSError:
+        os.close(probe)
+        return None
+    trial.unlink()
+    os.close(probe)
+    try:
+        return os.open(folder, flag | os.O_RDWR, 0o644)
+    except OSError:
+        return None
+
+
+def _named_temporary(folder: Path) -> tuple[int, str]:
+    import tempfile
+
+    return tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", suffix=".zip", dir=folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def archive_name(prefix: str, when: datetime) -> str:
+    return f"{prefix}_{when.strftime(STAMP_FORMAT)}.zip"
+
+
+def check_prefix(prefix: str) -> str:
+    if not prefix or not all(c.isalnum() or c in "._-" for c in prefix) or prefix.startswith("."):
+        raise ConfigError(f"--name {prefix!r}: use letters, digits, '.', '_' or '-'")
+    return prefix
+
+
+def _run_summary(run: StoredRun) -> dict[str, Any]:
+    result = run.result or {}
+    return {
+        "id": run.id,
+        "command": run.command,
+        "profile": result.get("profile"),
+        "suite": result.get("suite"),
+        "started_at": result.get("started_at"),
+        "risk": (result.get("risk") or {}).get("level") if isinstance(result.get("risk"), dict) else None,
+        "summary": result.get("summary"),
+        "exit_code": result.get("exit_code"),
+    }
+
+
+def export(
+    plan: ExportPlan,
+    *,
+    base_dir: Path,
+    out_dir: Path,
+    prefix: str,
+    redactor: Redactor,
+    on_bytes: Callable[[int], None] = lambda n: None,
+) -> Exported:
+    """Write ``plan`` as ``out_dir/<prefix>_<stamp>.zip``; the archive appears whole or not at all."""
+    check_prefix(prefix)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out_dir}: cannot create: {exc.strerror or exc}") from None
+    created = datetime.now(UTC)
+    with _nameless_file(out_dir) as (handle, publish):
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+            writer = _ArchiveWriter(archive, redactor, on_bytes)
+            for source in plan.sources:
+                writer.add(source)
+            manifest = {
+                "schema": MANIFEST_SCHEMA,
+                "tool": {"name": "spark-ops", "version": __version__},
+                "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "host": socket.gethostname(),
+                "profiles": plan.profiles,
+                "runs": [_run_summary(run) for run in plan.runs],
+                "members": [member.to_dict() for member in writer.written],
+            }
+            body = (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode()
+            writer.add(Source(member=MANIFEST, data=body))
+        final = _publish_unique(publish, out_dir, prefix, created)
+    if not plan.explicit:
+        _remember_export(base_dir, plan, final, created)
+    return Exported(path=final, members=writer.written[:-1], runs=plan.runs)
+
+
+def _publish_unique(publish: Callable[[Path], None], out_dir: Path, prefix: str, when: datetime) -> Path:
+    base = archive_name(prefix, when)
+    for attempt in range(1, 1000):
+        final = out_dir / (base if attempt == 1 else base.replace(".zip", f"-{attempt}.zip"))
+        try:
+            publish(final)
+            return final
+        except FileExistsError:
+            continue
+    raise ConfigError(f"no free archive name for {base} in {out_dir}")
+
+
+# --- verifying an archive ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    members: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _unsafe(name: str) -> bool:
+    """A member name that would land outside the folder it is extracted into."""
+    if name.startswith(("/", "\\")) or "\\" in name or (len(name) > 1 and name[1] == ":"):
+        return True
+    return any(part == ".." for part in PurePosixPath(name).parts)
+
+
+def _hash_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with archive.open(info) as member:
+        while chunk := member.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _manifest_entries(document: Any) -> dict[str, tuple[int, str]]:
+    """``path -> (size, sha256)`` from a manifest; EvidenceRefused when it is malformed."""
+    if not isinstance(document, dict) or document.get("schema") != MANIFEST_SCHEMA:
+        raise EvidenceRefused(f"{MANIFEST}: not a {MANIFEST_SCHEMA} manifest")
+    members = document.get("members")
+    if not isinstance(members, list):
+        raise EvidenceRefused(f"{MANIFEST}: 'members' is not a list")
+    entries: dict[str, tuple[int, str]] = {}
+    for position, entry in enumerate(members):
+        if not isinstance(entry, dict):
+            raise EvidenceRefused(f"{MANIFEST}: members[{position}] is not an object")
+        path, size, sha = entry.get("path"), entry.get("size"), entry.get("sha256")
+        if (
+            not isinstance(path, str)
+            or isinstance(size, bool)
+            or not isinstance(size, int)
+            or not isinstance(sha, str)
+            or len(sha) != 64
+        ):
+            raise EvidenceRefused(f"{MANIFEST}: members[{position}] needs path, size and a sha256")
+        if path in entries:
+            raise EvidenceRefused(f"{MANIFEST}: {path} is listed twice")
+        entries[path] = (size, sha.lower())
+    return entries
+
+
+def verify(path: Path) -> Verification:
+    """Check every member of ``path`` against its manifest, reading (never extracting) the archive.
+
+    Raises ConfigError (exit 2) when ``path`` is not a readable zip.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a zip archive") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ConfigError(f"{path}: not a readable zip archive ({exc})") from None
+    problems: list[str] = []
+    with archive:
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
+        problems += [f"unsafe member name (climbs out of the archive): {n!r}" for n in names if _unsafe(n)]
+        problems += [f"member stored twice: {n}" for n in sorted({n for n in names if names.count(n) > 1})]
+        if MANIFEST not in names:
+            return Verification(len(infos), [*problems, f"{MANIFEST} is missing"])
+        try:
+            with archive.open(MANIFEST) as handle:
+                document = json.loads(handle.read(64 * 1024 * 1024))
+            entries = _manifest_entries(document)
+        except EvidenceRefused as exc:
+            return Verification(len(infos), [*problems, str(exc)])
+        except (ValueError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            return Verification(len(infos), [*problems, f"{MANIFEST}: unreadable ({exc})"])
+        present = {info.filename: info for info in infos}
+        for name, (size, sha) in entries.items():
+            info = present.get(name)
+            if info is None:
+                problems.append(f"removed: {name}")
+                continue
+            try:
+                actual_size, actual_sha = _hash_member(archive, info)
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+                problems.append(f"changed: {name} (unreadable: {exc})")
+                continue
+            if (actual_size, actual_sha) != (size, sha):
+                problems.append(f"changed: {name} (sha256 or size differs from the manifest)")
+        problems += [f"added: {n}" for n in sorted(set(present) - set(entries) - {MANIFEST})]
+    return Verification(len(entries), problems)
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest of an archive for listing, or None when it cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(MANIFEST) as handle:
+            document = json.loads(handle.read(64 * 1024 * 1024))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError):
+        return None
+    return document if isinstance(document, dict) else None

@@ -1,0 +1,200 @@
+"""The run store: every gate, smoke and canary run kept as ``<dir>/runs/<UTC YYYYMMDD_HHMMSS>_<command>/``.
+
+A run folder is written under a temporary name (``.tmp-<pid>-...``) and renamed into place, so a reader
+never sees half a run. A process killed mid-write leaves only its hidden staging folder, which the next
+writer removes once that process is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from spark_ops.errors import ConfigError
+from spark_ops.model import RunResult
+
+DEFAULT_DIR = "evidence"
+STAMP_FORMAT = "%Y%m%d_%H%M%S"
+# <stamp>_<command>[-N]; the command is a plain word (gate, smoke, canary, report).
+RUN_ID = re.compile(r"^(?P<stamp>\d{8}_\d{6})_(?P<command>[a-z][a-z0-9-]*?)(?:-(?P<n>\d+))?$")
+STAGING_PREFIX = ".tmp-"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _safe(name: str) -> str:
+    cleaned = _UNSAFE.sub("_", name).strip("._")
+    return cleaned or "_"
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and fsync it (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_staging(folder: Path) -> None:
+    """Remove ``.tmp-<pid>-*`` entries left by writers that were killed (their pid is gone)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if not entry.name.startswith(STAGING_PREFIX):
+            continue
+        pid_text = entry.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _process_alive(int(pid_text)):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def publish_folder(staging: Path, parent: Path, stem: str) -> Path:
+    """Rename ``staging`` to ``parent/stem`` (or ``stem-2``, ``stem-3``...): atomic, never over another."""
+    for attempt in range(1, 1000):
+        final = parent / (stem + (f"-{attempt}" if attempt > 1 else ""))
+        try:
+            staging.rename(final)  # atomic; fails if a run of the same second already took the name
+            return final
+        except OSError:
+            if not final.exists():
+                raise
+    raise FileExistsError(f"no free folder name for {stem}")
+
+
+def new_staging(parent: Path) -> Path:
+    """A hidden staging folder in ``parent`` whose name carries this process's pid."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"evidence folder {parent}: cannot create: {exc.strerror or exc}") from None
+    sweep_stale_staging(parent)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent))
+
+
+def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any] | None = None) -> Path:
+    """Write ``run`` (result.json, run.log, the raw bodies it judged, the profile used) and return its folder.
+
+    ``run`` is already redacted; ``profile_view`` is the resolved profile with secrets masked.
+    """
+    from spark_ops.report import json as json_report
+
+    runs = base_dir / "runs"
+    staging = new_staging(runs)
+    stamp = datetime.now(UTC).strftime(STAMP_FORMAT)
+    try:
+        write_durably(staging / "result.json", json_report.render(run).encode())
+        if profile_view is not None:
+            write_durably(staging / "profile.json", (json.dumps(profile_view, indent=2) + "\n").encode())
+        log = [f"{run.started_at} {run.command} profile={run.profile} suite={run.suite}"]
+        for result in run.results:
+            log.append(f"{result.status.value:<12} {result.name} [{result.severity.value}] {result.message}")
+            for name, body in result.artifacts.items():
+                # "metrics/web.prom" is a run-level path; a bare name belongs to its check.
+                if "/" in name:
+                    folder, _, leaf = name.rpartition("/")
+                    relative = Path(_safe(folder)) / _safe(leaf)
+                else:
+                    relative = Path("checks") / _safe(result.name) / _safe(name)
+                write_durably(staging / relative, body)
+        log.append(f"risk {run.risk.level.value} score {run.risk.score:g} exit {run.exit_code}")
+        write_durably(staging / "run.log", ("\n".join(log) + "\n").encode())
+        return publish_folder(staging, runs, f"{stamp}_{run.command}")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def evidence_dir(option: Path | None) -> Path:
+    """``--evidence-dir``, else ``$SPARK_EVIDENCE_DIR``, else ``./evidence``."""
+    if option is not None:
+        return option
+    return Path(os.environ.get("SPARK_EVIDENCE_DIR") or DEFAULT_DIR)
+
+
+# --- reading the store ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """One kept run as ``spark evidence list``, export and the daily report see it."""
+
+    id: str
+    path: Path
+    command: str
+    created: datetime  # from the folder name (UTC)
+    result: Mapping[str, Any] | None  # result.json, or None when it is missing or unreadable
+
+    @property
+    def risk(self) -> str:
+        level = (self.result or {}).get("risk", {})
+        return str(level.get("level", "?")) if isinstance(level, dict) else "?"
+
+    @property
+    def profile(self) -> str:
+        return str((self.result or {}).get("profile", "?"))
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+    def files(self) -> Iterator[Path]:
+        """Every file of the run, in a stable order."""
+        return iter(sorted(p for p in self.path.rglob("*") if p.is_file()))
+
+
+def parse_stamp(stamp: str) -> datetime:
+    return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def _read_result(path: Path) -> Mapping[str, Any] | None:
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def list_runs(base_dir: Path) -> list[StoredRun]:
+    """Every run folder under ``base_dir/runs``, oldest first (staging folders and strays skipped)."""
+    runs = base_dir / "runs"
+    if not runs.is_dir():
+        return []
+    found = []
+    for folder in runs.iterdir():
+        match = RUN_ID.match(folder.name)
+        if not match or not folder.is_dir():
+            continue
+        found.append(
+            StoredRun(
+                id=folder.name,
+                path=folder,
+                command=match["command"],
+                created=parse_stamp(match["stamp"]),
+                result=_read_result(folder / "result.json"),
+            )
+        )
+    return sorted(found, key=_run_order)
+
+
+def _run_order(run: StoredRun) -> tuple[datetime, int]:
+    match = RUN_ID.match(run.id)
+    return run.created, int(match["n"] or 1) if match else 1

@@ -1,0 +1,35 @@
+"""Durations and sizes as people type them on a command line: ``24h``, ``7d``, ``1h30m``; ``100M``, ``1G``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from spark_ops.errors import ConfigError
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"(\d+)\s*([kmgt]?)(?:i?b)?")
+_UNIT_BYTES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_duration(text: str, *, option: str) -> timedelta:
+    """``text`` (``90s``, ``15m``, ``24h``, ``7d``, ``2w``, ``1h30m``) as a timedelta > 0, else exit 2."""
+    cleaned = text.strip().lower()
+    position, seconds = 0, 0.0
+    for match in _DURATION_PART.finditer(cleaned):
+        if match.start() != position:
+            break
+        seconds += float(match[1]) * _UNIT_SECONDS[match[2]]
+        position = match.end()
+    if not cleaned or position != len(cleaned) or seconds <= 0:
+        raise ConfigError(f"{option}: {text!r} is not a duration (e.g. 90s, 15m, 24h, 7d, 2w, 1h30m)")
+    return timedelta(seconds=seconds)
+
+
+def parse_size(text: str, *, option: str) -> int:
+    """``text`` (``4096``, ``64K``, ``100M``, ``1G``; powers of 1024) as a byte count > 0, else exit 2."""
+    match = _SIZE.fullmatch(text.strip().lower())
+    if not match or int(match[1]) <= 0:
+        raise ConfigError(f"{option}: {text!r} is not a size in bytes (e.g. 4096, 64K, 100M, 1G)")
+    return int(match[1]) * _UNIT_BYTES[match[2]]
