@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import RESULT_KEYS
 
-import spark_ops.evidence
+import spark_ops.evidence.store
+import spark_ops.report.json
 from spark_ops import evidence
 from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult, Severity, Status
 
@@ -65,7 +66,10 @@ def test_gate_run_is_kept_with_result_log_and_health_bodies(platform, spark, tmp
         assert check["name"] in log
     assert "LOW" in log
 
-    bodies = [p for p in folder.rglob("*") if p.is_file() and p.name not in ("result.json", "run.log")]
+    profile = json.loads((folder / "profile.json").read_text(encoding="utf-8"))
+    assert profile["slo"]["latency_p95_ms"] == 150  # the resolved profile the run was judged against
+    kept = ("result.json", "run.log", "profile.json")
+    bodies = [p for p in folder.rglob("*") if p.is_file() and p.name not in kept]
     health = [json.loads(p.read_bytes()) for p in bodies if p.suffix == ".json"]
     assert len(health) >= len(SLO_CHECKS)
     assert all(body == platform.health for body in health)
@@ -112,7 +116,7 @@ class FrozenClock(datetime):
 
 def test_two_runs_in_the_same_second_get_distinct_folders(platform, spark, tmp_path, monkeypatch):
     """Two runs stamped with the same second are both kept, in different folders."""
-    monkeypatch.setattr(spark_ops.evidence, "datetime", FrozenClock)
+    monkeypatch.setattr(spark_ops.evidence.store, "datetime", FrozenClock)
     platform.health["slo"]["latencyP95"] = 400
     spark("gate", *platform.sets())
     platform.health["slo"]["latencyP95"] = 14
@@ -142,7 +146,7 @@ def sample_run() -> RunResult:
 
 def test_concurrent_runs_in_the_same_second_never_share_a_folder(tmp_path, monkeypatch):
     """Runs stored at once (parallel CI jobs) each get their own complete folder."""
-    monkeypatch.setattr(spark_ops.evidence, "datetime", FrozenClock)
+    monkeypatch.setattr(spark_ops.evidence.store, "datetime", FrozenClock)
     folders: list[Path] = []
     lock = threading.Lock()
 
@@ -187,7 +191,7 @@ def test_a_run_that_cannot_be_stored_leaves_no_temporary_folder(tmp_path, monkey
     def broken(_run: RunResult) -> str:
         raise OSError("disk full")
 
-    monkeypatch.setattr(spark_ops.evidence.json_report, "render", broken)
+    monkeypatch.setattr(spark_ops.report.json, "render", broken)
     with pytest.raises(OSError, match="disk full"):
         evidence.store_run(sample_run(), tmp_path)
     assert run_folders(tmp_path) == []
