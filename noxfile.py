@@ -34,4 +34,5 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks (never timed asserts in the unit tests): ratios measured side by side in one run."""
     session.install(".", "aiohttp")
-    session.run("python", "bench/transport.py", *session.posargs)
+    session.run("python", "bench/transport.py")
+    session.run("python", "bench/evidence_export.py")

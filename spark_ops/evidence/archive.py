@@ -260,29 +260,90 @@ class _ArchiveWriter:
         info.external_attr = 0o644 << 16
         big = source.path is not None and source.path.stat().st_size > zipfile.ZIP64_LIMIT // 2
         digest, size = hashlib.sha256(), 0
-        stream = StreamRedactor(self._redactor)
-        self._scanner.reset()
-        with self._zip.open(info, "w", force_zip64=big) as member:
-
-            def put(data: bytes) -> None:
-                nonlocal size
-                if not data:
-                    return
-                form = self._scanner.feed(data)
-                if form is not None:
-                    raise EvidenceRefused(
-                        f"refusing to finish the archive: member {source.member} still holds a secret "
-                        f"({form} form); nothing was written"
-                    )
+        # Redaction and the scan hold the GIL; deflate and sha256 release it: run them side by side.
+        with (
+            _in_background(self._clean(source.member, chunks)) as cleaned,
+            self._zip.open(info, "w", force_zip64=big) as member,
+        ):
+            for data in cleaned:
                 digest.update(data)
                 member.write(data)
                 size += len(data)
-
-            for chunk in chunks:
-                put(stream.feed(chunk))
-                self._on_bytes(len(chunk))
-            put(stream.close())
         self.written.append(Written(source.member, size, digest.hexdigest(), truncated_from))
+
+    def _clean(self, name: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """The member's bytes redacted; EvidenceRefused as soon as a known secret shows through."""
+        stream = StreamRedactor(self._redactor)
+        self._scanner.reset()
+        for chunk, last in _with_last(chunks):
+            data = stream.feed(chunk) + (stream.close() if last else b"")
+            self._on_bytes(len(chunk))
+            if form := self._scanner.feed(data):
+                raise EvidenceRefused(
+                    f"refusing to finish the archive: member {name} still holds a secret ({form} form); "
+                    "nothing was written"
+                )
+            if data:
+                yield data
+
+
+def _with_last(items: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """Each item with whether it is the last one (an empty stream yields one empty last item)."""
+    previous: bytes | None = None
+    for item in items:
+        if previous is not None:
+            yield previous, False
+        previous = item
+    yield (previous if previous is not None else b""), True
+
+
+_DONE = object()
+
+
+@contextlib.contextmanager
+def _in_background(items: Iterator[bytes], depth: int = 4) -> Iterator[Iterator[bytes]]:
+    """Produce ``items`` in a thread, at most ``depth`` ahead (bounded memory); errors re-raised here."""
+    import queue
+    import threading
+
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            offer(exc)
+            return
+        offer(_DONE)
+
+    def consume() -> Iterator[bytes]:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+    worker = threading.Thread(target=produce, name="spark-export-reader", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        worker.join()
 
 
 @contextlib.contextmanager
