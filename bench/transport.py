@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -18,6 +16,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _results import machine, write_section
 
 SERVER = """
 import asyncio, sys
@@ -125,8 +126,7 @@ def main() -> None:
     lines = [
         f"## HTTP transport: {args.requests} GETs, {args.concurrency} in flight, server answers in 50 ms",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"median of {args.repeat} interleaved runs; floor {floor:.2f} s.",
+        f"Machine: {machine()}; median of {args.repeat} interleaved runs; floor {floor:.2f} s.",
         "",
         "| client | median s | x plain aiohttp |",
         "|---|---|---|",
@@ -136,7 +136,7 @@ def main() -> None:
         lines.append(f"| {name} | {median:.2f} | {median / aiohttp_median:.2f} |")
     report = "\n".join(lines) + "\n"
     print(report)
-    (Path(__file__).parent / "RESULTS.md").write_text("# Benchmarks\n\n" + report, encoding="utf-8")
+    write_section("transport", report)
 
 
 if __name__ == "__main__":
