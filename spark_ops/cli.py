@@ -465,7 +465,7 @@ def evidence_export(
             all_runs=all_runs,
             includes=includes or (),
             max_log_bytes=tail,
-            extra=_system_sources(),
+            extra=[source for source in [archive.pm2_source()] if source is not None],
         )
         redactor = _export_redactor(plan.runs, profile, sets)
         guard.know_secrets(frozenset(redactor.secrets))
@@ -481,11 +481,6 @@ def evidence_export(
             f"{exported.content_bytes / 1e6:.1f} MB in {seconds:.1f} s; nothing secret found"
         )
         print(exported.path)
-
-
-def _system_sources() -> list[Any]:
-    """``system/pm2_status.json`` when pm2 is on PATH (trimmed: a raw jlist holds every process's env)."""
-    return []
 
 
 @evidence_app.command("verify")
@@ -668,6 +663,101 @@ def checks_list() -> None:
         for name, path in available("checks").items():
             loaded = load_suite(str(path))
             print(f"  {name:<10} {len(loaded.checks)} checks: {loaded.description}  [{path}]")
+
+
+@app.command()
+def monitor(
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds from one cycle's start to the next.")
+    ] = 30.0,
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT to serve /metrics on.", envvar="SPARK_MONITOR_LISTEN")
+    ] = "127.0.0.1:9108",
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(
+            "--pushgateway", help="Also push each cycle to this Pushgateway URL.", envvar="SPARK_PUSHGATEWAY"
+        ),
+    ] = None,
+    instance: Annotated[
+        str | None, typer.Option("--instance", help="The Pushgateway's instance label (default: hostname).")
+    ] = None,
+    iterations: Annotated[int | None, typer.Option("--iterations", help="Stop after N cycles.")] = None,
+    profile: ProfileOpt = "dev",
+    suite: SuiteOpt = "gate",
+    sets: SetOpt = None,
+    fail_on: FailOnOpt = None,
+) -> None:
+    """Run a suite every --interval seconds and serve the results as Prometheus metrics on --listen.
+
+    One line per cycle goes to stderr; no evidence is kept per cycle. SIGTERM or Ctrl-C stops it (exit 0).
+    """
+    import signal
+    import threading
+
+    from spark_ops import pipeline
+    from spark_ops.monitor import run_monitor
+
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        with _exit_codes() as guard:
+            prepared = pipeline.prepare_run(
+                "monitor",
+                profile_ref=profile,
+                suite_ref=suite,
+                sets=sets or (),
+                fail_on=fail_on.value if fail_on else None,
+            )
+            guard.know_secrets(prepared.profile.secrets)
+            stats = run_monitor(
+                prepared,
+                interval_s=interval,
+                iterations=iterations,
+                listen=listen,
+                pushgateway=pushgateway,
+                instance=instance,
+                stop=stop,
+                log=lambda line: _say(guard.redactor.text(line)),
+            )
+            _say(f"monitor stopped after {stats.cycles} cycles")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _write_rendered(text: str, out: Path | None, what: str) -> None:
+    """Print a rendered file on stdout, or write it whole to --out."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    _write_atomically(out, text, "--out")
+    _say(f"{what} written to {out}")
+
+
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")]
+
+
+@app.command()
+def alerts(profile: ProfileOpt = "dev", sets: SetOpt = None, out: OutOpt = None) -> None:
+    """Prometheus alerting rules over spark monitor's metrics, with the profile's targets."""
+    from spark_ops.alerts import render_rules
+    from spark_ops.profile import load_profile
+
+    with _exit_codes():
+        _write_rendered(render_rules(load_profile(profile, sets or ())), out, "alert rules")
+
+
+@app.command()
+def dashboard(profile: ProfileOpt = "dev", sets: SetOpt = None, out: OutOpt = None) -> None:
+    """A provisionable Grafana dashboard (JSON) over spark monitor's metrics, with the profile's targets."""
+    from spark_ops.dashboard import render_dashboard
+    from spark_ops.profile import load_profile
+
+    with _exit_codes():
+        _write_rendered(render_dashboard(load_profile(profile, sets or ())), out, "dashboard")
 
 
 def main() -> None:

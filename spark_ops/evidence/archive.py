@@ -30,6 +30,7 @@ from spark_ops.evidence.store import (
     STAMP_FORMAT,
     StoredRun,
     list_runs,
+    process_alive,
     sweep_stale_staging,
 )
 from spark_ops.redact import Redactor, SecretScanner, StreamRedactor
@@ -169,6 +170,38 @@ def expand_includes(patterns: Iterable[str], tail_bytes: int | None) -> list[Sou
             taken.add(member)
             sources.append(Source(member=member, path=path, tail_bytes=tail_bytes))
     return sources
+
+
+def pm2_source(command: str = "pm2") -> Source | None:
+    """``system/pm2_status.json`` when ``command`` is on PATH: the trimmed process list, or why it failed.
+
+    Trimmed because a raw ``pm2 jlist`` holds every process's environment, secrets included.
+    """
+    import shutil
+
+    from spark_ops.checks.pm2 import pm2_status
+    from spark_ops.errors import SparkOpsError
+
+    if shutil.which(command) is None:
+        return None
+    document: Any
+    if not _pm2_daemon_running():  # `pm2 jlist` would start a daemon; an export must not leave one behind
+        document = {"error": "the PM2 daemon is not running (no live pid in $PM2_HOME/pm2.pid)"}
+    else:
+        try:
+            document = {"processes": pm2_status(command)}
+        except SparkOpsError as exc:  # kept as evidence too: "pm2 did not answer" is worth knowing
+            document = {"error": str(exc)}
+    return Source(member="system/pm2_status.json", data=(json.dumps(document, indent=2) + "\n").encode())
+
+
+def _pm2_daemon_running() -> bool:
+    home = Path(os.environ.get("PM2_HOME") or Path.home() / ".pm2")
+    try:
+        pid = int((home / "pm2.pid").read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return False
+    return process_alive(pid)
 
 
 def plan_export(

@@ -43,7 +43,7 @@ def write_durably(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -61,7 +61,7 @@ def sweep_stale_staging(folder: Path) -> None:
         if not entry.name.startswith(STAGING_PREFIX):
             continue
         pid_text = entry.name[len(STAGING_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _process_alive(int(pid_text)):
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not process_alive(int(pid_text)):
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
