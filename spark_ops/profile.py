@@ -409,12 +409,35 @@ def convert(
             field = (unknown or missing)[1]  # type: ignore[index]
             where = f"{where}.{field}" if where else field
             message = "unknown key (check the spelling)" if unknown else "required key is missing"
+        if message.startswith("Invalid enum value") and (allowed := _allowed_values(schema, where)):
+            message = f"{message}: expected one of {', '.join(map(repr, allowed))}"
         if "[...]" in where:  # msgspec does not name dict keys: find the offending one in the data
             where = _name_dict_keys(raw, where)
         key = ".".join(p for p in (prefix, where) if p)
         if source_of is not None:
             file = source_of(key, file)
         raise ConfigError(message.replace("`", "'"), file=file, key=key or None) from None
+
+
+def _allowed_values(schema: type[Any], where: str) -> list[Any]:
+    """The choices of the Literal or Enum field at dotted ``where`` in ``schema`` (empty if none)."""
+    import typing
+    from enum import Enum
+
+    kind: Any = schema
+    for part in re.sub(r"\[[^\]]*\]", "", where).split("."):
+        try:
+            kind = typing.get_type_hints(kind, include_extras=False)[part]
+        except (KeyError, TypeError, NameError):
+            return []
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        if typing.get_origin(kind) is not Literal and len(options) == 1:  # Optional[X] -> X
+            kind = options[0]
+    if typing.get_origin(kind) is Literal:
+        return list(typing.get_args(kind))
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return [member.value for member in kind]
+    return []
 
 
 def _name_dict_keys(raw: Any, where: str) -> str:

@@ -1,0 +1,216 @@
+"""``promql``: an instant query against a Prometheus server, every series judged against min/max.
+
+The answer is read fail closed: an HTTP or Prometheus error, a body that is not a Prometheus answer, a
+range vector or a string is ERROR (nothing could be judged); NaN and infinities FAIL; an empty result is
+INCONCLUSIVE unless ``on_no_data = "fail"``; Prometheus' ``warnings`` make a passing result WARN.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import msgspec
+
+from spark_ops.checks._common import Bounds, Options, Threshold
+from spark_ops.errors import ConfigError
+from spark_ops.model import Judgement, Status
+from spark_ops.profile import Profile, Target, target_with_credentials
+from spark_ops.runner import Fetched, Probe
+
+QUERY_PATH = "/api/v1/query"
+SHOWN_SERIES = 3  # failing series named in a reason; the rest are counted
+MAX_OBSERVED_SERIES = 20  # series kept in ``observed``; the raw answer is in the evidence
+MAX_TEXT_CHARS = 200  # of one Prometheus error or warning in a reason
+_RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
+
+
+class PromqlOptions(Options, frozen=True, kw_only=True):
+    query: Annotated[str, msgspec.Meta(min_length=1)]
+    min: Threshold | None = None
+    max: Threshold | None = None
+    warn_min: Threshold | None = None
+    warn_max: Threshold | None = None
+    aggregate: Literal["each", "any"] = "each"  # every series within bounds, or at least one
+    on_no_data: Literal["inconclusive", "fail"] = "inconclusive"
+    prometheus_url: str | None = None  # else the profile's [prometheus] url
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A successful instant-query answer: one (series name, value) per series, and Prometheus' warnings."""
+
+    series: list[tuple[str, float]]
+    warnings: list[str]
+
+
+class PromqlCheck:
+    kind: ClassVar[str] = "promql"
+    summary: ClassVar[str] = "an instant PromQL query; each (or any) series against min/max"
+    Options: ClassVar[type[PromqlOptions]] = PromqlOptions
+
+    def __init__(self, options: PromqlOptions, profile: Profile) -> None:
+        if not options.query.strip():
+            raise ConfigError("must not be blank", key="query")
+        self.options = options
+        self.server = _server(options.prometheus_url, profile)
+        self.target = _query_target(self.server, options.query)
+        self.bounds = Bounds.resolve(
+            profile, min=options.min, max=options.max, warn_min=options.warn_min, warn_max=options.warn_max
+        )
+        self.what = repr(_clip(" ".join(options.query.split()), 100))
+
+    @property
+    def threshold(self) -> dict[str, float]:
+        return self.bounds.as_threshold()
+
+    @property
+    def planned_load(self) -> str:
+        return f"1 query to {self.server.display}"
+
+    async def judge(self, probe: Probe) -> Judgement:
+        fetched = await probe.fetch(self.target, headers={"Accept": "application/json"})
+        artifacts = {"answer.json": fetched.body}
+        threshold = self.bounds.as_threshold()
+        answer = _read_answer(fetched, self.server.display)
+        if isinstance(answer, str):
+            return Judgement(Status.ERROR, f"{self.what}: {answer}", threshold=threshold, artifacts=artifacts)
+        warned = "".join(f"; Prometheus warns: {_clip(text, MAX_TEXT_CHARS)}" for text in answer.warnings)
+        if not answer.series:
+            status = Status.FAIL if self.options.on_no_data == "fail" else Status.INCONCLUSIVE
+            reason = f"{self.what}: no series (empty result, on_no_data = {self.options.on_no_data!r})"
+            return Judgement(status, reason + warned, threshold=threshold, artifacts=artifacts)
+        status, reason, observed = self._judge_series(answer.series)
+        if answer.warnings and status is Status.PASS:
+            status = Status.WARN  # a partial or doubtful answer never passes outright
+        return Judgement(
+            status,
+            f"{self.what}: {reason}{warned}",
+            observed=observed,
+            threshold=threshold,
+            artifacts=artifacts,
+        )
+
+    def _judge_series(self, series: list[tuple[str, float]]) -> tuple[Status, str, Any]:
+        """The status (worst series for ``each``, best for ``any``), the reason and the observed value(s)."""
+        judged = [(name, value, *self.bounds.judge(value, name)) for name, value in series]
+        if len(judged) == 1:
+            _, value, status, reason = judged[0]
+            return status, reason, value
+        each = self.options.aggregate == "each"
+        status = (max if each else min)((s for _, _, s, _ in judged), key=_RANK.__getitem__)
+        # ``each`` names its worst series first, ``any`` its closest: they are kept in ``observed`` too.
+        judged.sort(key=lambda row: _RANK[row[2]], reverse=each)
+        observed = {name: value for name, value, _, _ in judged[:MAX_OBSERVED_SERIES]}
+        total, bounds = len(judged), self.bounds.describe()
+        if status is Status.PASS:
+            if each:
+                return status, f"{total} series, each within {bounds}", observed
+            within = sum(1 for *_, s, _ in judged if s is Status.PASS)
+            return status, f"{within} of {total} series within {bounds} (aggregate any)", observed
+        offending = [reason for *_, s, reason in judged if s is status or not each]
+        named = "; ".join(offending[:SHOWN_SERIES])
+        if len(offending) > SHOWN_SERIES:
+            named += f"; and {len(offending) - SHOWN_SERIES} more"
+        if each:
+            where = "out of bounds" if status is Status.FAIL else "in the warning band"
+            return status, f"{len(offending)} of {total} series {where}: {named}", observed
+        return status, f"none of {total} series within {bounds} (aggregate any): {named}", observed
+
+
+def _server(prometheus_url: str | None, profile: Profile) -> Target:
+    """The Prometheus server a check asks: its own ``prometheus_url``, else the profile's."""
+    if prometheus_url is not None:
+        # Only the URL's own credentials: the profile's headers belong to the profile's server.
+        try:
+            return profile.target(service=None, path=None, url=prometheus_url)
+        except ConfigError as exc:
+            raise ConfigError(exc.reason, key="prometheus_url") from None
+    config = profile.config.prometheus
+    if config.url is None:
+        raise ConfigError(
+            f"no Prometheus server: set prometheus_url here or [prometheus] url in profile {profile.name!r}",
+            key="prometheus_url",
+        )
+    return target_with_credentials(config.url, dict(config.headers))
+
+
+def _query_target(server: Target, query: str) -> Target:
+    """``server`` (which may sit under a path prefix) with ``/api/v1/query?query=...``."""
+    parts = urlsplit(server.url)
+    params = "&".join(part for part in (parts.query, urlencode({"query": query})) if part)
+    url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + QUERY_PATH, query=params, fragment=""))
+    return Target(url=url, headers=server.headers)
+
+
+def _read_answer(fetched: Fetched, server: str) -> Answer | str:
+    """The answer's series, or why it cannot be judged (Prometheus' own error words where it gave some)."""
+    answered = f"Prometheus {server} -> HTTP {fetched.status}"
+    try:
+        document = json.loads(fetched.body)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        kind = fetched.headers.get("content-type", "unknown content type")
+        text = " ".join(fetched.body.decode("utf-8", errors="replace").split())
+        shown = f": {_clip(text, 80)}" if text else ""
+        return f"{answered}, not a Prometheus answer ({kind}){shown}"
+    if not 200 <= fetched.status < 300 or document.get("status") != "success":
+        error_type, error = document.get("errorType"), document.get("error")
+        if isinstance(error, str) and error:
+            return f"{answered}: {error_type or 'error'}: {_clip(error, MAX_TEXT_CHARS)}"
+        return f"{answered}, status {_clip(repr(document.get('status')), 40)}, no error message"
+    data = document.get("data")
+    if not isinstance(data, dict) or "result" not in data:
+        return f"{answered}, but the answer has no data.result"
+    result_type, result = data.get("resultType"), data["result"]
+    warnings = document.get("warnings") or []
+    if not isinstance(warnings, list):
+        warnings = [warnings]
+    if result_type == "matrix":
+        return (
+            "the query returns a range vector (matrix): an instant check needs a vector or a scalar "
+            "(drop the [range] or wrap it, e.g. max_over_time(...[5m]))"
+        )
+    if result_type == "scalar":
+        value = _value(result)
+        if value is None:
+            return f'{answered}, but the scalar is not a [timestamp, "number"] pair'
+        return Answer([("scalar", value)], [str(w) for w in warnings])
+    if result_type != "vector":
+        return f"{answered}, result type {_clip(repr(result_type), 40)}: only a vector or a scalar is judged"
+    if not isinstance(result, list):
+        return f"{answered}, but data.result of the vector is not a list"
+    series: list[tuple[str, float]] = []
+    for index, sample in enumerate(result):
+        labels = sample.get("metric") if isinstance(sample, dict) else None
+        value = _value(sample.get("value")) if isinstance(sample, dict) else None
+        if not isinstance(labels, dict) or value is None:
+            return (
+                f'{answered}, but series {index} lacks its metric labels or its [timestamp, "number"] value'
+            )
+        series.append((_series_name(labels), value))
+    return Answer(series, [str(w) for w in warnings])
+
+
+def _value(pair: Any) -> float | None:
+    """The number of a ``[timestamp, "1.5"]`` pair ("NaN", "+Inf" and "-Inf" included), else None."""
+    if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
+        return None
+    try:
+        return float(pair[1])
+    except ValueError:
+        return None
+
+
+def _series_name(labels: dict[str, Any]) -> str:
+    """``up{instance="a:1", job="x"}`` as PromQL selects it; ``{job="x"}`` once the name is gone."""
+    name = str(labels.get("__name__", ""))
+    pairs = ", ".join(f'{key}="{value}"' for key, value in sorted(labels.items()) if key != "__name__")
+    return f"{name}{{{pairs}}}" if pairs or not name else name
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
