@@ -564,3 +564,11 @@ def test_local_profiles_override_and_add(spark: Any, tmp_path: Path) -> None:
     assert Path(dev["source"]) == local / "dev.toml"
     assert dev["slo"]["latency_p95_ms"] == 500
     assert show(spark, "staging")["slo"]["latency_p95_ms"] == 120  # extends the shipped production
+
+
+def test_a_wrong_choice_names_the_allowed_ones(spark, tmp_path):
+    """A value outside a fixed set of choices is exit 2 naming the key and every allowed value."""
+    (tmp_path / "p.toml").write_text('extends = "dev"\n[risk]\nfail_on = "low"\n', encoding="utf-8")
+    assert_config_error(
+        spark("profiles", "validate", "p.toml"), "risk.fail_on", "'low'", "'medium', 'high', 'critical'"
+    )
