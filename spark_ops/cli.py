@@ -144,6 +144,8 @@ def _exit_codes() -> Iterator[_Guard]:
 
 def _write_atomically(path: Path, text: str, option: str) -> None:
     """Write a report file whole or not at all; an unwritable path is a usage error (exit 2)."""
+    if path.is_dir() or not path.name:
+        raise ConfigError(f"{option} {path}: is a folder; give a file name")
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

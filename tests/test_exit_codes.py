@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import assert_config_error
 
 import spark_ops.evidence
 import spark_ops.pipeline
@@ -123,3 +124,11 @@ def test_internal_error_line_masks_a_url_password(platform, spark, monkeypatch, 
     result = spark("gate", "--no-evidence", *platform.sets())
     assert result.exit_code == 4
     assert "pa55word" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["gate", "--report-json", "."], ["alerts", "--out", "."]], ids=["report", "alerts"]
+)
+def test_a_folder_where_a_file_belongs_is_a_usage_error(spark, platform, args):
+    """A folder given for an output file is exit 2 naming the option, not a crash."""
+    assert_config_error(spark(*args, *(platform.sets() if args[0] == "gate" else [])), args[1], "is a folder")
