@@ -24,13 +24,21 @@ _RANK = {level.value: level.rank for level in RiskLevel}
 _PASSING = ("PASS", "SKIP")
 
 
+def _table(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else empty: a result.json of the wrong shape reads as no data."""
+    return value if isinstance(value, dict) else {}
+
+
+def _risk_field(run: StoredRun, key: str) -> Any:
+    return _table(_table(run.result).get("risk")).get(key)
+
+
 def _window_stats(runs: Sequence[StoredRun]) -> dict[str, Any]:
-    readable = [run.result for run in runs if run.result is not None]
-    passed = sum(1 for result in readable if (result.get("risk") or {}).get("level") == RiskLevel.LOW.value)
+    passed = sum(1 for run in runs if _risk_field(run, "level") == RiskLevel.LOW.value)
     scores = [
         float(score)
-        for result in readable
-        if isinstance(score := (result.get("risk") or {}).get("score"), int | float)
+        for run in runs
+        if isinstance(score := _risk_field(run, "score"), int | float) and not isinstance(score, bool)
     ]
     return {
         "runs": len(runs),
@@ -59,7 +67,8 @@ def _issues(runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
             entry.update(status="UNREADABLE", message="the run's result.json is missing or unreadable")
             entry.update(count=entry["count"] + 1, last_run=run.id)
             continue
-        for check in run.result.get("checks") or []:
+        checks = run.result.get("checks")
+        for check in checks if isinstance(checks, list) else []:
             if not isinstance(check, dict) or check.get("status") in _PASSING:
                 continue
             key = (run.command, str(check.get("name")))
@@ -74,10 +83,7 @@ def _risk_now(runs: Sequence[StoredRun]) -> str | None:
     latest: dict[str, StoredRun] = {}
     for run in runs:
         latest[run.command] = run
-    levels = [
-        str((run.result.get("risk") or {}).get("level")) if run.result is not None else RiskLevel.HIGH.value
-        for run in latest.values()
-    ]
+    levels = [str(_risk_field(run, "level")) for run in latest.values()]
     known = [level for level in levels if level in _RANK]
     if len(known) != len(levels):
         known.append(RiskLevel.HIGH.value)  # a result we cannot read is no evidence of health
@@ -90,7 +96,7 @@ def _canary(runs: Sequence[StoredRun]) -> dict[str, Any] | None:
         return None
     latest = canaries[-1]
     assert latest.result is not None
-    summary = latest.result.get("summary") or {}
+    summary = _table(latest.result.get("summary"))
     return {"run": latest.id, "passed": summary.get("passed"), "total": summary.get("total")}
 
 

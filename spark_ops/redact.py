@@ -103,27 +103,47 @@ _STREAM_MAX_LINE = 1024 * 1024
 class StreamRedactor:
     """Redacts a byte stream chunk by chunk with bounded memory (for logs of any size).
 
-    Text is redacted a block of whole lines at a time, so a secret never straddles two blocks; a line
-    longer than 1 MiB is redacted in windows that overlap by more than the longest secret.
+    Text is redacted a block of whole lines at a time, so a secret never straddles two blocks. A line
+    longer than 1 MiB is cut into windows at a point that no known secret, URL password or secret query
+    parameter straddles, and not inside a UTF-8 character; the rest waits, unredacted, for what follows.
     """
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
+        self._forms = [form.encode() for form in redactor.secrets]
         self._pending = b""
 
     def feed(self, chunk: bytes) -> bytes:
         """Redacted bytes ready to write (possibly empty: the tail waits for the rest of its line)."""
         self._pending += chunk
         cut = self._pending.rfind(b"\n") + 1
-        if cut:
-            ready, self._pending = self._pending[:cut], self._pending[cut:]
-            return self._redactor.bytes(ready)
-        if len(self._pending) <= _STREAM_MAX_LINE:
-            return b""
-        # The kept tail is re-scanned with what follows, so a secret cut at the window's edge is still masked.
-        masked = self._redactor.bytes(self._pending)
-        ready, self._pending = masked[:-_STREAM_OVERLAP], masked[-_STREAM_OVERLAP:]
-        return ready
+        if not cut:
+            if len(self._pending) <= _STREAM_MAX_LINE:
+                return b""
+            cut = self._safe_cut(len(self._pending) - _STREAM_OVERLAP)
+        ready, self._pending = self._pending[:cut], self._pending[cut:]
+        return self._redactor.bytes(ready)
+
+    def _safe_cut(self, cut: int) -> int:
+        """The nearest point at or before ``cut`` that splits neither a secret nor a UTF-8 character."""
+        data = self._pending
+        moved = True
+        while moved and cut > 0:
+            moved = False
+            while cut > 0 and data[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+                cut -= 1
+            for form in self._forms:
+                start = data.find(form, max(cut - len(form) + 1, 0), cut + len(form) - 1)
+                if start != -1 and start < cut:  # this occurrence straddles the cut: cut before it
+                    cut, moved = start, True
+            # URL passwords and secret query parameters are found by pattern: no match may straddle either.
+            low = max(cut - _STREAM_OVERLAP, 0)
+            around = data[low : cut + _STREAM_OVERLAP].decode("latin-1")  # one character per byte
+            for pattern in (_URL_USERINFO, _SECRET_QUERY):
+                for match in pattern.finditer(around):
+                    if low + match.start() < cut < low + match.end():
+                        cut, moved = low + match.start(), True
+        return cut
 
     def close(self) -> bytes:
         """The redacted remainder."""

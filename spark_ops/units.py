@@ -9,6 +9,7 @@ from spark_ops.errors import ConfigError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_LONGEST_SECONDS = 100 * 365 * 86400
 _SIZE = re.compile(r"(\d+)\s*([kmgt]?)(?:i?b)?")
 _UNIT_BYTES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -24,6 +25,8 @@ def parse_duration(text: str, *, option: str) -> timedelta:
         position = match.end()
     if not cleaned or position != len(cleaned) or seconds <= 0:
         raise ConfigError(f"{option}: {text!r} is not a duration (e.g. 90s, 15m, 24h, 7d, 2w, 1h30m)")
+    if seconds > _LONGEST_SECONDS:  # beyond it, "now minus the duration" leaves the calendar
+        raise ConfigError(f"{option}: {text!r} is longer than 100 years")
     return timedelta(seconds=seconds)
 
 

@@ -97,7 +97,7 @@ class _LastExport:
     """When the last export ran and what it took: later runs and reports are "new"."""
 
     stamp: str  # YYYYMMDD_HHMMSS of the export
-    names: frozenset[str]  # run IDs and report file names it packed
+    names: frozenset[str]  # run IDs and report file names of that same second that already existed
 
     def is_new(self, name: str) -> bool:
         return name[: len(self.stamp)] >= self.stamp and name not in self.names
@@ -111,11 +111,14 @@ def _last_export(base_dir: Path) -> _LastExport | None:
         return None
 
 
-def _remember_export(base_dir: Path, plan: ExportPlan, archive: Path, when: datetime) -> None:
-    names = [run.id for run in plan.runs] + [
-        PurePosixPath(s.member).name for s in plan.sources if s.member.startswith("reports/")
-    ]
-    marker = {"stamp": when.strftime(STAMP_FORMAT), "names": names, "archive": archive.name}
+def _remember_export(base_dir: Path, archive: Path, when: datetime) -> None:
+    """Mark the export's second and every run or report of that second that existed: none is new later."""
+    stamp = when.strftime(STAMP_FORMAT)
+    reports = base_dir / "reports"
+    names = [run.id for run in list_runs(base_dir)] + (
+        [path.name for path in reports.iterdir()] if reports.is_dir() else []
+    )
+    marker = {"stamp": stamp, "names": [n for n in names if n.startswith(stamp)], "archive": archive.name}
     temporary = base_dir / f"{STAGING_PREFIX}{os.getpid()}-{LAST_EXPORT}"
     temporary.write_text(json.dumps(marker) + "\n", encoding="utf-8")
     temporary.replace(base_dir / LAST_EXPORT)
@@ -255,8 +258,9 @@ def _read_source(source: Source) -> tuple[Iterator[bytes], int | None]:
     size = os.fstat(handle.fileno()).st_size
     truncated_from = None
     if source.tail_bytes is not None and size > source.tail_bytes:
-        handle.seek(size - source.tail_bytes)
-        handle.readline()  # start at a whole line
+        handle.seek(size - source.tail_bytes - 1)
+        if handle.read(1) != b"\n":
+            handle.readline()  # start at a whole line
         truncated_from = size
 
     def chunks() -> Iterator[bytes]:
@@ -287,22 +291,28 @@ class _ArchiveWriter:
         self.written: list[Written] = []
 
     def add(self, source: Source) -> None:
+        name = self._redactor.text(source.member)  # a file name can hold a secret too
+        self._scanner.reset()
+        if form := self._scanner.feed(name.encode()):
+            raise EvidenceRefused(
+                f"refusing to finish the archive: a member's name holds a secret ({form} form)"
+            )
         chunks, truncated_from = _read_source(source)
-        info = zipfile.ZipInfo(source.member, date_time=_zip_time(source))
+        info = zipfile.ZipInfo(name, date_time=_zip_time(source))
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
         big = source.path is not None and source.path.stat().st_size > zipfile.ZIP64_LIMIT // 2
         digest, size = hashlib.sha256(), 0
         # Redaction and the scan hold the GIL; deflate and sha256 release it: run them side by side.
         with (
-            _in_background(self._clean(source.member, chunks)) as cleaned,
+            _in_background(self._clean(name, chunks)) as cleaned,
             self._zip.open(info, "w", force_zip64=big) as member,
         ):
             for data in cleaned:
                 digest.update(data)
                 member.write(data)
                 size += len(data)
-        self.written.append(Written(source.member, size, digest.hexdigest(), truncated_from))
+        self.written.append(Written(name, size, digest.hexdigest(), truncated_from))
 
     def _clean(self, name: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
         """The member's bytes redacted; EvidenceRefused as soon as a known secret shows through."""
@@ -530,7 +540,7 @@ def export(
             writer.add(Source(member=MANIFEST, data=body))
         final = _publish_unique(publish, out_dir, prefix, created)
     if not plan.explicit:
-        _remember_export(base_dir, plan, final, created)
+        _remember_export(base_dir, final, created)
     return Exported(path=final, members=writer.written[:-1], runs=plan.runs)
 
 
