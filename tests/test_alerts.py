@@ -188,6 +188,8 @@ def test_unknown_profile_is_exit_2_in_one_line(spark):
 
 
 def test_unwritable_out_is_exit_2_in_one_line(spark, tmp_path):
-    """An --out that names a directory cannot be written: exit 2 with one line, nothing printed."""
-    (tmp_path / "rules").mkdir()
-    assert_config_error(spark("alerts", "--out", "rules"), "--out rules", "cannot write")
+    """An --out inside a plain file cannot be written: exit 2 with one line, nothing printed."""
+    (tmp_path / "not-a-folder").write_text("", encoding="utf-8")
+    result = spark("alerts", "--out", "not-a-folder/rules.yml")
+    assert_config_error(result, "--out not-a-folder/rules.yml", "cannot write")
+    assert result.stdout == ""
