@@ -154,7 +154,8 @@ def _write_atomically(path: Path, text: str, option: str) -> None:
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. the parent is a plain file: the error above says so
+            temporary.unlink(missing_ok=True)
 
 
 def run_suite_command(
