@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -405,23 +405,6 @@ class ListFormat(StrEnum):
     json = "json"
 
 
-def _export_redactor(runs: list[Any], profile: str | None, sets: list[str] | None) -> Any:
-    """The secrets an export must keep out: the environment's and those of the profiles the runs used."""
-    from spark_ops.profile import load_profile
-    from spark_ops.redact import Redactor, environment_secrets
-
-    secrets = set(environment_secrets())
-    references = [profile] if profile else sorted({run.profile for run in runs if run.profile != "?"})
-    for reference in references:
-        try:
-            secrets |= load_profile(reference, sets or ()).secrets
-        except SparkOpsError as exc:
-            if profile:  # asked for by name: its errors are the user's to fix
-                raise
-            _say(f"note: profile {reference!r} not loaded ({exc}); runs were redacted when kept")
-    return Redactor(secrets)
-
-
 @evidence_app.command("export")
 def evidence_export(
     run_ids: Annotated[
@@ -470,7 +453,7 @@ def evidence_export(
             max_log_bytes=tail,
             extra=[source for source in [archive.pm2_source()] if source is not None],
         )
-        redactor = _export_redactor(plan.runs, profile, sets)
+        redactor = archive.export_redactor(plan.runs, profile, sets or (), note=_say)
         guard.know_secrets(frozenset(redactor.secrets))
         total = sum(min(s.path.stat().st_size, tail or 1 << 62) for s in plan.sources if s.path is not None)
         started = time.perf_counter()
@@ -540,16 +523,8 @@ def evidence_list(
         for e in entries:
             print(
                 f"{e.created:%Y-%m-%d %H:%M:%S}  {e.kind:<8} {e.name:<40} {e.command:<10} "
-                f"{e.profile:<12} {e.risk:<9} {_human_size(e.size_bytes)}"
+                f"{e.profile:<12} {e.risk:<9} {catalog.human_size(e.size_bytes)}"
             )
-
-
-def _human_size(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    raise AssertionError("unreachable")
 
 
 @evidence_app.command("prune")

@@ -175,6 +175,29 @@ def expand_includes(patterns: Iterable[str], tail_bytes: int | None) -> list[Sou
     return sources
 
 
+def export_redactor(
+    runs: Iterable[StoredRun], profile: str | None, sets: Iterable[str], *, note: Callable[[str], None]
+) -> Redactor:
+    """The secrets an export keeps out: the environment's and those of ``profile`` (else the runs' profiles).
+
+    A run's profile that no longer loads is noted and skipped: its bodies were redacted when it was kept.
+    """
+    from spark_ops.errors import SparkOpsError
+    from spark_ops.profile import load_profile
+    from spark_ops.redact import environment_secrets
+
+    secrets = set(environment_secrets())
+    references = [profile] if profile else sorted({run.profile for run in runs if run.profile != "?"})
+    for reference in references:
+        try:
+            secrets |= load_profile(reference, sets).secrets
+        except SparkOpsError as exc:
+            if profile:  # named by the user: its errors are theirs to fix
+                raise
+            note(f"note: profile {reference!r} not loaded ({exc}); runs were redacted when kept")
+    return Redactor(secrets)
+
+
 def pm2_source(command: str = "pm2") -> Source | None:
     """``system/pm2_status.json`` when ``command`` is on PATH: the trimmed process list, or why it failed.
 
@@ -500,7 +523,7 @@ def _run_summary(run: StoredRun) -> dict[str, Any]:
         "profile": result.get("profile"),
         "suite": result.get("suite"),
         "started_at": result.get("started_at"),
-        "risk": (result.get("risk") or {}).get("level") if isinstance(result.get("risk"), dict) else None,
+        "risk": run.risk,
         "summary": result.get("summary"),
         "exit_code": result.get("exit_code"),
     }

@@ -100,3 +100,13 @@ def prune(base_dir: Path, cutoff: datetime, *, dry_run: bool = False) -> list[En
             if entry.kind == "report":
                 entry.path.with_suffix(".md").unlink(missing_ok=True)
     return doomed
+
+
+def human_size(size_bytes: int) -> str:
+    """``532 B``, ``32.6 KB``, ``1.2 GB`` (powers of 1024)."""
+    size = float(size_bytes)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
