@@ -146,16 +146,12 @@ def _write_atomically(path: Path, text: str, option: str) -> None:
     """Write a report file whole or not at all; an unwritable path is a usage error (exit 2)."""
     if path.is_dir() or not path.name:
         raise ConfigError(f"{option} {path}: is a folder; give a file name")
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    from spark_ops.evidence.store import write_atomically
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+        write_atomically(path, text.encode())
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(OSError):  # e.g. the parent is a plain file: the error above says so
-            temporary.unlink(missing_ok=True)
 
 
 def run_suite_command(
@@ -444,7 +440,6 @@ def evidence_export(
     with _exit_codes() as guard:
         base = resolve_dir(evidence_dir)
         tail = parse_size(max_log_bytes, option="--max-log-bytes") if max_log_bytes else None
-        archive.check_prefix(name)
         plan = archive.plan_export(
             base,
             run_ids=run_ids or (),

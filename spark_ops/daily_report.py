@@ -7,14 +7,13 @@ the evidence, and it is stored beside the runs (``reports/<stamp>_report.{md,jso
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, write_durably
+from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, write_atomically
 from spark_ops.model import RiskLevel
 from spark_ops.risk import RECOMMENDATIONS
 
@@ -34,7 +33,7 @@ def _risk_field(run: StoredRun, key: str) -> Any:
 
 
 def _window_stats(runs: Sequence[StoredRun]) -> dict[str, Any]:
-    passed = sum(1 for run in runs if _risk_field(run, "level") == RiskLevel.LOW.value)
+    passed = sum(1 for run in runs if run.risk == RiskLevel.LOW.value)
     scores = [
         float(score)
         for run in runs
@@ -83,7 +82,7 @@ def _risk_now(runs: Sequence[StoredRun]) -> str | None:
     latest: dict[str, StoredRun] = {}
     for run in runs:
         latest[run.command] = run
-    levels = [str(_risk_field(run, "level")) for run in latest.values()]
+    levels = [run.risk for run in latest.values()]
     known = [level for level in levels if level in _RANK]
     if len(known) != len(levels):
         known.append(RiskLevel.HIGH.value)  # a result we cannot read is no evidence of health
@@ -177,7 +176,5 @@ def store(report: Mapping[str, Any], base_dir: Path, *, now: datetime) -> tuple[
         stem = f"{now.strftime(STAMP_FORMAT)}_report-{n}"
     paths = folder / f"{stem}.md", folder / f"{stem}.json"
     for path, text in zip(paths, (render_markdown(report), json.dumps(report, indent=2) + "\n"), strict=True):
-        temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-        write_durably(temporary, text.encode())
-        temporary.replace(path)
+        write_atomically(path, text.encode())
     return paths

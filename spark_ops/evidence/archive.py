@@ -32,6 +32,7 @@ from spark_ops.evidence.store import (
     list_runs,
     process_alive,
     sweep_stale_staging,
+    write_atomically,
 )
 from spark_ops.redact import Redactor, SecretScanner, StreamRedactor
 
@@ -119,9 +120,7 @@ def _remember_export(base_dir: Path, archive: Path, when: datetime) -> None:
         [path.name for path in reports.iterdir()] if reports.is_dir() else []
     )
     marker = {"stamp": stamp, "names": [n for n in names if n.startswith(stamp)], "archive": archive.name}
-    temporary = base_dir / f"{STAGING_PREFIX}{os.getpid()}-{LAST_EXPORT}"
-    temporary.write_text(json.dumps(marker) + "\n", encoding="utf-8")
-    temporary.replace(base_dir / LAST_EXPORT)
+    write_atomically(base_dir / LAST_EXPORT, (json.dumps(marker) + "\n").encode())
 
 
 def select_runs(base_dir: Path, *, run_ids: Iterable[str] = (), all_runs: bool = False) -> list[StoredRun]:
@@ -272,10 +271,10 @@ def plan_export(
 # --- writing the archive ---------------------------------------------------------------------------
 
 
-def _read_source(source: Source) -> tuple[Iterator[bytes], int | None]:
-    """The bytes of ``source`` in chunks, and the original size when only the tail is kept."""
+def _read_source(source: Source) -> tuple[Iterator[bytes], int, int | None]:
+    """The bytes of ``source`` in chunks, its size, and the original size when only the tail is kept."""
     if source.data is not None:
-        return iter([source.data]), None
+        return iter([source.data]), len(source.data), None
     assert source.path is not None
     handle = source.path.open("rb")
     size = os.fstat(handle.fileno()).st_size
@@ -291,7 +290,7 @@ def _read_source(source: Source) -> tuple[Iterator[bytes], int | None]:
             while chunk := handle.read(CHUNK):
                 yield chunk
 
-    return chunks(), truncated_from
+    return chunks(), size, truncated_from
 
 
 def _zip_time(source: Source) -> tuple[int, int, int, int, int, int]:
@@ -320,11 +319,11 @@ class _ArchiveWriter:
             raise EvidenceRefused(
                 f"refusing to finish the archive: a member's name holds a secret ({form} form)"
             )
-        chunks, truncated_from = _read_source(source)
+        chunks, source_size, truncated_from = _read_source(source)
         info = zipfile.ZipInfo(name, date_time=_zip_time(source))
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
-        big = source.path is not None and source.path.stat().st_size > zipfile.ZIP64_LIMIT // 2
+        big = source_size > zipfile.ZIP64_LIMIT // 2  # redaction only shortens, so this bounds the member
         digest, size = hashlib.sha256(), 0
         # Redaction and the scan hold the GIL; deflate and sha256 release it: run them side by side.
         with (
@@ -341,26 +340,19 @@ class _ArchiveWriter:
         """The member's bytes redacted; EvidenceRefused as soon as a known secret shows through."""
         stream = StreamRedactor(self._redactor)
         self._scanner.reset()
-        for chunk, last in _with_last(chunks):
-            data = stream.feed(chunk) + (stream.close() if last else b"")
+        for chunk in chunks:
             self._on_bytes(len(chunk))
-            if form := self._scanner.feed(data):
-                raise EvidenceRefused(
-                    f"refusing to finish the archive: member {name} still holds a secret ({form} form); "
-                    "nothing was written"
-                )
-            if data:
-                yield data
+            yield from self._checked(name, stream.feed(chunk))
+        yield from self._checked(name, stream.close())
 
-
-def _with_last(items: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
-    """Each item with whether it is the last one (an empty stream yields one empty last item)."""
-    previous: bytes | None = None
-    for item in items:
-        if previous is not None:
-            yield previous, False
-        previous = item
-    yield (previous if previous is not None else b""), True
+    def _checked(self, name: str, data: bytes) -> Iterator[bytes]:
+        if form := self._scanner.feed(data):
+            raise EvidenceRefused(
+                f"refusing to finish the archive: member {name} still holds a secret ({form} form); "
+                "nothing was written"
+            )
+        if data:
+            yield data
 
 
 _DONE = object()

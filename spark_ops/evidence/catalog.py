@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from spark_ops.evidence.store import STAGING_PREFIX, list_runs, parse_stamp
+from spark_ops.evidence.store import list_runs, new_staging, parse_stamp
 
 _ARCHIVE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*_(?P<stamp>\d{8}_\d{6})(?:-\d+)?\.zip$")
 _REPORT = re.compile(r"^(?P<stamp>\d{8}_\d{6})_report(?:-\d+)?\.(?:md|json)$")
@@ -92,7 +90,7 @@ def prune(base_dir: Path, cutoff: datetime, *, dry_run: bool = False) -> list[En
     for entry in doomed:
         if entry.kind == "run":
             # Renamed out of sight first, so a half-deleted run never looks like a run.
-            hidden = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=entry.path.parent))
+            hidden = new_staging(entry.path.parent)
             entry.path.rename(hidden / entry.name)
             shutil.rmtree(hidden, ignore_errors=True)
         else:

@@ -7,6 +7,7 @@ writer removes once that process is gone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -41,6 +42,18 @@ def write_durably(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` whole or not at all (hidden ``.tmp-<pid>-`` file, fsynced, renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{STAGING_PREFIX}{os.getpid()}-{path.name}")
+    try:
+        write_durably(temporary, data)
+        temporary.replace(path)
+    finally:
+        with contextlib.suppress(OSError):  # gone after the rename; or the write failed and says why
+            temporary.unlink(missing_ok=True)
 
 
 def process_alive(pid: int) -> bool:
