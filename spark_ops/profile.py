@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import msgspec
 
 from spark_ops.errors import ConfigError
-from spark_ops.redact import SECRET_NAME, Redactor, url_secrets
+from spark_ops.redact import SECRET_NAME, Redactor, environment_secrets, url_secrets
 
 KINDS_OF_FILE = ("profiles", "checks")
 DEFAULT_PROFILE = "dev"
@@ -116,7 +116,8 @@ class Profile:
 
     @property
     def redactor(self) -> Redactor:
-        return Redactor(self.secrets)
+        """Masks the profile's secrets and secret-named environment variables (a target may echo either)."""
+        return Redactor([*self.secrets, *environment_secrets()])
 
     def service(self, name: str) -> ServiceConfig:
         """The service called ``name``, or a ConfigError listing the ones the profile has."""
@@ -128,8 +129,10 @@ class Profile:
                 f"service {name!r} is not in profile {self.name!r} (it has: {known})", key="service"
             ) from None
 
-    def target(self, *, service: str | None, path: str | None, url: str | None) -> Target:
-        """Resolve a check's ``service`` + ``path`` or absolute ``url`` into a Target."""
+    def target(
+        self, *, service: str | None, path: str | None, url: str | None, default_path: str = "/"
+    ) -> Target:
+        """Resolve a check's ``service`` + ``path`` (``default_path`` when none) or absolute ``url``."""
         if url is not None:
             if service is not None or path is not None:
                 raise ConfigError("give either url, or service and path, not both", key="url")
@@ -138,7 +141,7 @@ class Profile:
         if service is None:
             raise ConfigError("needs service (with path) or url", key="service")
         config = self.service(service)
-        path = path or "/"
+        path = path or default_path
         if not path.startswith("/"):
             raise ConfigError(f"path must start with '/', got {path!r}", key="path")
         return target_with_credentials(config.url.rstrip("/") + path, dict(config.headers))

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from spark_ops.errors import ConfigError, TargetError
 from spark_ops.model import Status
-from spark_ops.runner import Fetched
+
+if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.runner import Fetched
 
 Threshold = float | str  # a number, or the dotted name of a profile key such as "slo.latency_p95_ms"
 
@@ -136,9 +139,24 @@ def parse_json(fetched: Fetched) -> Any:
         raise TargetError(f"{fetched.describe()}: body is not JSON ({kind}): {reason}") from None
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    return clip(repr(value), limit)
+
+
+def _label_value(value: Any) -> str:
+    # Escaped as in the exposition format, so two different label sets never print alike on one line.
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def series_name(name: str, labels: Mapping[str, Any]) -> str:
+    """``up{instance="a:1", job="x"}`` as PromQL selects it; ``{job="x"}`` when there is no name."""
+    pairs = ", ".join(f'{k}="{_label_value(v)}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{pairs}}}" if pairs or not name else name
 
 
 def require_2xx(fetched: Fetched) -> None:

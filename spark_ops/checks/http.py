@@ -6,7 +6,7 @@ import math
 import operator
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -14,7 +14,9 @@ from spark_ops.checks._common import MISSING, Options, TargetOptions, Threshold,
 from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
-from spark_ops.runner import Probe
+
+if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.runner import Probe
 
 Comparison = Literal["==", "!=", "<", "<=", ">", ">=", "in"]
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {

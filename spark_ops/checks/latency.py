@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
@@ -20,8 +20,10 @@ from spark_ops.errors import ConfigError
 from spark_ops.histogram import LatencyHistogram
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile, Target, target_with_credentials
-from spark_ops.runner import Probe
 from spark_ops.stats import compare
+
+if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.runner import Probe
 
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import msgspec
 
-from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx
+from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx, series_name
 from spark_ops.errors import TargetError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
-from spark_ops.runner import Probe
+
+if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.runner import Probe
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -69,8 +71,9 @@ class MetricsCheck:
 
     def __init__(self, options: MetricsOptions, profile: Profile) -> None:
         self.options = options
-        path = options.path if options.path is not None or options.url is not None else "/metrics"
-        self.target = profile.target(service=options.service, path=path, url=options.url)
+        self.target = profile.target(
+            service=options.service, path=options.path, url=options.url, default_path="/metrics"
+        )
         self.artifact = f"metrics/{options.service or 'target'}.prom"
         self.size = Bounds.resolve(
             profile, min=options.min_bytes, max=options.max_bytes, required=False, key_suffix="_bytes"
@@ -154,7 +157,7 @@ class MetricsCheck:
                     bounds.as_threshold(),
                 )
             for sample in matching:
-                status, reason = bounds.judge(sample.value, _series_name(sample))
+                status, reason = bounds.judge(sample.value, series_name(sample.name, sample.labels))
                 if status is not Status.PASS:
                     return verdict(status, reason, sample.value, bounds.as_threshold())
         return Judgement(
@@ -164,8 +167,3 @@ class MetricsCheck:
             threshold=self.size.as_threshold() or None,
             artifacts=artifacts,
         )
-
-
-def _series_name(sample: Sample) -> str:
-    labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-    return f"{sample.name}{{{labels}}}" if labels else sample.name

@@ -30,16 +30,17 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import msgspec
 
-from spark_ops.checks._common import MISSING, TargetOptions, require_2xx
+from spark_ops.checks._common import MISSING, TargetOptions, clip, lookup, require_2xx
 from spark_ops.errors import CheckError, ConfigError, TargetError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import NonNegativeFloat, NonNegativeInt, PositiveFloat, Profile, Target
-from spark_ops.redact import Redactor, environment_secrets
-from spark_ops.runner import Probe
+
+if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.runner import Probe
 
 NonEmptyText = Annotated[str, msgspec.Meta(min_length=1)]
 DEFAULT_COMMAND = "pm2"
@@ -104,10 +105,6 @@ def _shown(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
-def _field(parent: Any, key: str) -> Any:
-    return parent.get(key, MISSING) if isinstance(parent, dict) else MISSING
-
-
 def _finite(value: Any) -> float | None:
     """``value`` as a float when it is a finite JSON number, else None."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -139,16 +136,16 @@ def read_process(entry: Any, now_ms: float) -> ProcessStatus:
     pm_id = entry.get("pm_id")
     pm_id = pm_id if isinstance(pm_id, int) and not isinstance(pm_id, bool) else None
     env, monit = entry.get("pm2_env"), entry.get("monit")
-    status = _field(env, "status")
+    status = lookup(env, "status")
     if not isinstance(status, str) or not status:
         problems.append(
             "pm2_env.status missing" if status is MISSING else f"pm2_env.status is {_shown(status)}"
         )
         status = None
-    restarts = _count(_field(env, "restart_time"), "pm2_env.restart_time", "a count", problems, whole=True)
-    memory = _count(_field(monit, "memory"), "monit.memory", "a number of bytes", problems)
-    cpu = _finite(_field(monit, "cpu"))
-    started_ms = _finite(_field(env, "pm_uptime"))
+    restarts = _count(lookup(env, "restart_time"), "pm2_env.restart_time", "a count", problems, whole=True)
+    memory = _count(lookup(monit, "memory"), "monit.memory", "a number of bytes", problems)
+    cpu = _finite(lookup(monit, "cpu"))
+    started_ms = _finite(lookup(env, "pm_uptime"))
     uptime_s = (now_ms - started_ms) / 1000 if status == "online" and started_ms is not None else None
     return ProcessStatus(name, pm_id, status, restarts, memory, cpu, uptime_s, tuple(problems))
 
@@ -188,15 +185,17 @@ def parse_jlist(data: bytes, origin: str) -> list[Any]:
     raise TargetError(f"{origin}: not a PM2 process list (no JSON array in {len(data)} bytes)")
 
 
-def _stderr_line(stderr: bytes, redactor: Redactor) -> str:
-    """The most telling stderr line (the first naming an error, else the last), short and redacted."""
+def _stderr_line(stderr: bytes) -> str:
+    """The most telling stderr line (the first naming an error, else the last), short.
+
+    Not redacted here: every output (the run's results, the export, the CLI's errors) is redacted once.
+    """
     lines = [line.strip() for line in _ANSI.sub("", stderr.decode("utf-8", errors="replace")).splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         return "no output on stderr"
     line = next((line for line in lines if "error" in line.lower()), lines[-1])
-    line = redactor.text(line)
-    return line if len(line) <= STDERR_LINE_CHARS else line[: STDERR_LINE_CHARS - 1] + "…"
+    return clip(line, STDERR_LINE_CHARS)
 
 
 async def _read_to_eof(
@@ -231,9 +230,7 @@ def _kill(process: asyncio.subprocess.Process) -> None:
         pass
 
 
-async def read_jlist(
-    command: str = DEFAULT_COMMAND, *, max_bytes: int = DEFAULT_MAX_BYTES, redactor: Redactor | None = None
-) -> bytes:
+async def read_jlist(command: str = DEFAULT_COMMAND, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """The standard output of ``<command> jlist`` (raw: it holds environments; parse and trim it).
 
     Raises CheckError when the command is not on PATH, cannot start or exits non-zero (the reason
@@ -244,7 +241,6 @@ async def read_jlist(
     executable = shutil.which(command)
     if executable is None:
         raise CheckError(f"cannot read the PM2 process list: {command!r} is not on PATH")
-    redactor = redactor or Redactor(environment_secrets())
     try:
         process = await asyncio.create_subprocess_exec(
             executable,
@@ -269,7 +265,7 @@ async def read_jlist(
     if too_long:
         raise TargetError(f"{what}: output larger than the {max_bytes}-byte limit")
     if returncode != 0:
-        raise CheckError(f"{what} exited {returncode}: {_stderr_line(stderr, redactor)}")
+        raise CheckError(f"{what} exited {returncode}: {_stderr_line(stderr)}")
     return stdout
 
 
@@ -317,8 +313,9 @@ class Pm2Check:
             )
         self.target: Target | None = None
         if options.url is not None or options.service is not None or options.path is not None:
-            path = options.path if options.path is not None or options.url is not None else DEFAULT_PATH
-            self.target = profile.target(service=options.service, path=path, url=options.url)
+            self.target = profile.target(
+                service=options.service, path=options.path, url=options.url, default_path=DEFAULT_PATH
+            )
         self.file = options.file
         self.command = options.command or DEFAULT_COMMAND
         self.processes = list(dict.fromkeys(options.processes)) if options.processes is not None else None
@@ -334,7 +331,6 @@ class Pm2Check:
             self.artifact = f"pm2/{Path(self.file).stem}.json"
         else:
             self.artifact = "pm2/status.json"
-        self.redactor = Redactor([*profile.secrets, *environment_secrets()])
 
     @property
     def threshold(self) -> dict[str, Any]:
@@ -369,7 +365,7 @@ class Pm2Check:
             if len(data) > probe.max_body_bytes:
                 raise TargetError(f"{self.file}: larger than the {probe.max_body_bytes}-byte limit")
             return data, self.file
-        data = await read_jlist(self.command, max_bytes=probe.max_body_bytes, redactor=self.redactor)
+        data = await read_jlist(self.command, max_bytes=probe.max_body_bytes)
         return data, f"{self.command} jlist"
 
     def _faults(self, process: ProcessStatus) -> list[str]:

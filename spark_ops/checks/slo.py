@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from spark_ops.checks._common import (
     MISSING,
@@ -17,7 +17,9 @@ from spark_ops.checks._common import (
 from spark_ops.errors import TargetError
 from spark_ops.model import Judgement
 from spark_ops.profile import Profile
-from spark_ops.runner import Probe
+
+if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.runner import Probe
 
 
 class SloOptions(TargetOptions, frozen=True, kw_only=True):

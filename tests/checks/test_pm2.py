@@ -496,8 +496,8 @@ def test_command_names_another_executable(tmp_path, fake_pm2):
     assert list(result.artifacts) == ["pm2/status.json"]
 
 
-def test_non_zero_exit_is_an_error_with_a_redacted_stderr_line(tmp_path, fake_pm2, monkeypatch):
-    """pm2 exiting non-zero is ERROR; the reason quotes its error line with secrets masked."""
+def test_non_zero_exit_is_an_error_with_a_redacted_stderr_line(tmp_path, fake_pm2, monkeypatch, spark):
+    """pm2 exiting non-zero is ERROR; the reason quotes its error line, an env secret masked on output."""
     monkeypatch.setenv("SPARK_PM2_TOKEN", "s3cr3t-in-the-env")
     fake_pm2(
         "echo '[]'\n"
@@ -506,10 +506,14 @@ def test_non_zero_exit_is_an_error_with_a_redacted_stderr_line(tmp_path, fake_pm
         "echo '    at Socket.connect (node:net:1)' >&2\n"
         "exit 3"
     )
-    result = run(tmp_path, pm2_check())
-    assert result.status is Status.ERROR
-    assert "pm2 jlist exited 3: [PM2][ERROR] connect EACCES /home/spark/.pm2/rpc.sock ***" in result.message
-    assert "s3cr3t" not in result.message
+    suite = write_suite(tmp_path, {"name": "pm2.jlist", "kind": "pm2"})
+    result = spark("gate", "--suite", str(suite), "--format", "json")
+    (check,) = json.loads(result.stdout)["checks"]
+    assert check["status"] == "ERROR"
+    assert "pm2 jlist exited 3: [PM2][ERROR] connect EACCES /home/spark/.pm2/rpc.sock ***" in check["message"]
+    assert "s3cr3t" not in result.stdout + result.stderr
+    stored = "".join(p.read_text(errors="replace") for p in (tmp_path / "evidence").rglob("*") if p.is_file())
+    assert "s3cr3t" not in stored
 
 
 @pytest.mark.parametrize(

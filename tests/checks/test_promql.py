@@ -341,6 +341,20 @@ def test_bearer_token_is_redacted_from_every_output(spark, httpserver, tmp_path,
     assert "tok-9f8e7d6c" not in result.stdout + result.stderr
 
 
+def test_an_environment_secret_echoed_by_prometheus_is_masked(spark, httpserver, tmp_path, monkeypatch):
+    """A secret-named env var's value that Prometheus echoes is masked on stdout and in the evidence."""
+    monkeypatch.setenv("SPARK_API_TOKEN", "envonly-s3cret-77")
+    serve(httpserver, error("bad_data", "tenant envonly-s3cret-77 is unknown"), status=400)
+    suite = write_suite(tmp_path, promql(min=1))
+    url = httpserver.url_for("").rstrip("/")
+    result = spark("gate", "--suite", str(suite), "--set", f"prometheus.url={url}", "-f", "json")
+    (check,) = json.loads(result.stdout)["checks"]
+    assert check["status"] == "ERROR"
+    assert "tenant *** is unknown" in check["message"]
+    stored = "".join(p.read_text(errors="replace") for p in (tmp_path / "evidence").rglob("*") if p.is_file())
+    assert "envonly-s3cret-77" not in result.stdout + result.stderr + stored
+
+
 def test_own_prometheus_url_wins_and_gets_no_profile_headers(judge, httpserver):
     """A check's prometheus_url replaces the profile's, and the profile's headers are not sent to it."""
     httpserver.expect_request(QUERY_PATH).respond_with_json(vector((UP_A, "1")))
