@@ -7,7 +7,8 @@ The rules (SPEC: p95 > 1000 ms for 5 min, error rate > 0.01 for 5 min) and the p
     SparkMarketDataStale       spark_slo_staleness_seconds > slo.staleness_s for 1m
     SparkCriticalCheckDown     a critical check's spark_check_up == 0 for 3m
     SparkCheckDown             any other check's spark_check_up == 0 for 3m
-    SparkMonitorStale          the last cycle ended more than 5 min ago (monitor stuck, dead or not pushing)
+    SparkMonitorStale          the last cycle ended more than 3 intervals ago, and at least 5 min ago
+                               (monitor stuck, dead or not pushing; spark_monitor_interval_seconds)
     SparkMonitorAbsent         no spark_monitor_last_run_timestamp_seconds at all for 15 min
     SparkMonitorCycleErrors    a monitor cycle crashed in the last 15 min
     SparkErrorBudgetBurnFast   multi-window burn rate, page: 14.4x over 1h and 5m, or 6x over 6h and 30m
@@ -24,7 +25,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from spark_ops import monitor as names
+from spark_ops import metric_names as names
 from spark_ops.profile import Profile
 
 LATENCY_P95_ALERT_MS = 1000  # SPEC: Alert rules
@@ -32,12 +33,34 @@ ERROR_RATE_ALERT = 0.01
 SLO_FOR = "5m"
 STALE_FOR = "1m"
 CHECK_DOWN_FOR = "3m"
-MONITOR_STALE_S = 300  # ten missed cycles at the default 30 s interval
+# A cycle is late after this many intervals, and never before MONITOR_STALE_S (ten default intervals).
+STALE_INTERVALS = 3
+MONITOR_STALE_S = 300
+# How far back the stale rule looks for the last cycle and the interval: a dead monitor's series go stale,
+# and this must outlast STALE_INTERVALS of the longest interval anyone runs (8 hours here).
+MONITOR_STALE_LOOKBACK = "1d"
 MONITOR_ABSENT_WINDOW = "15m"
-# (short window, long window, burn-rate factor) per alert; the budget is spent in 30 days at factor 1.
+CYCLE_ERRORS_WINDOW = "15m"
+SLO_PERIOD_DAYS = 30
+# (short window, long window, burn-rate factor) per alert; at factor 1 the budget lasts the SLO period.
 FAST_BURN = (("5m", "1h", 14.4), ("30m", "6h", 6.0))
 SLOW_BURN = (("2h", "1d", 3.0), ("6h", "3d", 1.0))
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+_SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_UNIT_NAMES = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _in_words(duration: str) -> str:
+    """A one-unit Prometheus duration in its largest whole unit: "5m" and "300s" -> "5 minutes"."""
+    seconds = int(duration[:-1]) * _SECONDS_PER_UNIT[duration[-1]]
+    unit, size = next((unit, size) for unit, size in _UNIT_NAMES if seconds % size == 0)
+    count = seconds // size
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+def monitor_stale_in_words() -> str:
+    """When SparkMonitorStale fires, for people: "3 intervals (at least 5 minutes)"."""
+    return f"{STALE_INTERVALS} intervals (at least {_in_words(f'{MONITOR_STALE_S}s')})"
 
 
 def error_rate_average(window: str) -> str:
@@ -106,15 +129,16 @@ def rule_groups(profile: Profile) -> list[RuleGroup]:
             f"{names.SLO_LATENCY_P95} > {LATENCY_P95_ALERT_MS}",
             "critical",
             f"Spark p95 latency above {LATENCY_P95_ALERT_MS} ms",
-            "{{ $labels.check }} read a p95 latency of {{ $value }} ms for 5 minutes.",
+            f"{{{{ $labels.check }}}} read a p95 latency of {{{{ $value }}}} ms for {_in_words(SLO_FOR)}.",
             for_=SLO_FOR,
         ),
         _alert(
             "SparkErrorRateHigh",
             f"{names.SLO_ERROR_RATE} > {ERROR_RATE_ALERT}",
             "critical",
-            "Spark error rate above 1 %",
-            "{{ $labels.check }} read an error rate of {{ $value | humanizePercentage }} for 5 minutes.",
+            f"Spark error rate above {ERROR_RATE_ALERT * 100:g} %",
+            f"{{{{ $labels.check }}}} read an error rate of {{{{ $value | humanizePercentage }}}} "
+            f"for {_in_words(SLO_FOR)}.",
             for_=SLO_FOR,
             comment=(
                 "SPEC says 0.01/s; the platform reports errorRate as the fraction of requests that failed\n"
@@ -141,7 +165,7 @@ def rule_groups(profile: Profile) -> list[RuleGroup]:
             "critical",
             "Spark critical check {{ $labels.check }} is down",
             "Critical check {{ $labels.check }} ({{ $labels.kind }}, suite {{ $labels.suite }}) has not "
-            "passed for 3 minutes: do not deploy.",
+            f"passed for {_in_words(CHECK_DOWN_FOR)}: do not deploy.",
             for_=CHECK_DOWN_FOR,
             comment="A check that could not read its value is down too: its SLO gauge is absent, not stale.",
         ),
@@ -151,37 +175,56 @@ def rule_groups(profile: Profile) -> list[RuleGroup]:
             "warning",
             "Spark check {{ $labels.check }} is down",
             "Check {{ $labels.check }} ({{ $labels.kind }}, {{ $labels.severity }}, suite "
-            "{{ $labels.suite }}) has not passed for 3 minutes.",
+            f"{{{{ $labels.suite }}}}) has not passed for {_in_words(CHECK_DOWN_FOR)}.",
             for_=CHECK_DOWN_FOR,
         ),
         _alert(
             "SparkMonitorStale",
-            f"time() - max_over_time({names.LAST_RUN}[1h]) > {MONITOR_STALE_S}",
+            _monitor_stale_expr(),
             "warning",
-            "spark monitor has not finished a cycle for 5 minutes",
+            f"spark monitor has not finished a cycle for {monitor_stale_in_words()}",
             "The last cycle of spark monitor ended {{ $value | humanizeDuration }} ago: the monitor is "
             "stuck, stopped or not pushing, and every spark_* figure is old.",
+            comment=(
+                f"Late: {STALE_INTERVALS} x {names.INTERVAL}, never under {MONITOR_STALE_S} s;\n"
+                "a monitor too old to export its interval is held to that floor."
+            ),
         ),
         _alert(
             "SparkMonitorAbsent",
             f"absent_over_time({names.LAST_RUN}[{MONITOR_ABSENT_WINDOW}])",
             "warning",
             "No spark monitor data",
-            "Prometheus has had no spark_monitor_last_run_timestamp_seconds for 15 minutes: spark monitor "
+            f"Prometheus has had no {names.LAST_RUN} for {_in_words(MONITOR_ABSENT_WINDOW)}: spark monitor "
             "is not running or not scraped.",
         ),
         _alert(
             "SparkMonitorCycleErrors",
-            f'increase({names.RUNS}_total{{result="error"}}[15m]) > 0',
+            f'increase({names.RUNS}_total{{result="error"}}[{CYCLE_ERRORS_WINDOW}]) > 0',
             "warning",
             "spark monitor cycles are crashing",
-            '{{ $value | printf "%.0f" }} spark monitor cycles crashed in the last 15 minutes (see its log).',
+            '{{ $value | printf "%.0f" }} spark monitor cycles crashed in the last '
+            f"{_in_words(CYCLE_ERRORS_WINDOW)} (see its log).",
         ),
     ]
     groups = [RuleGroup("spark-ops.alerts", alerts)]
     if slo.error_rate is not None:
         groups += _burn_rate_groups(slo.error_rate, source)
     return groups
+
+
+def _monitor_stale_expr() -> str:
+    """Seconds since the last cycle, against STALE_INTERVALS intervals with a floor of MONITOR_STALE_S.
+
+    Both series are read over MONITOR_STALE_LOOKBACK so a dead monitor (its series stale) still alerts;
+    one without the interval gauge is compared with 0 intervals, i.e. with the floor.
+    """
+    last_run = f"max_over_time({names.LAST_RUN}[{MONITOR_STALE_LOOKBACK}])"
+    interval = f"last_over_time({names.INTERVAL}[{MONITOR_STALE_LOOKBACK}])"
+    return (
+        f"time() - {last_run}\n"
+        f"  > clamp_min(\n    {STALE_INTERVALS} * ({interval} or {last_run} * 0),\n    {MONITOR_STALE_S}\n  )"
+    )
 
 
 def _burn_rate_groups(budget: float, source: str) -> list[RuleGroup]:
@@ -198,14 +241,22 @@ def _burn_rate_groups(budget: float, source: str) -> list[RuleGroup]:
         )
 
     budget_text = f"error budget {budget:g} ({source}: slo.error_rate)"
+
+    def legs_text(legs: tuple[tuple[str, str, float], ...]) -> str:
+        return ", or ".join(
+            f"{factor:g}x{f' the {budget_text}' if index == 0 else ''} over {long} and {short}"
+            for index, (short, long, factor) in enumerate(legs)
+        )
+
+    fastest, slowest = FAST_BURN[0][2], FAST_BURN[-1][2]
     burn = [
         _alert(
             "SparkErrorBudgetBurnFast",
             condition(FAST_BURN),
             "critical",
             "Spark is burning its error budget fast",
-            f"{{{{ $labels.check }}}}: 14.4x the {budget_text} over 1h and 5m, or 6x over 6h and 30m: "
-            "at this rate the 30-day budget is gone in 2 to 5 days. Page.",
+            f"{{{{ $labels.check }}}}: {legs_text(FAST_BURN)}: at this rate the {SLO_PERIOD_DAYS}-day budget "
+            f"is gone in {SLO_PERIOD_DAYS / fastest:.0f} to {SLO_PERIOD_DAYS / slowest:.0f} days. Page.",
             comment="Multi-window, multi-burn-rate (SRE workbook, Sloth): a page.",
         ),
         _alert(
@@ -213,7 +264,7 @@ def _burn_rate_groups(budget: float, source: str) -> list[RuleGroup]:
             condition(SLOW_BURN),
             "warning",
             "Spark is burning its error budget",
-            f"{{{{ $labels.check }}}}: 3x the {budget_text} over 1d and 2h, or 1x over 3d and 6h. Ticket.",
+            f"{{{{ $labels.check }}}}: {legs_text(SLOW_BURN)}. Ticket.",
             comment="Multi-window, multi-burn-rate (SRE workbook, Sloth): a ticket.",
         ),
     ]
@@ -225,7 +276,7 @@ def render_rules(profile: Profile) -> str:
     slo = profile.config.slo
     lines = [
         f"# Prometheus rules for spark monitor, rendered by `spark alerts --profile {profile.name}`.",
-        "# Metric names: see `spark_ops/monitor.py`; thresholds: SPEC (p95 1000 ms, errors 0.01) and the",
+        "# Metric names: `spark_ops/metric_names.py`; thresholds: SPEC (p95 1000 ms, errors 0.01) and the",
         f"# profile (slo.staleness_s = {_shown(slo.staleness_s)}, "
         f"slo.error_rate = {_shown(slo.error_rate)}).",
     ]

@@ -23,6 +23,7 @@ import typer
 
 from spark_ops import __version__
 from spark_ops.errors import ConfigError, ExitCode, SparkOpsError
+from spark_ops.metric_names import DEFAULT_LISTEN
 
 if TYPE_CHECKING:
     from spark_ops.pipeline import PreparedRun
@@ -645,7 +646,7 @@ def monitor(
     ] = 30.0,
     listen: Annotated[
         str, typer.Option("--listen", help="HOST:PORT to serve /metrics on.", envvar="SPARK_MONITOR_LISTEN")
-    ] = "127.0.0.1:9108",
+    ] = DEFAULT_LISTEN,
     pushgateway: Annotated[
         str | None,
         typer.Option(

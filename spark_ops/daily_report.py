@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, write_atomically
-from spark_ops.model import RiskLevel
+from spark_ops.model import RiskLevel, Status
 from spark_ops.risk import RECOMMENDATIONS
 
 SCHEMA = "spark-ops/daily-report/v1"
 NO_RUNS = "No runs in the window: there is no evidence that deploying is safe"
 _RANK = {level.value: level.rank for level in RiskLevel}
-_PASSING = ("PASS", "SKIP")
+# A tuple: `in` must not raise on a malformed (unhashable) status; an unknown status is an issue.
+_NO_ATTENTION = tuple(status.value for status in Status if not status.needs_attention)
 
 
 def _table(value: Any) -> Mapping[str, Any]:
@@ -68,7 +69,7 @@ def _issues(runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
             continue
         checks = run.result.get("checks")
         for check in checks if isinstance(checks, list) else []:
-            if not isinstance(check, dict) or check.get("status") in _PASSING:
+            if not isinstance(check, dict) or check.get("status") in _NO_ATTENTION:
                 continue
             key = (run.command, str(check.get("name")))
             entry = seen.setdefault(key, {"command": run.command, "check": key[1], "count": 0})

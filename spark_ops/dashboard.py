@@ -4,7 +4,10 @@ It is provisionable as it is (a file provider can load it) and importable by han
 source is a dashboard variable (``$datasource``), not an import-time input. Panels: risk level and score,
 time since the last cycle, a status grid of every check, the checks over time, the three SLO figures with
 the profile's targets drawn as threshold lines, risk over time, runs by result, check durations and
-/metrics bytes. Every expression uses only metric names from ``spark_ops.monitor``.
+/metrics bytes. Every expression uses only metric names from ``spark_ops.metric_names``.
+
+The stat panels ask for the value now (instant queries), not the last one in the range: a dead monitor's
+series go stale, so its stats read a red "no data" instead of its last, green, figures.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import json
 import re
 from typing import Any
 
-from spark_ops import monitor as names
-from spark_ops.alerts import MONITOR_STALE_S
+from spark_ops import metric_names as names
+from spark_ops.alerts import MONITOR_STALE_S, monitor_stale_in_words
 from spark_ops.model import RiskLevel
 from spark_ops.profile import Profile
 
@@ -22,6 +25,12 @@ SCHEMA_VERSION = 39
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SELECTOR = '{instance=~"$instance"}'
 GREEN, YELLOW, ORANGE, RED = "green", "yellow", "orange", "red"
+NO_DATA = "no data"
+# Grafana colours a missing value with the base threshold (often green) unless a mapping says otherwise.
+NO_DATA_MAPPING = {
+    "type": "special",
+    "options": {"match": "null+nan", "result": {"text": NO_DATA, "color": RED}},
+}
 _RISK_COLOURS = {
     RiskLevel.LOW: GREEN,
     RiskLevel.MEDIUM: YELLOW,
@@ -89,6 +98,7 @@ def _panel(
     mappings: list[dict[str, Any]] | None = None,
     custom: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    instant: bool = False,
     **defaults: Any,
 ) -> dict[str, Any]:
     return {
@@ -96,7 +106,14 @@ def _panel(
         "title": title,
         "description": description,
         "targets": [
-            {"refId": chr(ord("A") + index), "datasource": DATASOURCE, "expr": expr, "legendFormat": legend}
+            {
+                "refId": chr(ord("A") + index),
+                "datasource": DATASOURCE,
+                "expr": expr,
+                "legendFormat": legend,
+                "instant": instant,
+                "range": not instant,
+            }
             for index, (expr, legend) in enumerate(targets)
         ],
         "fieldConfig": {
@@ -134,16 +151,35 @@ def _timeseries(
     return _panel("timeseries", title, description, targets, custom=custom, options=options, **rest)
 
 
-def _stat(title: str, description: str, expr: str, legend: str = "", **rest: Any) -> dict[str, Any]:
+def _stat(
+    title: str,
+    description: str,
+    expr: str,
+    legend: str = "",
+    *,
+    mappings: list[dict[str, Any]] | None = None,
+    **rest: Any,
+) -> dict[str, Any]:
+    """A one-figure panel of the value now; no value (a dead monitor, a stale series) is a red "no data"."""
     options = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "reduceOptions": {"calcs": ["last"], "fields": "", "values": False},
         "colorMode": "background",
         "graphMode": "none",
         "textMode": "auto",
         "orientation": "auto",
         "justifyMode": "auto",
     }
-    return _panel("stat", title, description, [(expr, legend)], options=options, **rest)
+    return _panel(
+        "stat",
+        title,
+        description,
+        [(expr, legend)],
+        options=options,
+        instant=True,
+        mappings=[*(mappings or []), NO_DATA_MAPPING],
+        noValue=NO_DATA,
+        **rest,
+    )
 
 
 def dashboard(profile: Profile) -> dict[str, Any]:
@@ -179,8 +215,10 @@ def dashboard(profile: Profile) -> dict[str, Any]:
     layout.add(
         _stat(
             "Since the last cycle",
-            "Time since spark monitor last finished a cycle; SparkMonitorStale fires past 5 minutes.",
-            f"time() - max({names.LAST_RUN}{SELECTOR})",
+            "Time since spark monitor last finished a cycle in the time range; it keeps growing when the "
+            f"monitor stops. SparkMonitorStale fires past {monitor_stale_in_words()}.",
+            # Over the range, so a dead monitor (its series stale) still has a last cycle to count from.
+            f"time() - max(max_over_time({names.LAST_RUN}{SELECTOR}[$__range]))",
             unit="s",
             thresholds=_thresholds((None, GREEN), (MONITOR_STALE_S, RED)),
         ),

@@ -23,6 +23,16 @@ class Status(StrEnum):
         """FAIL and ERROR both block a deploy."""
         return self in (Status.FAIL, Status.ERROR)
 
+    @property
+    def is_up(self) -> bool:
+        """PASS and WARN: the check reached its target and found it serving (a warning is still up)."""
+        return self in (Status.PASS, Status.WARN)
+
+    @property
+    def needs_attention(self) -> bool:
+        """Everything but PASS and SKIP: a warning, a failure, or a check that could not judge."""
+        return self not in (Status.PASS, Status.SKIP)
+
 
 class Severity(StrEnum):
     """How much a failing check weighs in the risk level."""

@@ -1,7 +1,8 @@
 """``spark monitor``: run a suite every interval and serve what it found as Prometheus metrics.
 
-Metric names (a contract: the rules of ``spark alerts`` and the panels of ``spark dashboard`` use exactly
-these; each check's series exist from the first cycle and keep their labels, so memory stays flat):
+Metric names (a contract, kept in ``spark_ops.metric_names``: the rules of ``spark alerts`` and the panels
+of ``spark dashboard`` use exactly these; each check's series exist from the first cycle and keep their
+labels, so memory stays flat):
 
     spark_check_up{suite,check,kind,severity}   1 when the check's last status was PASS or WARN, else 0
     spark_check_status{suite,check,status}      1 for the last status, 0 for the others (PASS, WARN, FAIL,
@@ -16,12 +17,14 @@ these; each check's series exist from the first cycle and keep their labels, so 
     spark_monitor_runs_total{result}            cycles by result: pass, fail, inconclusive, error
     spark_monitor_last_run_timestamp_seconds    when the last cycle ended (Unix time)
     spark_monitor_cycle_duration_seconds        how long the last cycle took
+    spark_monitor_interval_seconds              the --interval it runs at (SparkMonitorStale scales by it)
 
 A reading that could not be taken this cycle (target down, field missing, a cycle that crashed) is
 removed from the exposition, never left at its old value looking fresh: Prometheus marks the series
 stale, the windowed averages of the burn-rate rules skip the gap (a NaN would poison every
 ``avg_over_time`` over it for the whole window), and the check-down alert fires from ``spark_check_up``.
-The risk gauges have no labels to remove: after a crashed cycle they read NaN.
+A cycle that crashed is recorded as every check ERROR (with the crash as its message, duration 0), and
+the risk is assessed from that as for any run: CRITICAL when a critical check is in the suite.
 
 A cycle runs the suite as ``spark gate --exit-on-fail`` would; its exit code gives the result (0 pass,
 1 fail, 3 inconclusive; an exception or exit 4 is ``error``, logged as one redacted line, and the loop
@@ -34,14 +37,16 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from spark_ops import pipeline
-from spark_ops.errors import ConfigError
-from spark_ops.model import CheckResult, RunResult, Status
+from spark_ops import metric_names as names
+from spark_ops import pipeline, risk
+from spark_ops.errors import ConfigError, ExitCode
+from spark_ops.model import CheckResult, Risk, RunResult, Status
+from spark_ops.profile import require_http_url, target_with_credentials
 from spark_ops.redact import Redactor, environment_secrets, url_secrets
 
 if TYPE_CHECKING:
@@ -49,30 +54,20 @@ if TYPE_CHECKING:
 
     from spark_ops.pipeline import PreparedRun
 
-CHECK_UP = "spark_check_up"
-CHECK_STATUS = "spark_check_status"
-CHECK_DURATION = "spark_check_duration_seconds"
-SLO_LATENCY_P95 = "spark_slo_latency_p95_ms"
-SLO_ERROR_RATE = "spark_slo_error_rate"
-SLO_STALENESS = "spark_slo_staleness_seconds"
-SCRAPE_BYTES = "spark_metrics_scrape_bytes"
-RISK_LEVEL = "spark_risk_level"
-RISK_SCORE = "spark_risk_score"
-RUNS = "spark_monitor_runs"  # a counter: exposed as spark_monitor_runs_total
-LAST_RUN = "spark_monitor_last_run_timestamp_seconds"
-CYCLE_DURATION = "spark_monitor_cycle_duration_seconds"
-
 # The health-JSON field an ``slo`` check reads -> the gauge its reading goes to.
 SLO_GAUGE_OF_FIELD = {
-    "slo.latencyP95": SLO_LATENCY_P95,
-    "slo.errorRate": SLO_ERROR_RATE,
-    "slo.staleness": SLO_STALENESS,
+    "slo.latencyP95": names.SLO_LATENCY_P95,
+    "slo.errorRate": names.SLO_ERROR_RATE,
+    "slo.staleness": names.SLO_STALENESS,
 }
 RESULTS = ("pass", "fail", "inconclusive", "error")
-_RESULT_OF_EXIT_CODE = {0: "pass", 1: "fail", 3: "inconclusive"}
+_RESULT_OF_EXIT_CODE: dict[int, str] = {
+    ExitCode.OK: "pass",
+    ExitCode.VERDICT_FAILED: "fail",
+    ExitCode.INCONCLUSIVE: "inconclusive",
+}
 _READ_STATUSES = (Status.PASS, Status.WARN, Status.FAIL)  # a check that read a value judged it
 JOB = "spark-monitor"
-DEFAULT_LISTEN = "127.0.0.1:9108"
 PUSH_TIMEOUT_S = 10.0
 _POLL_S = 0.2  # how often a waiting loop looks at the stop event while a cycle runs
 
@@ -80,59 +75,68 @@ _POLL_S = 0.2  # how often a waiting loop looks at the stop event while a cycle 
 class MonitorMetrics:
     """The monitor's own registry (never the global one) and how one run's results land in it."""
 
-    def __init__(self, prepared: PreparedRun) -> None:
+    def __init__(self, prepared: PreparedRun, *, interval_s: float) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge
 
         self.registry = CollectorRegistry()
         self.suite = prepared.suite.name
         registry = self.registry
         self.up = Gauge(
-            CHECK_UP,
+            names.CHECK_UP,
             "1 when the check's last status was PASS or WARN, else 0.",
             ["suite", "check", "kind", "severity"],
             registry=registry,
         )
         self.status = Gauge(
-            CHECK_STATUS,
+            names.CHECK_STATUS,
             "1 for the check's last status, 0 for the others.",
             ["suite", "check", "status"],
             registry=registry,
         )
         self.duration = Gauge(
-            CHECK_DURATION,
+            names.CHECK_DURATION,
             "How long the check took in the last cycle.",
             ["suite", "check"],
             registry=registry,
         )
         self.slo = {
-            SLO_LATENCY_P95: Gauge(
-                SLO_LATENCY_P95, "p95 latency (ms) an slo check read.", ["check"], registry=registry
+            names.SLO_LATENCY_P95: Gauge(
+                names.SLO_LATENCY_P95, "p95 latency (ms) an slo check read.", ["check"], registry=registry
             ),
-            SLO_ERROR_RATE: Gauge(
-                SLO_ERROR_RATE, "Error rate (fraction 0..1) an slo check read.", ["check"], registry=registry
+            names.SLO_ERROR_RATE: Gauge(
+                names.SLO_ERROR_RATE,
+                "Error rate (fraction 0..1) an slo check read.",
+                ["check"],
+                registry=registry,
             ),
-            SLO_STALENESS: Gauge(
-                SLO_STALENESS, "Market-data staleness (s) an slo check read.", ["check"], registry=registry
+            names.SLO_STALENESS: Gauge(
+                names.SLO_STALENESS,
+                "Market-data staleness (s) an slo check read.",
+                ["check"],
+                registry=registry,
             ),
         }
         self.scrape_bytes = Gauge(
-            SCRAPE_BYTES,
+            names.SCRAPE_BYTES,
             "Bytes of the /metrics body a metrics check read.",
             ["check", "service"],
             registry=registry,
         )
         self.risk_level = Gauge(
-            RISK_LEVEL,
+            names.RISK_LEVEL,
             "Risk level of the last cycle: 0 LOW, 1 MEDIUM, 2 HIGH, 3 CRITICAL.",
             registry=registry,
         )
-        self.risk_score = Gauge(RISK_SCORE, "Weighted score of the last cycle, 0..100.", registry=registry)
-        self.runs = Counter(RUNS, "Monitor cycles by result.", ["result"], registry=registry)
-        self.last_run = Gauge(LAST_RUN, "When the last cycle ended (Unix time).", registry=registry)
-        self.cycle_duration = Gauge(CYCLE_DURATION, "How long the last cycle took.", registry=registry)
+        self.risk_score = Gauge(
+            names.RISK_SCORE, "Weighted score of the last cycle, 0..100.", registry=registry
+        )
+        self.runs = Counter(names.RUNS, "Monitor cycles by result.", ["result"], registry=registry)
+        self.last_run = Gauge(names.LAST_RUN, "When the last cycle ended (Unix time).", registry=registry)
+        self.cycle_duration = Gauge(names.CYCLE_DURATION, "How long the last cycle took.", registry=registry)
+        interval = Gauge(names.INTERVAL, "Seconds from one cycle's start to the next.", registry=registry)
+        interval.set(interval_s)
         for result in RESULTS:  # every result exists at 0, so increase() sees the first one
             self.runs.labels(result)
-        self.checks = [(c.name, c.kind, c.severity.value) for c in prepared.checks]
         self.slo_gauge_of_check = {
             c.name: SLO_GAUGE_OF_FIELD[field_name]
             for c in prepared.checks
@@ -140,43 +144,27 @@ class MonitorMetrics:
         }
         self._scraped: dict[str, set[str]] = {}  # services each metrics check has a bytes series for
 
-    def record(self, run: RunResult) -> None:
+    def record(self, results: Sequence[CheckResult], assessed: Risk) -> None:
         """Set every check's series from one run's results, and the risk."""
-        for result in run.results:
-            self._set_status(result.name, result.kind, result.severity.value, result.status)
+        for result in results:
+            self.up.labels(self.suite, result.name, result.kind, result.severity.value).set(
+                1 if result.status.is_up else 0
+            )
+            for each in Status:
+                self.status.labels(self.suite, result.name, each.value).set(1 if each is result.status else 0)
             self.duration.labels(self.suite, result.name).set(result.duration_ms / 1000)
             gauge = self.slo_gauge_of_check.get(result.name)
             if gauge is not None:
                 self._set_slo(gauge, result.name, _reading(result))
             if result.kind == "metrics":
                 self._set_scrape_bytes(result.name, _scrape_sizes(result))
-        self.risk_level.set(run.risk.level.rank)
-        self.risk_score.set(run.risk.score)
-
-    def record_crash(self) -> None:
-        """A cycle that crashed judged nothing: every check is down, no reading stands, the risk is NaN."""
-        for name, kind, severity in self.checks:
-            self._set_status(name, kind, severity, Status.ERROR)
-            self.duration.remove(self.suite, name)
-            gauge = self.slo_gauge_of_check.get(name)
-            if gauge is not None:
-                self._set_slo(gauge, name, None)
-            if kind == "metrics":
-                self._set_scrape_bytes(name, {})
-        self.risk_level.set(math.nan)
-        self.risk_score.set(math.nan)
+        self.risk_level.set(assessed.level.rank)
+        self.risk_score.set(assessed.score)
 
     def finish_cycle(self, result: str, duration_s: float, ended_at: float) -> None:
         self.runs.labels(result).inc()
         self.cycle_duration.set(duration_s)
         self.last_run.set(ended_at)
-
-    def _set_status(self, check: str, kind: str, severity: str, status: Status) -> None:
-        self.up.labels(self.suite, check, kind, severity).set(
-            1 if status in (Status.PASS, Status.WARN) else 0
-        )
-        for each in Status:
-            self.status.labels(self.suite, check, each.value).set(1 if each is status else 0)
 
     def _set_slo(self, gauge: str, check: str, value: float | None) -> None:
         if value is None:
@@ -195,11 +183,13 @@ class MonitorMetrics:
 
 
 def _reading(result: CheckResult) -> float | None:
-    """The number an ``slo`` check read, or None when it read none it could judge."""
+    """The number an ``slo`` check read, or None when it read none it could judge.
+
+    The check reads a float (``number_from``) and the runner turns NaN and infinities into strings, so a
+    float here is a finite reading.
+    """
     value = result.observed
-    if result.status not in _READ_STATUSES or isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+    return value if result.status in _READ_STATUSES and isinstance(value, float) else None
 
 
 def _scrape_sizes(result: CheckResult) -> dict[str, int]:
@@ -243,35 +233,28 @@ class Pushgateway:
     def __init__(self, url: str, instance: str) -> None:
         if "://" not in url:
             url = f"http://{url}"
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"--pushgateway wants an http(s) URL, got {Redactor(url_secrets(url)).text(url)!r}"
-            )
-        self.username = unquote(parts.username) if parts.username is not None else None
-        self.password = unquote(parts.password) if parts.password is not None else None
-        netloc = parts.netloc.rpartition("@")[2]
-        self.url = urlunsplit(parts._replace(netloc=netloc))
+        require_http_url(url, key="--pushgateway")
+        if not urlsplit(url).hostname:  # "http://:9091" passes the check above, and urllib would push locally
+            raise ConfigError(f"must name a host, got {Redactor().text(url)!r}", key="--pushgateway")
+        self.target = target_with_credentials(url, {})  # user:password@ becomes a Basic header
         self.instance = instance
-        self.redactor = Redactor([*url_secrets(url), *([parts.password] if parts.password else [])])
+        self.redactor = Redactor(url_secrets(url))  # a secret query parameter stays in the URL
 
     def push(self, registry: CollectorRegistry) -> str | None:
         """Push once; a failure comes back as one redacted line instead of an exception."""
         from prometheus_client import push_to_gateway
-        from prometheus_client.exposition import basic_auth_handler, default_handler
+        from prometheus_client.exposition import default_handler
 
-        username, password = self.username, self.password
+        auth = list(self.target.headers.items())
 
         def handler(
             url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
         ) -> Callable[[], None]:
-            if username is None and password is None:
-                return default_handler(url, method, timeout, headers, data)
-            return basic_auth_handler(url, method, timeout, headers, data, username, password)
+            return default_handler(url, method, timeout, [*headers, *auth], data)
 
         try:
             push_to_gateway(
-                self.url,
+                self.target.url,
                 job=JOB,
                 registry=registry,
                 grouping_key={"instance": self.instance},
@@ -279,18 +262,20 @@ class Pushgateway:
                 handler=handler,
             )
         except Exception as exc:  # urllib, socket and HTTP errors alike: the loop must go on
-            return self.redactor.text(
-                f"push to {self.url} failed: {' '.join(str(exc).split()) or type(exc).__name__}"
-            )
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            return self.redactor.text(f"push to {self.target.display} failed: {reason}")
         return None
 
 
 class Monitor:
     """Runs a prepared suite once per cycle and records each cycle in its own registry."""
 
-    def __init__(self, prepared: PreparedRun, *, pushgateway: Pushgateway | None = None) -> None:
+    def __init__(
+        self, prepared: PreparedRun, *, interval_s: float, pushgateway: Pushgateway | None = None
+    ) -> None:
         self.prepared = prepared
-        self.metrics = MonitorMetrics(prepared)
+        self.interval_s = interval_s
+        self.metrics = MonitorMetrics(prepared, interval_s=interval_s)
         self.pushgateway = pushgateway
         self.redactor = Redactor([*environment_secrets(), *prepared.profile.secrets])
 
@@ -298,61 +283,70 @@ class Monitor:
     def registry(self) -> CollectorRegistry:
         return self.metrics.registry
 
-    def cycle(self, number: int) -> CycleOutcome:
-        """Run the suite once, record it (a crash counts as ``error``), then push when asked to."""
+    def cycle(self, number: int, stop: threading.Event) -> CycleOutcome | None:
+        """Run the suite once, record it (a crash counts as ``error``), then push when asked to.
+
+        None when ``stop`` was set by the time the suite run ended: the loop has moved on, so nothing is
+        recorded or pushed.
+        """
         started = time.perf_counter()
         run: RunResult | None = None
         error: str | None = None
         try:
             run = pipeline.execute(self.prepared, enforce=True)
             result = _RESULT_OF_EXIT_CODE.get(run.exit_code, "error")
-            self.metrics.record(run)
+            results, assessed = run.results, run.risk
         except Exception as exc:  # a bug in a cycle is counted and logged; the monitor goes on
             run, result = None, "error"
-            error = self.redactor.text(" ".join(f"{type(exc).__name__}: {exc}".split()))
-            self.metrics.record_crash()
+            error, results, assessed = self._crashed(exc)
+        if stop.is_set():
+            return None
+        try:
+            self.metrics.record(results, assessed)
+        except Exception as exc:  # so is a bug in recording: every check shows ERROR
+            result = "error"
+            error, results, assessed = self._crashed(exc)
+            self.metrics.record(results, assessed)
         duration_s = time.perf_counter() - started
         self.metrics.finish_cycle(result, duration_s, time.time())
         push_error = self.pushgateway.push(self.registry) if self.pushgateway is not None else None
         return CycleOutcome(number, result, duration_s, run, error, push_error)
 
+    def _crashed(self, exc: Exception) -> tuple[str, list[CheckResult], Risk]:
+        """The error line and what a crashed cycle records: every check ERROR, judged by the risk rules."""
+        error = self.redactor.text(" ".join(f"{type(exc).__name__}: {exc}".split()))
+        results = [CheckResult(c.name, c.kind, c.severity, Status.ERROR, error) for c in self.prepared.checks]
+        return error, results, risk.assess(results)
+
     def loop(
-        self,
-        *,
-        interval_s: float,
-        iterations: int | None,
-        stop: threading.Event,
-        on_cycle: Callable[[CycleOutcome], None],
+        self, *, iterations: int | None, stop: threading.Event, on_cycle: Callable[[CycleOutcome], None]
     ) -> int:
         """Cycle every ``interval_s`` (start to start) until ``stop`` is set or ``iterations`` ran.
 
         Each cycle runs on a worker thread so a stop request is seen within ``_POLL_S`` even while a
-        slow target holds a cycle up; a cycle abandoned that way is not recorded. Returns the cycles run.
+        slow target holds a cycle up; a cycle whose suite run ends after the stop request records and
+        pushes nothing. Returns the cycles run.
         """
         done = 0
         next_start = time.monotonic()
-        while not stop.is_set() and (iterations is None or done < iterations):
+        while (iterations is None or done < iterations) and not stop.wait(next_start - time.monotonic()):
             outcome = self._cycle_unless_stopped(done + 1, stop)
             if outcome is None:
                 break
             done += 1
             on_cycle(outcome)
-            if iterations is not None and done >= iterations:
-                break
             # Fixed rate; a cycle that overran its slot is followed at once, without catching up.
-            next_start = max(next_start + interval_s, time.monotonic())
-            if stop.wait(next_start - time.monotonic()):
-                break
+            next_start = max(next_start + self.interval_s, time.monotonic())
         return done
 
     def _cycle_unless_stopped(self, number: int, stop: threading.Event) -> CycleOutcome | None:
-        outcomes: list[CycleOutcome] = []
+        outcomes: list[CycleOutcome | None] = []
         crashes: list[BaseException] = []
         finished = threading.Event()
 
         def work() -> None:
             try:
-                outcomes.append(self.cycle(number))
+                outcomes.append(self.cycle(number, stop))
             except BaseException as exc:  # a bug outside the guarded run: re-raised where the loop runs
                 crashes.append(exc)
             finally:
@@ -392,7 +386,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
     host, sep, port_text = listen.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
-        raise ConfigError(f"--listen wants HOST:PORT (e.g. {DEFAULT_LISTEN}), got {listen!r}")
+        raise ConfigError(f"--listen wants HOST:PORT (e.g. {names.DEFAULT_LISTEN}), got {listen!r}")
     return host, int(port_text)
 
 
@@ -421,7 +415,7 @@ def run_monitor(
     *,
     interval_s: float,
     iterations: int | None = None,
-    listen: str = DEFAULT_LISTEN,
+    listen: str = names.DEFAULT_LISTEN,
     pushgateway: str | None = None,
     instance: str | None = None,
     stop: threading.Event | None = None,
@@ -438,7 +432,7 @@ def run_monitor(
     if iterations is not None and iterations < 1:
         raise ConfigError(f"--iterations must be at least 1, got {iterations}")
     gateway = Pushgateway(pushgateway, instance or socket.gethostname()) if pushgateway else None
-    monitor = Monitor(prepared, pushgateway=gateway)
+    monitor = Monitor(prepared, interval_s=interval_s, pushgateway=gateway)
     stop = stop or threading.Event()
     results = dict.fromkeys(RESULTS, 0)
 
@@ -452,9 +446,9 @@ def run_monitor(
 
     server = serve_metrics(listen, monitor.registry)
     try:
-        pushing = f", pushing to {gateway.url} as instance {gateway.instance}" if gateway else ""
+        pushing = f", pushing to {gateway.target.display} as instance {gateway.instance}" if gateway else ""
         log(f"serving metrics on {server.url}; suite {prepared.suite.name} every {interval_s:g} s{pushing}")
-        cycles = monitor.loop(interval_s=interval_s, iterations=iterations, stop=stop, on_cycle=each_cycle)
+        cycles = monitor.loop(iterations=iterations, stop=stop, on_cycle=each_cycle)
     finally:
         server.close()
     return MonitorStats(cycles, results)

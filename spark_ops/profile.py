@@ -136,7 +136,7 @@ class Profile:
         if url is not None:
             if service is not None or path is not None:
                 raise ConfigError("give either url, or service and path, not both", key="url")
-            _require_http_url(url, key="url")
+            require_http_url(url, key="url")
             return target_with_credentials(url, {})
         if service is None:
             raise ConfigError("needs service (with path) or url", key="service")
@@ -381,7 +381,8 @@ def _interpolate(value: Any, prov: _Provenance, secrets: set[str], key: str = ""
     return _ENV_REF.sub(substitute, value)
 
 
-def _require_http_url(url: str, *, key: str, file: str | None = None) -> None:
+def require_http_url(url: str, *, key: str, file: str | None = None) -> None:
+    """A ConfigError naming ``key`` (and ``file``) unless ``url`` is an absolute http(s) URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
@@ -479,11 +480,11 @@ def load_profile(ref: str = DEFAULT_PROFILE, sets: Iterable[str] = ()) -> Profil
 
     for name, service in config.services.items():
         key = f"services.{name}.url"
-        _require_http_url(service.url, key=key, file=prov.source_of(key, str(path)))
+        require_http_url(service.url, key=key, file=prov.source_of(key, str(path)))
         secrets.update(service.headers.values())
         secrets.update(url_secrets(service.url))
     if config.prometheus.url is not None:
-        _require_http_url(
+        require_http_url(
             config.prometheus.url, key="prometheus.url", file=prov.source_of("prometheus", str(path))
         )
         secrets.update(url_secrets(config.prometheus.url))

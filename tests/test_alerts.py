@@ -45,7 +45,8 @@ def promql_metric_names(expr: str) -> set[str]:
 
 def exported_names() -> set[str]:
     """Every sample name the monitor's registry exports (counters with their _total)."""
-    registry = MonitorMetrics(prepare_run("monitor", profile_ref="dev", suite_ref="gate")).registry
+    prepared = prepare_run("monitor", profile_ref="dev", suite_ref="gate")
+    registry = MonitorMetrics(prepared, interval_s=30).registry
     return {sample.name for family in registry.collect() for sample in family.samples} | {
         family.name for family in registry.collect()
     }
@@ -134,7 +135,42 @@ def test_rules_read_only_what_the_monitor_exports():
     assert recorded == {alerts.error_rate_average(window) for window in alerts.WINDOWS}
     read = {name for group in groups for rule in group.rules for name in promql_metric_names(rule.expr)}
     assert read - recorded <= exported_names()
-    assert {"spark_check_up", "spark_slo_error_rate", "spark_monitor_last_run_timestamp_seconds"} <= read
+    assert {
+        "spark_check_up",
+        "spark_slo_error_rate",
+        "spark_monitor_last_run_timestamp_seconds",
+        "spark_monitor_interval_seconds",
+    } <= read
+
+
+def test_alert_texts_state_the_durations_the_rules_use(monkeypatch):
+    """Each description states the rule's own window or hold time: change one and the text follows."""
+    for name, duration in [
+        ("SLO_FOR", "10m"),
+        ("CHECK_DOWN_FOR", "2h"),
+        ("MONITOR_ABSENT_WINDOW", "30m"),
+        ("CYCLE_ERRORS_WINDOW", "1h"),
+        ("MONITOR_STALE_S", 600),
+        ("STALE_INTERVALS", 4),
+    ]:
+        monkeypatch.setattr(alerts, name, duration)
+    rules = {rule.alert: rule for group in alerts.rule_groups(load_profile("dev")) for rule in group.rules}
+
+    def described(alert: str) -> str:
+        return rules[alert].annotations["summary"] + " " + rules[alert].annotations["description"]
+
+    assert rules["SparkLatencyP95High"].for_ == rules["SparkErrorRateHigh"].for_ == "10m"
+    assert "for 10 minutes." in described("SparkLatencyP95High")
+    assert "for 10 minutes." in described("SparkErrorRateHigh")
+    assert rules["SparkCriticalCheckDown"].for_ == rules["SparkCheckDown"].for_ == "2h"
+    assert "has not passed for 2 hours: do not deploy." in described("SparkCriticalCheckDown")
+    assert "has not passed for 2 hours." in described("SparkCheckDown")
+    assert "[30m]" in rules["SparkMonitorAbsent"].expr
+    assert "for 30 minutes:" in described("SparkMonitorAbsent")
+    assert "[1h]" in rules["SparkMonitorCycleErrors"].expr
+    assert "in the last 1 hour (see its log)." in described("SparkMonitorCycleErrors")
+    assert "4 * (" in rules["SparkMonitorStale"].expr and "600" in rules["SparkMonitorStale"].expr
+    assert "for 4 intervals (at least 10 minutes)" in described("SparkMonitorStale")
 
 
 def test_promql_metric_names_ignores_functions_labels_and_keywords():

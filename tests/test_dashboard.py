@@ -13,7 +13,7 @@ import pytest
 from conftest import assert_config_error
 from test_alerts import exported_names, promql_metric_names, run_promtool
 
-from spark_ops import monitor
+from spark_ops import metric_names
 from spark_ops.alerts import render_rules
 from spark_ops.dashboard import SCHEMA_VERSION, dashboard, render_dashboard
 from spark_ops.profile import load_profile
@@ -60,13 +60,13 @@ def test_every_expression_reads_only_metrics_the_monitor_exports():
     read = set().union(*(promql_metric_names(expr) for expr in exprs))
     assert read <= exported_names()
     assert read >= {
-        monitor.CHECK_UP,
-        monitor.SLO_LATENCY_P95,
-        monitor.SLO_ERROR_RATE,
-        monitor.SLO_STALENESS,
-        monitor.RISK_LEVEL,
-        f"{monitor.RUNS}_total",
-        monitor.SCRAPE_BYTES,
+        metric_names.CHECK_UP,
+        metric_names.SLO_LATENCY_P95,
+        metric_names.SLO_ERROR_RATE,
+        metric_names.SLO_STALENESS,
+        metric_names.RISK_LEVEL,
+        f"{metric_names.RUNS}_total",
+        metric_names.SCRAPE_BYTES,
     }
 
 
@@ -83,6 +83,81 @@ def test_panels_cover_status_slos_risk_runs_and_scrapes():
     assert "by (result)" in panels["Runs by result"]["targets"][0]["expr"]
     assert "spark_metrics_scrape_bytes" in panels["/metrics bytes"]["targets"][0]["expr"]
     assert panels["Error rate"]["fieldConfig"]["defaults"]["unit"] == "percentunit"
+
+
+STATS = ["Risk level", "Risk score", "Since the last cycle", "Cycle duration", "Checks"]
+
+
+def test_stat_panels_show_the_value_now_or_a_red_no_data():
+    """Every stat panel asks for the value now (an instant query, reduced with "last"), never the last
+    non-null value of the range, and shows a red "no data" when there is none."""
+    panels = panels_by_title(dashboard(load_profile("dev")))
+    assert sorted(STATS) == sorted(title for title, panel in panels.items() if panel["type"] == "stat")
+    for title in STATS:
+        panel = panels[title]
+        assert [(t["instant"], t["range"]) for t in panel["targets"]] == [(True, False)], title
+        assert panel["options"]["reduceOptions"]["calcs"] == ["last"], title
+        defaults = panel["fieldConfig"]["defaults"]
+        assert defaults["noValue"] == "no data", title
+        special = [m for m in defaults["mappings"] if m["type"] == "special"]
+        assert special == [
+            {
+                "type": "special",
+                "options": {"match": "null+nan", "result": {"text": "no data", "color": "red"}},
+            }
+        ], title
+    for panel in panels.values():
+        if panel["type"] != "stat":
+            assert all(t["range"] and not t["instant"] for t in panel["targets"]), panel["title"]
+
+
+def promql_at(expr: str) -> str:
+    """A dashboard expression as Prometheus runs it: the whole 6 h range, every instance."""
+    return expr.replace("$__range", "6h").replace("$instance", ".*")
+
+
+def test_a_dead_monitor_shows_a_growing_age_and_no_stale_figures(tmp_path):
+    """With a real PromQL engine (promtool): after the monitor dies at 10m, "Since the last cycle" keeps
+    growing (10 then 20 minutes), and every other stat returns nothing, so it shows "no data"."""
+    panels = panels_by_title(dashboard(load_profile("dev")))
+    died = "0x10 stale"
+    series = [
+        ("spark_monitor_last_run_timestamp_seconds", "0+60x10 stale"),
+        ("spark_monitor_cycle_duration_seconds", died),
+        ("spark_risk_level", died),
+        ("spark_risk_score", "100x10 stale"),
+        (
+            'spark_check_up{check="ui.up",kind="http",severity="critical",suite="gate",instance="box-7"}',
+            "1x10 stale",
+        ),
+    ]
+    age = promql_at(panels["Since the last cycle"]["targets"][0]["expr"])
+    cases = [
+        {"expr": age, "eval_time": "5m", "exp_samples": [{"labels": "{}", "value": 0}]},
+        {"expr": age, "eval_time": "20m", "exp_samples": [{"labels": "{}", "value": 600}]},
+        {"expr": age, "eval_time": "30m", "exp_samples": [{"labels": "{}", "value": 1200}]},
+    ]
+    for title in STATS:
+        if title != "Since the last cycle":
+            expr = promql_at(panels[title]["targets"][0]["expr"])
+            cases.append({"expr": expr, "eval_time": "20m", "exp_samples": []})
+    document = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": name if "{" in name else f'{name}{{instance="box-7"}}', "values": values}
+                    for name, values in series
+                ],
+                "promql_expr_test": cases,
+            }
+        ],
+    }
+    (tmp_path / "stats_test.yml").write_text(json.dumps(document), encoding="utf-8")  # JSON is YAML
+    tested = run_promtool("test", "rules", "stats_test.yml", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
 @pytest.mark.parametrize("profile", ["dev", "production"])

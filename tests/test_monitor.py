@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -21,19 +22,21 @@ from typing import Any
 
 import pytest
 from conftest import GATE_CHECKS, assert_config_error, free_port
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
 
-from spark_ops import monitor, pipeline
+from spark_ops import metric_names, monitor, pipeline
 from spark_ops.model import Status
-from spark_ops.monitor import CycleOutcome, MonitorMetrics, run_monitor
+from spark_ops.monitor import CycleOutcome, Monitor, MonitorMetrics, run_monitor
+from spark_ops.redact import Redactor
 from spark_ops.sim import Simulator, parse_fault
 
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 SLO_GAUGES = {
-    "healthz.slo.latencyP95": monitor.SLO_LATENCY_P95,
-    "healthz.slo.errorRate": monitor.SLO_ERROR_RATE,
-    "healthz.slo.staleness": monitor.SLO_STALENESS,
+    "healthz.slo.latencyP95": metric_names.SLO_LATENCY_P95,
+    "healthz.slo.errorRate": metric_names.SLO_ERROR_RATE,
+    "healthz.slo.staleness": metric_names.SLO_STALENESS,
 }
 CONTRACT = {
     "spark_check_up",
@@ -48,6 +51,7 @@ CONTRACT = {
     "spark_monitor_runs",
     "spark_monitor_last_run_timestamp_seconds",
     "spark_monitor_cycle_duration_seconds",
+    "spark_monitor_interval_seconds",
 }
 Labels = frozenset[tuple[str, str]]
 
@@ -148,7 +152,7 @@ def tiny_suite(tmp_path: Path) -> str:
 
 def test_registry_holds_exactly_the_contract_metric_names():
     """The monitor's own registry exports the documented metric families and nothing else."""
-    metrics = MonitorMetrics(prepare([]))
+    metrics = MonitorMetrics(prepare([]), interval_s=30)
     families = {family.name for family in metrics.registry.collect()}
     assert families == CONTRACT
 
@@ -175,6 +179,7 @@ def test_healthy_platform_serves_every_check_and_reading(sim):
     last_run = scrape.value("spark_monitor_last_run_timestamp_seconds")
     assert last_run is not None and abs(time.time() - last_run) < 30
     assert (scrape.value("spark_monitor_cycle_duration_seconds") or 0) > 0
+    assert scrape.value("spark_monitor_interval_seconds") == 0.01
     assert [o.result for o in watched.outcomes] == ["pass", "pass"]
     assert watched.log[0].startswith("serving metrics on http://127.0.0.1:")
     assert "cycle 2: pass, risk LOW (100), 6/6 passed" in watched.log[2]
@@ -208,11 +213,27 @@ def test_a_fault_flips_the_right_gauges(sim):
     assert after.value("spark_monitor_runs_total", result="fail") == 1.0
 
 
-def test_series_count_stays_constant_across_cycles(sim, tiny_suite):
-    """Cycle after cycle the monitor serves the same series, so its memory does not grow with cycles."""
-    watched = watch(prepare(sim.profile_sets(), suite=tiny_suite), iterations=6)
+def test_series_stay_the_same_across_cycles_outages_and_recovery(sim, tiny_suite):
+    """Cycle after cycle the monitor serves the same series, so its memory does not grow with cycles; an
+    outage removes the readings it could not take, and recovery brings back exactly the series there were."""
+
+    def take_both_targets_down() -> None:
+        sim.apply(parse_fault("web=down"))
+        sim.apply(parse_fault("executor-1=down"))
+
+    watched = watch(
+        prepare(sim.profile_sets(), suite=tiny_suite),
+        iterations=6,
+        after={2: take_both_targets_down, 4: sim.clear},
+    )
+    assert [o.result for o in watched.outcomes] == ["pass", "pass", "fail", "fail", "pass", "pass"]
     keys = [{(name, labels) for name, labels in scrape.samples} for scrape in watched.scrapes]
-    assert all(k == keys[0] for k in keys)
+    healthy, down, recovered = keys[0:2], keys[2:4], keys[4:6]
+    assert all(k == healthy[0] for k in healthy + recovered)
+    assert down[0] == down[1]
+    lost = {name for name, _ in healthy[0] - down[0]}
+    assert lost == {"spark_slo_latency_p95_ms", "spark_metrics_scrape_bytes"}
+    assert down[0] < healthy[0]
 
 
 # --- when things go wrong --------------------------------------------------------------------------
@@ -250,7 +271,8 @@ def test_reading_lost_in_an_outage_is_removed_not_left_stale(sim):
 
 
 def test_crashing_cycle_is_counted_logged_redacted_and_the_loop_goes_on(sim, monkeypatch):
-    """A cycle that blows up counts as error, logs one redacted line, fails closed, and the next one runs."""
+    """A cycle that blows up counts as error, logs one redacted line, and the next one runs; it is recorded
+    as every check ERROR, so the risk is the project's own verdict on that: CRITICAL, score 0."""
     monkeypatch.setenv("SPARK_API_TOKEN", "tok-sekrit-123")
     real_execute = pipeline.execute
     calls = []
@@ -268,15 +290,36 @@ def test_crashing_cycle_is_counted_logged_redacted_and_the_loop_goes_on(sim, mon
     assert line.startswith("cycle 2: error: RuntimeError: boom with *** second line (")
     assert "tok-sekrit-123" not in "".join(watched.log)
     crashed = watched.scrapes[1]
-    assert set(crashed.by_check("spark_check_up").values()) == {0.0}
-    assert crashed.value("spark_check_status", check="ui.up", status="ERROR") == 1.0
+    assert crashed.by_check("spark_check_up") == dict.fromkeys(GATE_CHECKS, 0.0)
+    for check in GATE_CHECKS:
+        one_hot = {s.value: crashed.value("spark_check_status", check=check, status=s.value) for s in Status}
+        assert one_hot == {s.value: (1.0 if s is Status.ERROR else 0.0) for s in Status}
     assert all(crashed.by_check(gauge) == {} for gauge in SLO_GAUGES.values())
-    assert math.isnan(crashed.value("spark_risk_level") or 0.0)
+    assert crashed.value("spark_risk_level") == 3.0  # the gate has critical checks: CRITICAL
+    assert crashed.value("spark_risk_score") == 0.0
     assert watched.scrapes[2].value("spark_monitor_runs_total", result="error") == 1.0
     assert watched.scrapes[2].value("spark_risk_level") == 0.0
 
 
 # --- the command -----------------------------------------------------------------------------------
+
+
+def test_a_bug_in_recording_is_counted_as_an_error_cycle_and_the_loop_goes_on(sim, monkeypatch):
+    """If recording a finished run blows up, the cycle counts as error with every check ERROR; next runs."""
+    real_record = monitor.MonitorMetrics.record
+    calls = []
+
+    def record(self: Any, results: Any, assessed: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("recording bug")
+        return real_record(self, results, assessed)
+
+    monkeypatch.setattr(monitor.MonitorMetrics, "record", record)
+    watched = watch(prepare(sim.profile_sets()), iterations=3)
+    assert [o.result for o in watched.outcomes] == ["pass", "error", "pass"]
+    assert watched.scrapes[1].by_check("spark_check_up") == dict.fromkeys(GATE_CHECKS, 0.0)
+    assert watched.scrapes[1].value("spark_risk_level") == 3.0
 
 
 def test_iterations_stop_the_command_with_exit_0(spark, sim):
@@ -319,6 +362,7 @@ def test_port_in_use_is_exit_2_in_one_line(spark, busy_port):
         (["--interval", "0"], "--interval"),
         (["--iterations", "0"], "--iterations"),
         (["--pushgateway", "ftp://gw:9091"], "--pushgateway"),
+        (["--pushgateway", "http://:9091"], "--pushgateway"),
         (["--profile", "no-such-profile"], "no-such-profile"),
     ],
     ids=[
@@ -328,6 +372,7 @@ def test_port_in_use_is_exit_2_in_one_line(spark, busy_port):
         "interval-zero",
         "iterations-zero",
         "ftp",
+        "no-host",
         "profile",
     ],
 )
@@ -450,15 +495,59 @@ def test_push_reaches_a_real_pushgateway_with_job_and_instance(sim, pushgateway)
     assert pushed.value("push_time_seconds", job="spark-monitor", instance="box-7") is not None
 
 
-def test_push_failure_is_one_redacted_line_and_the_loop_goes_on(sim):
-    """An unreachable Pushgateway costs one log line per cycle (password masked) and nothing else."""
-    gateway = f"http://pusher:hunter2pw@127.0.0.1:{free_port()}"
-    watched = watch(prepare(sim.profile_sets()), iterations=2, pushgateway=gateway)
+def test_push_failure_is_one_line_without_the_url_credentials(sim, monkeypatch):
+    """An unreachable Pushgateway costs one log line per cycle and nothing else; the line shows its URL
+    with the credentials taken out before any message is made, not masked afterwards."""
+    monkeypatch.setattr(Redactor, "text", lambda self, text: text)  # masking off: only stripping can pass
+    port = free_port()
+    watched = watch(
+        prepare(sim.profile_sets()), iterations=2, pushgateway=f"http://user:secret@127.0.0.1:{port}"
+    )
     assert [o.result for o in watched.outcomes] == ["pass", "pass"]
+    assert watched.log[0].endswith(f", pushing to http://127.0.0.1:{port} as instance {socket.gethostname()}")
     failures = [line for line in watched.log if "push to" in line]
     assert len(failures) == 2
-    assert all(line.startswith("push to http://127.0.0.1:") and " failed: " in line for line in failures)
-    assert "hunter2pw" not in "".join(watched.log)
+    assert all(line.startswith(f"push to http://127.0.0.1:{port} failed: ") for line in failures)
+    assert all(o.push_error in failures for o in watched.outcomes)
+    assert "secret" not in "".join(watched.log)
+
+
+def test_an_abandoned_cycle_records_and_pushes_nothing(sim, monkeypatch):
+    """A cycle still running when the monitor is stopped is abandoned: when its suite run ends later, no
+    metric changes and nothing is pushed."""
+    release = threading.Event()
+    real_execute = pipeline.execute
+
+    def slow_execute(prepared: pipeline.PreparedRun, **kwargs: Any) -> Any:
+        run = real_execute(prepared, **kwargs)
+        release.wait(timeout=10)  # the run ends only after the stop request
+        return run
+
+    pushes: list[object] = []
+
+    class RecordingGateway:
+        def push(self, registry: object) -> None:
+            pushes.append(registry)
+
+    monkeypatch.setattr(pipeline, "execute", slow_execute)
+    mon = Monitor(prepare(sim.profile_sets()), interval_s=30, pushgateway=RecordingGateway())
+    before = generate_latest(mon.registry)
+    stop = threading.Event()
+    stopped_after: list[int] = []
+    loop = threading.Thread(
+        target=lambda: stopped_after.append(mon.loop(iterations=None, stop=stop, on_cycle=lambda _: None))
+    )
+    loop.start()
+    time.sleep(0.3)  # well into the first cycle
+    stop.set()
+    loop.join(timeout=5)
+    assert stopped_after == [0]
+    release.set()
+    for worker in [t for t in threading.enumerate() if t.name == "spark-monitor-cycle-1"]:
+        worker.join(timeout=10)
+        assert not worker.is_alive()
+    assert generate_latest(mon.registry) == before
+    assert pushes == []
 
 
 def test_push_credentials_in_the_url_go_as_basic_auth(sim, httpserver: HTTPServer):

@@ -70,18 +70,21 @@ def test_prometheus_sees_every_check_of_the_suite(prometheus: PrometheusServer, 
     assert {item["metric"]["instance"] for item in series} == {monitor_address}
     assert prometheus.wait_for('spark_monitor_runs_total{result="pass"} > 0')
     assert prometheus.wait_for("spark_risk_level == 0")
+    assert prometheus.wait_for('spark_monitor_interval_seconds{job="spark-monitor"} == 1')
     assert prometheus.wait_for('spark_slo_latency_p95_ms{check="healthz.slo.latencyP95"} >= 0')
 
 
 def test_prometheus_loads_the_rendered_rules(prometheus: PrometheusServer):
-    """Every alerting and recording rule `spark alerts` rendered is loaded and evaluates without error."""
+    """Every alerting and recording rule `spark alerts` rendered is loaded and evaluates without error, and
+    the healthy monitor is not reported stale."""
     time.sleep(2)  # at least one evaluation at the 1 s interval
     answer = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=5).json()
     rules = [rule for group in answer["data"]["groups"] for rule in group["rules"]]
     assert len(rules) == 17
     assert {rule["health"] for rule in rules} == {"ok"}, [r for r in rules if r["health"] != "ok"]
-    alerting = {rule["name"] for rule in rules if rule["type"] == "alerting"}
-    assert {"SparkLatencyP95High", "SparkCheckDown", "SparkErrorBudgetBurnFast"} <= alerting
+    alerting = {rule["name"]: rule for rule in rules if rule["type"] == "alerting"}
+    assert {"SparkLatencyP95High", "SparkCheckDown", "SparkErrorBudgetBurnFast"} <= set(alerting)
+    assert alerting["SparkMonitorStale"]["state"] == "inactive"  # a monitor cycling every second is fresh
 
 
 def alerts_named(prometheus: PrometheusServer, name: str) -> list[dict[str, Any]]:
