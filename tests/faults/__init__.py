@@ -1,0 +1,1 @@
+"""The fault matrix: hostile answers from real sockets (see _matrix.py)."""
