@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import machine, write_section
+from _results import machine, record_rows, write_section
 
 SERVER = """
 import asyncio, sys
@@ -106,7 +106,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 200 requests, once")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.repeat = 200, 1
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
     try:
@@ -137,6 +140,20 @@ def main() -> None:
     report = "\n".join(lines) + "\n"
     print(report)
     write_section("transport", report)
+    ours = statistics.median(times["httpx + aiohttp transport (spark-ops)"])
+    record_rows(
+        "transport",
+        [
+            {
+                "what": f"HTTP client: {args.requests} GETs, {args.concurrency} in flight",
+                "spark": f"{ours:.2f} s",
+                "peer": f"{aiohttp_median:.2f} s (plain aiohttp)",
+                "ratio": f"{ours / aiohttp_median:.2f}x",
+                "goal": "near the Python floor",
+                "met": "yes" if ours / aiohttp_median <= 1.15 else "no",
+            }
+        ],
+    )
 
 
 if __name__ == "__main__":
