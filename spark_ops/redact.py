@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
 # Names (of env vars, query parameters, headers) whose values are secrets.
@@ -87,7 +87,15 @@ def environment_secrets() -> list[str]:
 
 def url_secrets(url: str) -> list[str]:
     """The password in ``url``'s userinfo and the values of secret-looking query parameters."""
-    found = [m["password"] for m in _URL_USERINFO.finditer(url) if m["password"]]
+    import base64
+
+    found = []
+    for m in _URL_USERINFO.finditer(url):
+        if m["password"]:
+            password = unquote(m["password"])
+            # Sent as "Authorization: Basic base64(user:password)": a target may echo that header back.
+            pair = f"{unquote(m['user'])}:{password}".encode()
+            found += [m["password"], password, base64.b64encode(pair).decode()]
     for m in _SECRET_QUERY.finditer(url):
         value = url[m.end("key") : m.end()]
         if value:
