@@ -183,7 +183,7 @@ def run_suite_command(
             sets=sets or (),
             fail_on=fail_on.value if fail_on else None,
         )
-        guard.know_secrets(prepared.profile.secrets)
+        guard.know_secrets(prepared.secrets)
         if confirm is not None:
             confirm(prepared)
         with live_progress(len(prepared.checks), f"spark {command}") as on_result:
@@ -685,7 +685,7 @@ def monitor(
                 sets=sets or (),
                 fail_on=fail_on.value if fail_on else None,
             )
-            guard.know_secrets(prepared.profile.secrets)
+            guard.know_secrets(prepared.secrets)
             stats = run_monitor(
                 prepared,
                 interval_s=interval,

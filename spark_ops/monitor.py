@@ -47,7 +47,7 @@ from spark_ops import pipeline, risk
 from spark_ops.errors import ConfigError, ExitCode
 from spark_ops.model import CheckResult, Risk, RunResult, Status
 from spark_ops.profile import require_http_url, target_with_credentials
-from spark_ops.redact import Redactor, environment_secrets, url_secrets
+from spark_ops.redact import Redactor, url_secrets
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -277,7 +277,7 @@ class Monitor:
         self.interval_s = interval_s
         self.metrics = MonitorMetrics(prepared, interval_s=interval_s)
         self.pushgateway = pushgateway
-        self.redactor = Redactor([*environment_secrets(), *prepared.profile.secrets])
+        self.redactor = prepared.redactor
 
     @property
     def registry(self) -> CollectorRegistry:

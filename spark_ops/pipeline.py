@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from spark_ops import risk as risk_rules
 from spark_ops.model import CheckResult, RiskLevel, RunResult
 from spark_ops.profile import Profile, Suite, load_profile, load_suite
-from spark_ops.redact import Redactor
+from spark_ops.redact import Redactor, environment_secrets
 from spark_ops.registry import PreparedCheck, prepare
 
 
@@ -28,6 +28,16 @@ class PreparedRun:
     suite: Suite
     checks: list[PreparedCheck]
     fail_on: RiskLevel
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The profile's secrets and those written into the suite's checks."""
+        return self.profile.secrets | self.suite.secrets
+
+    @property
+    def redactor(self) -> Redactor:
+        """Masks every secret of the run and the secret-named environment variables."""
+        return Redactor([*self.secrets, *environment_secrets()])
 
 
 def prepare_run(
@@ -66,7 +76,7 @@ def execute(
     from spark_ops.runner import make_client, run_checks
 
     defaults = run.profile.config.defaults
-    redactor = run.profile.redactor
+    redactor = run.redactor
     redacted: dict[str, CheckResult] = {}  # by check name (unique in a suite): each redacted once
 
     def report(result: CheckResult) -> None:

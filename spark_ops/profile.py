@@ -22,7 +22,14 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import msgspec
 
 from spark_ops.errors import ConfigError
-from spark_ops.redact import SECRET_NAME, Redactor, environment_secrets, url_secrets
+from spark_ops.redact import (
+    SECRET_NAME,
+    Redactor,
+    environment_secrets,
+    header_secrets,
+    option_secrets,
+    url_secrets,
+)
 
 KINDS_OF_FILE = ("profiles", "checks")
 DEFAULT_PROFILE = "dev"
@@ -197,6 +204,7 @@ class Suite:
     source: str
     description: str
     checks: tuple[CheckSpec, ...]
+    secrets: frozenset[str] = frozenset()  # written into the checks' own URLs, headers and bodies
 
 
 class _CommonCheckKeys(_Table, frozen=True, kw_only=True):
@@ -481,14 +489,14 @@ def load_profile(ref: str = DEFAULT_PROFILE, sets: Iterable[str] = ()) -> Profil
     for name, service in config.services.items():
         key = f"services.{name}.url"
         require_http_url(service.url, key=key, file=prov.source_of(key, str(path)))
-        secrets.update(service.headers.values())
+        secrets.update(header_secrets(service.headers))
         secrets.update(url_secrets(service.url))
     if config.prometheus.url is not None:
         require_http_url(
             config.prometheus.url, key="prometheus.url", file=prov.source_of("prometheus", str(path))
         )
         secrets.update(url_secrets(config.prometheus.url))
-    secrets.update(config.prometheus.headers.values())
+    secrets.update(header_secrets(config.prometheus.headers))
     name = path.stem if not _looks_like_file(ref) else str(path)
     return Profile(name=name, source=str(path), config=config, values=values, secrets=frozenset(secrets))
 
@@ -545,4 +553,5 @@ def load_suite(ref: str) -> Suite:
             )
         )
     name = path.stem if not _looks_like_file(ref) else str(path)
-    return Suite(name=name, source=file, description=description, checks=tuple(specs))
+    secrets = frozenset(secret for spec in specs for secret in option_secrets(spec.options))
+    return Suite(name=name, source=file, description=description, checks=tuple(specs), secrets=secrets)

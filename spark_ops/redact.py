@@ -1,14 +1,15 @@
 """Keeps secrets out of everything spark-ops prints or stores.
 
-A secret is a profile header value, a password in a URL, a token in a query string, or the value of an
-environment variable whose name says it is one. One ``Redactor`` per run knows the run's secrets and
+A secret is a header value (and the parts a target may echo alone: the credentials after an auth scheme,
+each cookie's value), a password in a URL, a token in a query string, a value under a secret-named key of a
+request body, or the value of an environment variable whose name says it is one. One ``Redactor`` per run knows the run's secrets and
 scrubs any text or JSON-like value before it is shown or written.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
@@ -99,7 +100,75 @@ def url_secrets(url: str) -> list[str]:
     for m in _SECRET_QUERY.finditer(url):
         value = url[m.end("key") : m.end()]
         if value:
-            found.append(value)
+            found += [value, unquote(value)]
+    return list(dict.fromkeys(found))
+
+
+# "Bearer <token>", "Basic <base64>", "Token token=<t>": the scheme, then the credentials.
+_AUTH_SCHEME = re.compile(r"^\s*(?P<scheme>[A-Za-z][A-Za-z0-9._~+-]*)\s+(?P<credentials>\S.*?)\s*$")
+
+
+def header_secrets(headers: Mapping[str, str]) -> list[str]:
+    """Every header value, and the parts of one a target may echo on their own.
+
+    Those are the credentials after an Authorization scheme (for Basic also the decoded ``user:password``
+    and the password) and the value of every cookie in a Cookie header.
+    """
+    import base64
+    import binascii
+
+    found: list[str] = []
+    for name, value in headers.items():
+        found.append(value)
+        if name.lower() == "cookie":
+            found += [v.strip() for _, _, v in (pair.partition("=") for pair in value.split(";"))]
+        elif SECRET_NAME.search(name) and (auth := _AUTH_SCHEME.match(value)):
+            credentials = auth["credentials"]
+            found.append(credentials)
+            if auth["scheme"].lower() == "basic":
+                try:
+                    pair = base64.b64decode(credentials, validate=True).decode()
+                except (binascii.Error, UnicodeDecodeError):
+                    continue
+                found += [pair, pair.partition(":")[2]]
+    return list(dict.fromkeys(value for value in found if value))
+
+
+def body_secrets(body: str) -> list[str]:
+    """Values under secret-named keys of a JSON or form-encoded request body (``"password": ...``)."""
+    import json
+    from urllib.parse import parse_qsl
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return [v for k, v in parse_qsl(body) if SECRET_NAME.search(k) and v]
+    found: list[str] = []
+
+    def walk(node: Any, secret: bool) -> None:
+        if isinstance(node, dict):
+            for key, item in node.items():
+                walk(item, secret or bool(SECRET_NAME.search(str(key))))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, secret)
+        elif secret and node is not None and not isinstance(node, bool):
+            found.append(node if isinstance(node, str) else json.dumps(node))
+
+    walk(document, False)
+    return found
+
+
+def option_secrets(options: Mapping[str, Any]) -> list[str]:
+    """Secrets written into a check's own keys: URLs (``url``, ``*_url``), ``headers`` and ``body``."""
+    found: list[str] = []
+    for key, value in options.items():
+        if isinstance(value, str) and (key == "url" or key.endswith("_url")):
+            found += url_secrets(value)
+        elif key == "headers" and isinstance(value, Mapping):
+            found += header_secrets({str(k): str(v) for k, v in value.items()})
+        elif key == "body" and isinstance(value, str):
+            found += body_secrets(value)
     return found
 
 

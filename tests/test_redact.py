@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
 
-from spark_ops.redact import MASK, SECRET_NAME, Redactor, url_secrets
+from spark_ops.redact import (
+    MASK,
+    SECRET_NAME,
+    Redactor,
+    body_secrets,
+    header_secrets,
+    option_secrets,
+    url_secrets,
+)
 
 SECRET = "s3cr3t/t0ken+v@lue= &x"
 
@@ -119,20 +128,93 @@ def test_secret_query_parameters_are_masked(text: str, expected: str) -> None:
     assert Redactor().text(text) == expected
 
 
+def _basic(pair: str) -> str:
+    return base64.b64encode(pair.encode()).decode()
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        pytest.param("http://user:s3cretpw@127.0.0.1:1/", ["s3cretpw"], id="userinfo"),
+        pytest.param(
+            "http://user:s3cretpw@127.0.0.1:1/", ["s3cretpw", _basic("user:s3cretpw")], id="userinfo"
+        ),
         pytest.param("http://127.0.0.1/?token=abc&page=2", ["abc"], id="query-token"),
-        pytest.param("http://u:pw1@h/?api_key=k2&sig=s3", ["pw1", "k2", "s3"], id="both"),
-        pytest.param("http://ops:p@ss@w0rd@h:1/", ["p@ss@w0rd"], id="raw-at-signs-in-password"),
+        pytest.param("http://u:pw1@h/?api_key=k2&sig=s3", ["pw1", _basic("u:pw1"), "k2", "s3"], id="both"),
+        pytest.param(
+            "http://ops:p@ss@w0rd@h:1/", ["p@ss@w0rd", _basic("ops:p@ss@w0rd")], id="raw-at-signs-in-password"
+        ),
+        pytest.param(
+            "http://o:p%40ss@h/?token=a%2Bb",
+            ["p%40ss", "p@ss", _basic("o:p@ss"), "a%2Bb", "a+b"],
+            id="percent-encoded-also-decoded",
+        ),
         pytest.param("http://user@h/?token=", [], id="empty-values"),
         pytest.param("http://127.0.0.1:3003/api/healthz", [], id="none"),
     ],
 )
 def test_url_secrets_finds_passwords_and_tokens(url: str, expected: list[str]) -> None:
-    """url_secrets returns the password and secret query values a profile URL holds."""
+    """url_secrets returns the password (as written, decoded, and as the Basic header sends it) and secret
+    query values (as written and decoded) a URL holds."""
     assert url_secrets(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param({"Authorization": "Bearer t0ken"}, ["Bearer t0ken", "t0ken"], id="bearer-credentials"),
+        pytest.param(
+            {"Authorization": f"Basic {_basic('ops:pw9')}"},
+            [f"Basic {_basic('ops:pw9')}", _basic("ops:pw9"), "ops:pw9", "pw9"],
+            id="basic-decoded",
+        ),
+        pytest.param(
+            {"Authorization": "Basic not-base64!"},
+            ["Basic not-base64!", "not-base64!"],
+            id="basic-undecodable",
+        ),
+        pytest.param(
+            {"Cookie": "theme=dark; session=s3ss"}, ["theme=dark; session=s3ss", "dark", "s3ss"], id="cookies"
+        ),
+        pytest.param({"X-Api-Key": "k3y"}, ["k3y"], id="plain-value"),
+        pytest.param({"X-Trace": "a b"}, ["a b"], id="not-secret-named-kept-whole"),
+        pytest.param({"Authorization": ""}, [], id="empty"),
+    ],
+)
+def test_header_secrets_include_the_parts_a_target_may_echo(
+    headers: dict[str, str], expected: list[str]
+) -> None:
+    """A header is a secret whole, and so are its credentials, their Basic decoding and each cookie value."""
+    assert header_secrets(headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param('{"user": "ops", "password": "pw1"}', ["pw1"], id="json-secret-key"),
+        pytest.param(
+            '{"auth": {"key": "k1", "ttl": 30}, "on": true}', ["k1", "30"], id="json-nested-under-secret"
+        ),
+        pytest.param('[{"api_key": "k2"}]', ["k2"], id="json-list"),
+        pytest.param('{"user": "ops", "note": "x"}', [], id="json-nothing-secret"),
+        pytest.param("user=ops&password=pw3", ["pw3"], id="form"),
+        pytest.param("plain text", [], id="neither"),
+    ],
+)
+def test_body_secrets_are_values_under_secret_named_keys(body: str, expected: list[str]) -> None:
+    """A request body's secrets are the values under secret-named keys, JSON or form-encoded."""
+    assert body_secrets(body) == expected
+
+
+def test_option_secrets_reads_urls_headers_and_bodies() -> None:
+    """A check's own url, *_url, headers and body keys contribute their secrets; other keys do not."""
+    options = {
+        "url": "http://127.0.0.1/?token=q1",
+        "prometheus_url": "http://u:p2@127.0.0.1/",
+        "headers": {"Authorization": "Bearer h3"},
+        "body": '{"password": "b4"}',
+        "path": "/?token=not-read",
+    }
+    assert set(option_secrets(options)) == {"q1", "p2", _basic("u:p2"), "Bearer h3", "h3", "b4"}
 
 
 def test_url_secret_is_masked_wherever_it_appears() -> None:

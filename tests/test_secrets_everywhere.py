@@ -27,7 +27,7 @@ from conftest import free_port, write_suite
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from spark_ops.redact import SECRET_NAME
+from spark_ops.redact import MASK, SECRET_NAME
 
 ENV_NAME = "SPARK_API_TOKEN"
 URL_USER = "ops"
@@ -146,7 +146,9 @@ def only_planted_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def planted(monkeypatch: pytest.MonkeyPatch) -> Planted:
     in_urls = ("userinfo", "query", "push")
-    values = Planted(**{name: _random(name[:3], url_safe=name in in_urls) for name in Planted.__dataclass_fields__})
+    values = Planted(
+        **{name: _random(name[:3], url_safe=name in in_urls) for name in Planted.__dataclass_fields__}
+    )
     monkeypatch.setenv(ENV_NAME, values.environment)
     return values
 
@@ -201,11 +203,24 @@ url = "{platform.url}"
             "url": f"{platform.url}/api/echo?token={planted.query}",
             "expect_json": [{"field": "status", "value": "UP"}],
         },
-        {"name": "health.latency", "kind": "slo", "service": "web", "path": "/api/healthz",
-         "field": "slo.latencyP95", "max": "slo.latency_p95_ms"},
+        {
+            "name": "health.latency",
+            "kind": "slo",
+            "service": "web",
+            "path": "/api/healthz",
+            "field": "slo.latencyP95",
+            "max": "slo.latency_p95_ms",
+        },
         {"name": "metrics.executor", "kind": "metrics", "service": "executor-1", "min_bytes": 10},
-        {"name": "load.web", "kind": "latency", "service": "web", "path": "/api/echo", "count": 10,
-         "rate_rps": 100, "min_samples": 5},
+        {
+            "name": "load.web",
+            "kind": "latency",
+            "service": "web",
+            "path": "/api/echo",
+            "count": 10,
+            "rate_rps": 100,
+            "min_samples": 5,
+        },
     )
     return "leaky", str(suite)
 
@@ -223,13 +238,18 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
     outputs: dict[str, Any] = {
         "gate (json)": spark("gate", *common, "--format", "json", "--report-junit", "gate.xml"),
         "gate (table)": spark("gate", *common, "--exit-on-fail", "--report-json", "gate.json"),
-        "canary (markdown)": spark(
-            "canary", "--mode", "real", "--auto-ok", *common, "--format", "markdown"
-        ),
+        "canary (markdown)": spark("canary", "--mode", "real", "--auto-ok", *common, "--format", "markdown"),
         "monitor": spark(
-            "monitor", *common, "--iterations", "2", "--interval", "0.05",
-            "--listen", f"127.0.0.1:{free_port()}",
-            "--pushgateway", f"http://{PUSH_USER}:{planted.push}@127.0.0.1:{echoing.server.port}",
+            "monitor",
+            *common,
+            "--iterations",
+            "2",
+            "--interval",
+            "0.05",
+            "--listen",
+            f"127.0.0.1:{free_port()}",
+            "--pushgateway",
+            f"http://{PUSH_USER}:{planted.push}@127.0.0.1:{echoing.server.port}",
         ),
         "report (markdown)": spark("report", "--since", "1h"),
         "report (json)": spark("report", "--since", "1h", "--format", "json"),
@@ -240,8 +260,11 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
     sent = "\n".join(echoing.seen)
     basic = base64.b64encode(f"{URL_USER}:{planted.userinfo}".encode()).decode()
     for expected in (
-        f"Bearer {planted.header}", f"session={planted.cookie}", f"token={planted.query}",
-        planted.body, f"Basic {basic}",
+        f"Bearer {planted.header}",
+        f"session={planted.cookie}",
+        f"token={planted.query}",
+        planted.body,
+        f"Basic {basic}",
     ):
         assert expected in sent, expected
     assert echoing.pushes, "the monitor never pushed"
@@ -257,12 +280,21 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
     for name, result in outputs.items():
         found += leaks(planted, f"{name} stdout", result.stdout.encode())
         found += leaks(planted, f"{name} stderr", result.stderr.encode())
-    written = [p for p in tmp_path.rglob("*") if p.is_file() and p.parent.name != "profiles" and p.name != "suite.toml"]
+    written = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and p.parent.name != "profiles" and p.name != "suite.toml"
+    ]
     archives = [p for p in written if p.suffix == ".zip"]
     assert archives, "the export wrote no archive"
-    assert any(p.name == "body.json" for p in written), "no echoed body was kept as evidence"
+    echoed = [p for p in written if p.name == "body.json" and p.parent.name == "echo.web"]
+    assert echoed, "no echoed body was kept as evidence"
+    # The echo reached the evidence and was masked there, not dropped: the zero hits below mean redaction.
+    assert all(MASK.encode() in p.read_bytes() for p in echoed)
     for path in written:
-        found += leaks(planted, str(path.relative_to(tmp_path)), path.name.encode() + b"\n" + path.read_bytes())
+        found += leaks(
+            planted, str(path.relative_to(tmp_path)), path.name.encode() + b"\n" + path.read_bytes()
+        )
     for archive in archives:
         for member, data in archive_members(archive).items():
             found += leaks(planted, f"{archive.name}:{member}", member.encode() + b"\n" + data)
