@@ -137,7 +137,7 @@ def _exit_codes() -> Iterator[_Guard]:
     except KeyboardInterrupt:
         _say("interrupted")
         raise typer.Exit(130) from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # library code never exits on its own: a sys.exit() is a bug too
         details = guard.crash_report()
         _say(guard.redactor.text(f"internal error: {type(exc).__name__}: {exc} (details in {details})"))
         raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None

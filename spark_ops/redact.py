@@ -2,8 +2,8 @@
 
 A secret is a header value (and the parts a target may echo alone: the credentials after an auth scheme,
 each cookie's value), a password in a URL, a token in a query string, a value under a secret-named key of a
-request body, or the value of an environment variable whose name says it is one. One ``Redactor`` per run knows the run's secrets and
-scrubs any text or JSON-like value before it is shown or written.
+request body, or the value of an environment variable whose name says it is one. One ``Redactor`` per run
+knows the run's secrets and scrubs any text or JSON-like value before it is shown or written.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ It owns what checks must not: one deadline per check covering the whole request 
 body), retries (tenacity, only for failures before any response arrived), timing, and the mapping
 
     TargetError, httpx transport errors, the deadline  ->  FAIL  (the target failed the check)
-    CheckError, any other exception                     ->  ERROR (the check could not judge)
+    CheckError, any other exception, sys.exit()         ->  ERROR (the check could not judge)
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ async def _judge_within_deadline(
         judgement = Judgement(Status.FAIL, _one_line(exc))
     except CheckError as exc:
         judgement = Judgement(Status.ERROR, _one_line(exc))
-    except Exception as exc:  # a check's bug must never pass, nor crash the run
+    except (Exception, SystemExit) as exc:  # a check's bug (sys.exit too) must never pass, nor end the run
         judgement = Judgement(Status.ERROR, f"check crashed: {type(exc).__name__}: {_one_line(exc)}")
     if not isinstance(judgement, Judgement):
         judgement = Judgement(Status.ERROR, f"check returned {type(judgement).__name__}, not a Judgement")
