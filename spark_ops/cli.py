@@ -449,6 +449,8 @@ def evidence_export(
             max_log_bytes=tail,
             extra=[source for source in [archive.pm2_source()] if source is not None],
         )
+        for run_id in plan.incomplete:
+            _say(f"note: run {run_id} has no readable result.json: packed, marked INCOMPLETE in the manifest")
         redactor = archive.export_redactor(plan.runs, profile, sets or (), note=_say)
         guard.know_secrets(frozenset(redactor.secrets))
         total = sum(min(s.path.stat().st_size, tail or 1 << 62) for s in plan.sources if s.path is not None)
@@ -515,11 +517,11 @@ def evidence_list(
             print(f"nothing kept in {resolve_dir(evidence_dir)}")
             return
         header = ("created (UTC)", "kind", "name", "command", "profile", "risk")
-        print("{:<20} {:<8} {:<40} {:<10} {:<12} {:<9} size".format(*header))
+        print("{:<20} {:<8} {:<40} {:<10} {:<12} {:<10} size".format(*header))
         for e in entries:
             print(
                 f"{e.created:%Y-%m-%d %H:%M:%S}  {e.kind:<8} {e.name:<40} {e.command:<10} "
-                f"{e.profile:<12} {e.risk:<9} {catalog.human_size(e.size_bytes)}"
+                f"{e.profile:<12} {e.risk:<10} {catalog.human_size(e.size_bytes)}"
             )
 
 

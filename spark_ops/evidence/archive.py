@@ -78,6 +78,11 @@ class ExportPlan:
     profiles: Mapping[str, Any] = field(default_factory=dict)
     explicit: bool = False  # chosen with --run: does not move the "since the last export" mark
 
+    @property
+    def incomplete(self) -> list[str]:
+        """IDs of the runs packed without a readable result.json (their manifest risk is INCOMPLETE)."""
+        return [run.id for run in self.runs if run.result is None]
+
 
 @dataclass(frozen=True, slots=True)
 class Exported:

@@ -27,6 +27,7 @@ STAMP_FORMAT = "%Y%m%d_%H%M%S"
 # <stamp>_<command>[-N]; the command is a plain word (gate, smoke, canary, report).
 RUN_ID = re.compile(r"^(?P<stamp>\d{8}_\d{6})_(?P<command>[a-z][a-z0-9-]*?)(?:-(?P<n>\d+))?$")
 STAGING_PREFIX = ".tmp-"
+INCOMPLETE = "INCOMPLETE"  # the risk shown for a run folder without a readable result.json
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -159,7 +160,10 @@ class StoredRun:
 
     @property
     def risk(self) -> str:
-        level = (self.result or {}).get("risk", {})
+        """The run's risk level; INCOMPLETE when result.json is missing or torn (never written whole)."""
+        if self.result is None:
+            return INCOMPLETE
+        level = self.result.get("risk", {})
         return str(level.get("level", "?")) if isinstance(level, dict) else "?"
 
     @property
