@@ -280,6 +280,8 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
     for name, result in outputs.items():
         found += leaks(planted, f"{name} stdout", result.stdout.encode())
         found += leaks(planted, f"{name} stderr", result.stderr.encode())
+    for number, pushed in enumerate(echoing.pushes):  # what the monitor sent the Pushgateway is output too
+        found += leaks(planted, f"monitor push {number}", pushed)
     written = [
         p
         for p in tmp_path.rglob("*")
