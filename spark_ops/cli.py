@@ -113,14 +113,30 @@ class _Guard:
 
         self.redactor = Redactor([*environment_secrets(), *secrets])
 
-    def crash_report(self) -> Path:
-        """Write the current traceback to a file; a user sees one line and this path."""
+    def crash_report(self) -> str:
+        """Write the current traceback to a file and say where: the temp folder, else the working folder.
+
+        Never raises: a crash report that cannot be written must not turn exit 4 into a traceback.
+        """
         stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
-        handle, name = tempfile.mkstemp(prefix=f"spark-ops-crash-{stamp}-", suffix=".log")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(self.redactor.text(f"spark-ops {__version__}\n{' '.join(sys.argv)}\n\n"))
-            out.write(self.redactor.text(traceback.format_exc()))
-        return Path(name)
+        text = self.redactor.text(
+            f"spark-ops {__version__}\n{' '.join(sys.argv)}\n\n{traceback.format_exc()}"
+        )
+        reason = ""
+        for folder in (None, "."):
+            name = None
+            try:
+                handle, name = tempfile.mkstemp(prefix=f"spark-ops-crash-{stamp}-", suffix=".log", dir=folder)
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(text)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                if name is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(name)
+                continue
+            return f"details in {Path(name).absolute()}"
+        return f"no details file could be written: {reason}"
 
 
 @contextmanager
@@ -139,7 +155,7 @@ def _exit_codes() -> Iterator[_Guard]:
         raise typer.Exit(130) from None
     except (Exception, SystemExit) as exc:  # library code never exits on its own: a sys.exit() is a bug too
         details = guard.crash_report()
-        _say(guard.redactor.text(f"internal error: {type(exc).__name__}: {exc} (details in {details})"))
+        _say(guard.redactor.text(f"internal error: {type(exc).__name__}: {exc} ({details})"))
         raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
 
 

@@ -175,3 +175,33 @@ def test_a_plugin_that_exits_while_judging_is_an_error_not_a_silent_pass(
     assert check["status"] == "ERROR"
     assert "SystemExit" in check["message"]
     assert document["risk"]["level"] == "CRITICAL"
+
+
+@pytest.mark.parametrize("working_folder_gone", [False, True], ids=["falls-back-to-cwd", "nowhere-to-write"])
+def test_a_crash_report_that_cannot_be_written_still_exits_4_with_one_line(
+    platform, spark, monkeypatch, tmp_path, working_folder_gone
+):
+    """With no temp folder the details go to the working folder; with neither, the one line says so."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-temp-folder"))
+    doomed = tmp_path / "doomed"
+    doomed.mkdir()
+
+    def remove_the_working_folder_and_raise(*_args: Any, **_kwargs: Any) -> Any:
+        if working_folder_gone:
+            doomed.rmdir()
+        raise RuntimeError(INJECTED)
+
+    monkeypatch.setattr(spark_ops.risk, "assess", remove_the_working_folder_and_raise)
+    monkeypatch.chdir(doomed)
+    result = spark("gate", "--no-evidence", *platform.sets())
+    assert result.exit_code == 4, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"RuntimeError: {INJECTED}" in line
+    if working_folder_gone:
+        assert line.endswith("(no details file could be written: No such file or directory)"), line
+    else:
+        named = re.search(r"details in (\S+?)\)$", line)
+        assert named, line
+        assert Path(named[1]).parent == doomed
+        assert INJECTED in Path(named[1]).read_text(encoding="utf-8")
