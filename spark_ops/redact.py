@@ -135,27 +135,31 @@ def header_secrets(headers: Mapping[str, str]) -> list[str]:
 
 
 def body_secrets(body: str) -> list[str]:
-    """Values under secret-named keys of a JSON or form-encoded request body (``"password": ...``)."""
+    """Values under secret-named keys of a JSON or form-encoded request body (``"password": ...``).
+
+    A JSON body nested too deeply to parse is a secret whole: which part of it is cannot be told.
+    """
     import json
     from urllib.parse import parse_qsl
 
     try:
         document = json.loads(body)
+    except RecursionError:
+        return [body]
     except ValueError:
         return [v for k, v in parse_qsl(body) if SECRET_NAME.search(k) and v]
     found: list[str] = []
-
-    def walk(node: Any, secret: bool) -> None:
+    pending: list[tuple[Any, bool]] = [(document, False)]  # (node, under a secret-named key)
+    while pending:
+        node, secret = pending.pop()
         if isinstance(node, dict):
-            for key, item in node.items():
-                walk(item, secret or bool(SECRET_NAME.search(str(key))))
+            pending += [
+                (item, secret or bool(SECRET_NAME.search(key))) for key, item in reversed(node.items())
+            ]
         elif isinstance(node, list):
-            for item in node:
-                walk(item, secret)
+            pending += [(item, secret) for item in reversed(node)]
         elif secret and node is not None and not isinstance(node, bool):
             found.append(node if isinstance(node, str) else json.dumps(node))
-
-    walk(document, False)
     return found
 
 

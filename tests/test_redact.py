@@ -198,6 +198,11 @@ def test_header_secrets_include_the_parts_a_target_may_echo(
         pytest.param('{"user": "ops", "note": "x"}', [], id="json-nothing-secret"),
         pytest.param("user=ops&password=pw3", ["pw3"], id="form"),
         pytest.param("plain text", [], id="neither"),
+        pytest.param(
+            '{"a": ' * 100_000 + "1" + "}" * 100_000,
+            ['{"a": ' * 100_000 + "1" + "}" * 100_000],
+            id="too-deep-to-parse-is-secret-whole",
+        ),
     ],
 )
 def test_body_secrets_are_values_under_secret_named_keys(body: str, expected: list[str]) -> None:
