@@ -139,4 +139,3 @@ def toml_document(document: dict[str, Any], *, tables: bool = True) -> str:
         else:
             lines.append(f"{toml_string(key)} = {toml_value(value)}")
     return "\n".join(lines + later) + "\n"
-

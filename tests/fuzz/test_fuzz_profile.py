@@ -144,16 +144,16 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def load_or_config_error(load: Any, *args: Any) -> Any:
-    """``load(*args)``, or the ConfigError it raised: anything else fails the test."""
+def load_or_config_error(load: Any, *args: Any, **kwargs: Any) -> Any:
+    """``load(*args, **kwargs)``, or the ConfigError it raised: anything else fails the test."""
     try:
-        return load(*args)
+        return load(*args, **kwargs)
     except ConfigError as exc:
         assert str(exc), "a ConfigError needs a message"
         return exc
 
 
-def prepare_or_config_error(profile_file: Path, suite_file: Path, sets: list[str] = []) -> Any:
+def prepare_or_config_error(profile_file: Path, suite_file: Path, sets: tuple[str, ...] = ()) -> Any:
     """Load profile and suite and bind the checks, as `spark gate` does before it sends anything."""
     profile = load_or_config_error(load_profile, str(profile_file), sets)
     if isinstance(profile, ConfigError):
@@ -186,8 +186,12 @@ def test_profile_loads_or_is_a_config_error(folder: Path, document: dict[str, An
 @example(document={"checks": [{"name": "a", "kind": "http", "expect_status": ["²"]}]}, tables=True)
 @example(document={"checks": [{"name": "a", "kind": "http", "url": "http://[::1"}]}, tables=True)
 @example(document={"checks": [{"name": "a", "kind": "slo", "field": "x", "max": 10**400}]}, tables=True)
-@example(document={"checks": [{"name": "a", "kind": "latency", "service": "web", "count": 10**30}]}, tables=True)
-def test_suite_loads_and_binds_or_is_a_config_error(folder: Path, document: dict[str, Any], tables: bool) -> None:
+@example(
+    document={"checks": [{"name": "a", "kind": "latency", "service": "web", "count": 10**30}]}, tables=True
+)
+def test_suite_loads_and_binds_or_is_a_config_error(
+    folder: Path, document: dict[str, Any], tables: bool
+) -> None:
     """Any suite document, bound to the shipped dev profile, gives checks or a ConfigError."""
     path = folder / "s.toml"
     path.write_text(toml_document(document, tables=tables), encoding="utf-8")
