@@ -19,7 +19,7 @@ from spark_ops import registry
 from spark_ops.errors import ConfigError
 from spark_ops.profile import Profile, Suite, load_profile, load_suite, shipped_dir
 
-from . import FUZZ, HUGE_INTS, KEYS, ODD_FLOATS, ODD_STRINGS, TEXT, VALUES, toml_document
+from . import FUZZ, FUZZ_CLI, HUGE_INTS, KEYS, ODD_FLOATS, ODD_STRINGS, TEXT, VALUES, toml_document
 
 KINDS = sorted(registry.discover())
 NUMBERS = st.one_of(st.integers(-5, 10**6), st.floats(), HUGE_INTS, ODD_FLOATS)
@@ -278,7 +278,7 @@ def test_a_profile_name_longer_than_the_os_takes_is_a_config_error(folder: Path)
 # --- through the CLI --------------------------------------------------------------------------------
 
 
-@FUZZ.__class__(FUZZ, max_examples=40)
+@FUZZ_CLI
 @given(profile=PROFILE, suite=SUITE)
 def test_cli_exits_2_with_one_line_or_validates(
     spark: Any, folder: Path, profile: dict[str, Any], suite: dict[str, Any]
