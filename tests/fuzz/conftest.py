@@ -33,6 +33,9 @@ class Served:
     body: bytes = b""
     content_type: str = "application/json"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis prints fixtures with failures
+        printer.text(f"Served({self.server.url_for('/')})")
+
     def answer(self, body: bytes, *, status: int = 200, content_type: str = "application/json") -> None:
         self.body, self.status, self.content_type = body, status, content_type
 
