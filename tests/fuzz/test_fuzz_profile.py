@@ -169,6 +169,7 @@ def prepare_or_config_error(profile_file: Path, suite_file: Path, sets: tuple[st
 @example(document={"services": {"web": {"url": "http://[::1"}}}, tables=True)
 @example(document={"services": {"web": {"url": "http://a:99999"}}}, tables=True)
 @example(document={"extends": "a" * 300 + ".toml"}, tables=True)
+@example(document={"extends": "nul\u0000.toml"}, tables=True)
 @example(document={"defaults": {"timeout_s": 10**400}}, tables=False)
 def test_profile_loads_or_is_a_config_error(folder: Path, document: dict[str, Any], tables: bool) -> None:
     """Any profile document gives a Profile or a ConfigError."""
@@ -273,6 +274,8 @@ def test_a_profile_name_longer_than_the_os_takes_is_a_config_error(folder: Path)
         load_profile("a" * 300 + ".toml")
     with pytest.raises(ConfigError):
         load_suite("a" * 300 + ".toml")
+    with pytest.raises(ConfigError):  # a run's result.json names the profile an export reloads
+        load_profile("nul\u0000.toml")
 
 
 # --- through the CLI --------------------------------------------------------------------------------
