@@ -361,12 +361,13 @@ def parse_set(assignment: str) -> tuple[str, Any]:
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set wants KEY=VALUE with a dotted KEY, got {assignment!r}")
     try:
-        value = tomllib.loads(f"v = {text}")["v"]
+        document = tomllib.loads(f"v = {text}")
     except tomllib.TOMLDecodeError:
-        value = text
+        return key, text
     except RecursionError:
         raise ConfigError(_TOO_DEEP, file="--set", key=key) from None
-    return key, value
+    # "120\n[slo]\nerror_rate = 1" is a document, not one value: its second line must not vanish.
+    return key, document["v"] if document.keys() == {"v"} else text
 
 
 def _apply_set(values: dict[str, Any], key: str, value: Any, prov: _Provenance) -> None:
