@@ -214,3 +214,63 @@ def test_slo_passes_only_a_finite_number_within_bounds(
     value = MISSING if document is MISSING else independent_lookup(document, path)
     within = is_float(value) and (low is None or value >= low) and (high is None or value <= high)
     assert result.status is (Status.PASS if within else Status.FAIL), result.message
+
+
+ENTRY_STATUS = st.sampled_from(["online", "errored", "stopped", "", "ONLINE"]) | JSON
+PM2_ENTRIES = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "name": st.sampled_from(["web", "executor-1"]) | JSON,
+                "pm_id": JSON,
+                "pm2_env": st.fixed_dictionaries(
+                    {},
+                    optional={"status": ENTRY_STATUS, "restart_time": NUMBERS | JSON, "pm_uptime": NUMBERS},
+                )
+                | JSON,
+                "monit": st.fixed_dictionaries({}, optional={"memory": NUMBERS | JSON, "cpu": NUMBERS})
+                | JSON,
+            },
+        ),
+        JSON,
+    ),
+    max_size=4,
+)
+
+
+def healthy(entry: Any, max_restarts: int) -> bool:
+    """A jlist entry the documented pm2 check passes: named, online, few restarts, a memory figure."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+        return False
+    env, monit = entry.get("pm2_env"), entry.get("monit")
+    if not isinstance(env, dict) or not isinstance(monit, dict) or env.get("status") != "online":
+        return False
+    restarts, memory = env.get("restart_time"), monit.get("memory")
+    counted = isinstance(restarts, int) and not isinstance(restarts, bool) and 0 <= restarts <= max_restarts
+    return counted and is_float(memory) and math.isfinite(memory) and memory >= 0
+
+
+@FUZZ
+@given(entries=PM2_ENTRIES, banner=st.sampled_from(["", "[PM2] Spawning PM2 daemon\n", "garbage ["]))
+@example(
+    entries=[
+        {"name": "web", "pm2_env": {"status": "online", "restart_time": 10**400}, "monit": {"memory": 1}}
+    ],
+    banner="",
+)
+@example(
+    entries=[
+        {"name": "web", "pm2_env": {"status": "online", "restart_time": 0}, "monit": {"memory": 10**400}}
+    ],
+    banner="",
+)
+def test_pm2_passes_only_a_list_of_healthy_processes(served: Served, entries: list[Any], banner: str) -> None:
+    """A pm2 check over any jlist PASSes only when every process is named, online and within limits."""
+    served.answer((banner + json.dumps(entries)).encode())
+    result = served.run("pm2", {"path": "/pm2"})
+    assert not isinstance(result, ConfigError), result
+    assert_not_crashed(result)
+    max_restarts = served.profile.config.pm2.max_restarts
+    expected = bool(entries) and all(healthy(entry, max_restarts) for entry in entries)
+    assert (result.status is Status.PASS) == expected, result.message

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import shutil
 import struct
+import warnings
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,9 +34,6 @@ from spark_ops.evidence.archive import MANIFEST, MANIFEST_SCHEMA
 from . import FUZZ, FUZZ_CLI, TEXT
 from .test_fuzz_json_fields import JSON
 from .test_fuzz_profile import mutate
-
-# Duplicate member names are one of the hostile inputs; zipfile warns when it writes them.
-pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
 
 METHODS = [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
 MEMBER_NAMES = st.one_of(
@@ -107,7 +106,9 @@ def encode_manifest(document: Any, form: str) -> bytes:
 
 def build_zip(entries: list[tuple[str, bytes, int]], manifest: bytes | None, manifest_method: int) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as out:
+    # Duplicate member names are one of the hostile inputs; zipfile warns when it writes them.
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as out:
+        warnings.filterwarnings("ignore", "Duplicate name", UserWarning)
         for name, data, method in entries:
             out.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data, compress_type=method)
         if manifest is not None:
@@ -379,6 +380,8 @@ def write_folder(base: Path, files: dict[str, bytes | None]) -> None:
 @example(files={"canary_20261399_999999.zip": b"PK"})
 @example(files={"reports/20261399_999999_report.json": b"{}"})
 @example(files={"runs/20261121_120000_gate/result.json": b"[" * 100_000})
+@example(files={"runs/20261121_120000_gate/result.json": b'{"risk": {"score": 1' + b"0" * 400 + b"}}"})
+@example(files={"runs/20261121_120000_gate/result.json": b'{"risk": {"score": NaN, "level": "LOW"}}'})
 @example(files={archive.LAST_EXPORT: b"[" * 100_000, "runs/20261121_120000_gate/run.log": b""})
 def test_hostile_evidence_folders_list_report_and_plan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes | None]
@@ -393,6 +396,8 @@ def test_hostile_evidence_folders_list_report_and_plan(
     assert all(isinstance(entry, catalog.Entry) for entry in entries)
     report = daily_report.build(base, since=timedelta(days=3650), now=datetime(2027, 1, 1, tzinfo=UTC))
     assert report["risk"]["level"] is None or isinstance(report["risk"]["level"], str)
+    mean = report["runs"]["mean_score"]
+    assert mean is None or math.isfinite(mean), mean  # no NaN or infinity read from a result.json
     daily_report.render_markdown(report)
     try:
         plan = archive.plan_export(base, all_runs=True)
