@@ -42,8 +42,14 @@ class Served:
     def _handle(self, request: Request) -> Response:
         return Response(self.body, status=self.status, content_type=self.content_type)
 
-    def run(self, kind: str, options: Mapping[str, Any]) -> CheckResult | ConfigError:
-        """Bind one ``kind`` check with ``options`` (service web = this server) and run it, as a gate does.
+    @property
+    def url(self) -> str:
+        return self.server.url_for("").rstrip("/")
+
+    def run(
+        self, kind: str, options: Mapping[str, Any], *, service: bool = True
+    ) -> CheckResult | ConfigError:
+        """Bind one ``kind`` check with ``options`` (service web: this server) and run it as a gate does.
 
         A ConfigError from binding is returned, not raised (a fuzzed option may be invalid).
         """
@@ -54,7 +60,7 @@ class Served:
             timeout_s=10.0,
             retries=0,
             description="",
-            options={"service": "web", **options},
+            options={"service": "web", **options} if service else dict(options),
             index=0,
         )
         try:

@@ -274,3 +274,84 @@ def test_pm2_passes_only_a_list_of_healthy_processes(served: Served, entries: li
     max_restarts = served.profile.config.pm2.max_restarts
     expected = bool(entries) and all(healthy(entry, max_restarts) for entry in entries)
     assert (result.status is Status.PASS) == expected, result.message
+
+
+PROM_VALUES = st.one_of(
+    st.floats().map(repr), st.sampled_from(["NaN", "+Inf", "-Inf", "1e400", "", "x", "0x10"]), JSON
+)
+PROM_SAMPLES = st.fixed_dictionaries(
+    {},
+    optional={
+        "metric": st.dictionaries(KEY_TEXT, TEXT, max_size=2) | JSON,
+        "value": st.tuples(NUMBERS, PROM_VALUES).map(list) | JSON,
+    },
+)
+PROM_ANSWERS = st.one_of(
+    st.fixed_dictionaries(
+        {"status": st.sampled_from(["success", "error"]) | JSON},
+        optional={
+            "data": st.fixed_dictionaries(
+                {},
+                optional={
+                    "resultType": st.sampled_from(["vector", "scalar", "matrix", "string"]) | JSON,
+                    "result": st.lists(PROM_SAMPLES, max_size=3)
+                    | st.tuples(NUMBERS, PROM_VALUES).map(list)
+                    | JSON,
+                },
+            )
+            | JSON,
+            "warnings": st.lists(TEXT, max_size=1) | JSON,
+            "error": TEXT,
+            "errorType": TEXT,
+        },
+    ),
+    JSON,
+)
+
+
+def prom_number(pair: Any) -> float | None:
+    """The finite number of a ``[timestamp, "1.5"]`` pair, else None."""
+    if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
+        return None
+    try:
+        number = float(pair[1])
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def prom_passes(document: Any, low: float, high: float) -> bool:
+    """Whether a PromQL answer shows every series (at least one) as a finite number within [low, high]."""
+    if not isinstance(document, dict) or document.get("status") != "success" or document.get("warnings"):
+        return False
+    data = document.get("data")
+    if not isinstance(data, dict) or "result" not in data:
+        return False
+    if data.get("resultType") == "scalar":
+        values = [prom_number(data["result"])]
+    elif data.get("resultType") == "vector" and isinstance(data["result"], list) and data["result"]:
+        samples = data["result"]
+        if not all(isinstance(s, dict) and isinstance(s.get("metric"), dict) for s in samples):
+            return False
+        values = [prom_number(s.get("value")) for s in samples]
+    else:
+        return False
+    return all(value is not None and low <= value <= high for value in values)
+
+
+@FUZZ
+@given(answer=PROM_ANSWERS, low=st.floats(-10, 0), high=st.floats(0, 10))
+@example(answer={"status": "success", "data": {"resultType": "vector", "result": [1, 2]}}, low=0.0, high=1.0)
+@example(
+    answer={"status": "success", "data": {"resultType": "scalar", "result": [0, "NaN"]}}, low=0.0, high=1.0
+)
+def test_promql_passes_only_series_within_bounds(
+    served: Served, answer: Any, low: float, high: float
+) -> None:
+    """A promql check on any answer PASSes only when every series it returns is a finite number in bounds."""
+    served.answer(json.dumps(answer).encode())
+    options = {"query": "up", "min": low, "max": high, "prometheus_url": served.url}
+    result = served.run("promql", options, service=False)
+    assert not isinstance(result, ConfigError), result
+    assert_not_crashed(result)
+    assert (result.status is Status.PASS) == prom_passes(answer, low, high), result.message
