@@ -26,6 +26,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 FUZZ = settings.get_profile("spark-fuzz")
+# For tests that send a request through the runner or write a folder of files per example.
+FUZZ_IO = settings(FUZZ, max_examples=80)
 # For tests that run the whole CLI per example (tens of ms each): fewer examples, and hypothesis'
 # too_slow check (which fires when generation plus a run is slow) is expected there, not a bug.
 FUZZ_CLI = settings(

@@ -22,7 +22,7 @@ from spark_ops.checks.metrics import parse_exposition
 from spark_ops.errors import ConfigError
 from spark_ops.model import Status
 
-from . import FUZZ
+from . import FUZZ, FUZZ_IO
 from .conftest import Served, assert_not_crashed
 from .test_fuzz_profile import mutate
 
@@ -193,7 +193,7 @@ def would_pass(body: bytes, metric: str, low: float, high: float) -> bool:
     return bool(parsed.samples) and bool(matching) and all(low <= s.value <= high for s in matching)
 
 
-@FUZZ
+@FUZZ_IO
 @given(generated=expositions(), edits=EDITS | st.just([]), low=st.floats(-1e6, 0), high=st.floats(0, 1e6))
 @example(generated=("x 1" + "0" * 400 + "\n", []), edits=[], low=0.0, high=1.0)
 @example(generated=("x 1\n", []), edits=[(3, 0, b"\xff")], low=0.0, high=1.0)

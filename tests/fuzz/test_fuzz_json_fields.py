@@ -22,7 +22,7 @@ from spark_ops.checks.http import JsonAssertion, _json_failure
 from spark_ops.errors import ConfigError
 from spark_ops.model import Status
 
-from . import FUZZ, HUGE_INTS, ODD_FLOATS, TEXT, VALUES
+from . import FUZZ, FUZZ_IO, HUGE_INTS, ODD_FLOATS, TEXT, VALUES
 from .conftest import Served, assert_not_crashed
 
 KEYS_SEEN = ["status", "slo", "latencyP95", "items", "0", "1", "²", "٢", "", " ", "a.b"]
@@ -174,7 +174,7 @@ def parsed(body: bytes) -> Any:
         return MISSING
 
 
-@FUZZ
+@FUZZ_IO
 @given(body=BODIES, path=PATHS, op=OPS, wanted=WANTED)
 @example(body=b'{"status": "UP"}', path="status", op="==", wanted="UP")
 @example(body=b"[" * 5000, path="status", op="==", wanted="UP")
@@ -194,7 +194,7 @@ def test_http_expect_json_passes_only_when_the_field_holds(
     assert result.status is (Status.PASS if expected else Status.FAIL), result.message
 
 
-@FUZZ
+@FUZZ_IO
 @given(body=BODIES, path=PATHS, low=st.floats(-10, 10) | st.none(), high=st.floats(-10, 10) | st.none())
 @example(body=b'{"slo": {"latencyP95": 1' + b"0" * 400 + b"}}", path="slo.latencyP95", low=None, high=5.0)
 @example(body=b'{"slo": {"latencyP95": NaN}}', path="slo.latencyP95", low=None, high=5.0)
@@ -251,7 +251,7 @@ def healthy(entry: Any, max_restarts: int) -> bool:
     return counted and is_float(memory) and math.isfinite(memory) and memory >= 0
 
 
-@FUZZ
+@FUZZ_IO
 @given(entries=PM2_ENTRIES, banner=st.sampled_from(["", "[PM2] Spawning PM2 daemon\n", "garbage ["]))
 @example(
     entries=[
@@ -339,7 +339,7 @@ def prom_passes(document: Any, low: float, high: float) -> bool:
     return all(value is not None and low <= value <= high for value in values)
 
 
-@FUZZ
+@FUZZ_IO
 @given(answer=PROM_ANSWERS, low=st.floats(-10, 0), high=st.floats(0, 10))
 @example(answer={"status": "success", "data": {"resultType": "vector", "result": [1, 2]}}, low=0.0, high=1.0)
 @example(

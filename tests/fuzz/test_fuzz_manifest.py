@@ -31,7 +31,7 @@ from spark_ops.errors import ConfigError
 from spark_ops.evidence import archive, catalog
 from spark_ops.evidence.archive import MANIFEST, MANIFEST_SCHEMA
 
-from . import FUZZ, FUZZ_CLI, TEXT
+from . import FUZZ, FUZZ_CLI, FUZZ_IO, TEXT
 from .test_fuzz_json_fields import JSON
 from .test_fuzz_profile import mutate
 
@@ -374,7 +374,7 @@ def write_folder(base: Path, files: dict[str, bytes | None]) -> None:
             path.write_bytes(data)
 
 
-@FUZZ
+@FUZZ_IO
 @given(files=evidence_folders())
 @example(files={"runs/20261399_999999_gate/result.json": b"{}"})
 @example(files={"canary_20261399_999999.zip": b"PK"})
