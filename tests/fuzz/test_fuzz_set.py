@@ -182,3 +182,25 @@ def test_gate_with_any_overrides_exits_0_or_2(spark: Any, platform: Any, sets: l
     args = [part for assignment in [*platform.sets(), *sets] for part in ("--set", assignment)]
     result = spark("gate", *args, "--no-evidence", "--format", "json")
     assert_one_line_or_ok(result)
+
+
+LATENCY_SUITE = '[[checks]]\nname = "p95"\nkind = "latency"\nservice = "web"\n'
+
+
+@FUZZ
+@given(baseline=ODD_STRINGS | TEXT | st.sampled_from(["http://[::1", "https://", "http://a:99999/x", "dev"]))
+@example(baseline="http://[::1")
+def test_a_canary_baseline_binds_or_is_a_config_error(folder: Any, baseline: str) -> None:
+    """`--set canary.baseline=...` with any value: a latency check binds to it or it is a ConfigError."""
+    from spark_ops import registry
+    from spark_ops.profile import load_suite
+
+    suite_file = folder / "latency.toml"
+    suite_file.write_text(LATENCY_SUITE, encoding="utf-8")
+    try:
+        profile = load_profile("dev", [f"canary.baseline={toml_value(baseline)}"])
+        prepared = registry.prepare(load_suite(str(suite_file)), profile)
+    except ConfigError as exc:
+        assert str(exc)
+        return
+    assert len(prepared) == 1
