@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from spark_ops import daily_report
@@ -291,6 +291,7 @@ def test_spark_evidence_verify_exits_0_1_or_2_with_one_line(
     data, intact = generated
     Path("fuzzed.zip").write_bytes(data)
     result = spark("evidence", "verify", "fuzzed.zip")
+    event(f"verify exit {result.exit_code}")
     assert "Traceback" not in result.stdout + result.stderr
     assert result.exit_code in (0, 1, 2), result.stderr
     assert (result.exit_code == 0) == independent_verdict(data), result.stdout + result.stderr
@@ -405,3 +406,33 @@ def test_hostile_evidence_folders_list_report_and_plan(
         return
     notes: list[str] = []  # profiles a run names that do not load are noted and skipped, never raised
     archive.export_redactor(plan.runs, None, (), note=notes.append)
+
+
+@FUZZ_CLI
+@given(files=evidence_folders())
+@example(files={"runs/20261121_120000_gate/result.json": b'{"profile": "' + b"a" * 300 + b'.toml"}'})
+@example(files={"runs/20261121_120000_gate/profile.json": b"[" * 900 + b"]" * 900})
+@example(files={"runs/20261121_120000_gate/result.json": b'{"summary": ' + b"[" * 900 + b"]" * 900 + b"}"})
+def test_spark_evidence_export_of_any_folder_verifies(
+    spark: Any, monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes | None]
+) -> None:
+    """`spark evidence export --all` of any folder: an archive that verifies, or exit 1/2 with one line."""
+    monkeypatch.setenv("PM2_HOME", str(Path.cwd() / "no-pm2"))  # no `pm2 jlist` per example
+    base = Path.cwd() / "evidence"
+    shutil.rmtree(base, ignore_errors=True)
+    write_folder(base, files)
+    result = spark("evidence", "export", "--all", "--out", "exported")
+    event(f"export exit {result.exit_code}")  # --hypothesis-show-statistics: both outcomes occur
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.exit_code in (0, 1, 2), result.stderr
+    stderr = result.stderr.strip().splitlines()
+    assert all(line.startswith("spark: ") for line in stderr), (
+        result.stderr
+    )  # notes and errors, one line each
+    if result.exit_code != 0:
+        assert stderr and stderr[-1].startswith("spark: error:"), result.stderr
+        return
+    archive_path = result.stdout.strip().splitlines()[-1]
+    verified = spark("evidence", "verify", archive_path)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    shutil.rmtree("exported")
