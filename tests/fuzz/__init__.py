@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis also caches what it learns (constants of the code under test) in ./.hypothesis: keep that
+# out of the repository too, in the machine's temporary folder.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "spark-ops-hypothesis")
 
 # Bounded for a shared 2-CPU machine (the whole tests/fuzz run stays under a minute); no example
 # database, so a run writes nothing into the repository. `--hypothesis-seed=N` (and the blob printed
