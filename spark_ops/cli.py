@@ -97,7 +97,12 @@ NoEvidenceOpt = Annotated[bool, typer.Option("--no-evidence", help="Do not keep 
 
 
 def _say(message: str) -> None:
-    print(f"spark: {message}", file=sys.stderr)
+    """One line on stderr: control characters from a file or an option (a key holding "\\r") are escaped."""
+    print(f"spark: {_one_line(message)}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class _Guard:

@@ -7,6 +7,7 @@ the evidence, and it is stored beside the runs (``reports/<stamp>_report.{md,jso
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -33,13 +34,21 @@ def _risk_field(run: StoredRun, key: str) -> Any:
     return _table(_table(run.result).get("risk")).get(key)
 
 
+def _score(run: StoredRun) -> float | None:
+    """The run's risk score when it is a finite number (a hand-edited 1e400 or NaN is no score)."""
+    score = _risk_field(run, "score")
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        return None
+    try:
+        number = float(score)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _window_stats(runs: Sequence[StoredRun]) -> dict[str, Any]:
     passed = sum(1 for run in runs if run.risk == RiskLevel.LOW.value)
-    scores = [
-        float(score)
-        for run in runs
-        if isinstance(score := _risk_field(run, "score"), int | float) and not isinstance(score, bool)
-    ]
+    scores = [score for run in runs if (score := _score(run)) is not None]
     return {
         "runs": len(runs),
         "low_risk_runs": passed,

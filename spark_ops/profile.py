@@ -257,7 +257,11 @@ def locate(kind: str, ref: str, *, relative_to: Path | None = None) -> Path:
         path = Path(ref)
         if relative_to is not None and not path.is_absolute():
             path = relative_to / path
-        if not path.is_file():
+        try:
+            exists = path.is_file()
+        except OSError as exc:  # a name too long for the OS, a folder we may not enter
+            raise ConfigError(f"{what} file {ref!r} cannot be read: {exc.strerror or exc}") from None
+        if not exists:
             raise ConfigError(f"{what} file {ref!r} does not exist")
         return path
     names = available(kind)
@@ -269,13 +273,38 @@ def locate(kind: str, ref: str, *, relative_to: Path | None = None) -> Path:
 def read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            document = tomllib.load(handle)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
     except UnicodeDecodeError:
         raise ConfigError("invalid TOML: not UTF-8 text", file=str(path)) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(_TOO_DEEP, file=str(path)) from None
+    _require_shallow(document, file=str(path))
+    return document
+
+
+MAX_NESTING = 32
+_TOO_DEEP = f"invalid TOML: nested deeper than {MAX_NESTING} levels"
+
+
+def _require_shallow(value: Any, *, file: str) -> None:
+    """A ConfigError unless ``value`` nests at most MAX_NESTING tables and arrays deep.
+
+    Iterative, so a deep document cannot exhaust the stack here; once it passed, the recursive merge,
+    interpolation and validation below stay far from Python's recursion limit.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ConfigError(_TOO_DEEP, file=file)
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
 
 
 # --- profiles ------------------------------------------------------------------------------------
@@ -340,10 +369,13 @@ def parse_set(assignment: str) -> tuple[str, Any]:
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set wants KEY=VALUE with a dotted KEY, got {assignment!r}")
     try:
-        value = tomllib.loads(f"v = {text}")["v"]
+        document = tomllib.loads(f"v = {text}")
     except tomllib.TOMLDecodeError:
-        value = text
-    return key, value
+        return key, text
+    except RecursionError:
+        raise ConfigError(_TOO_DEEP, file="--set", key=key) from None
+    # "120\n[slo]\nerror_rate = 1" is a document, not one value: its second line must not vanish.
+    return key, document["v"] if document.keys() == {"v"} else text
 
 
 def _apply_set(values: dict[str, Any], key: str, value: Any, prov: _Provenance) -> None:
@@ -390,9 +422,17 @@ def _interpolate(value: Any, prov: _Provenance, secrets: set[str], key: str = ""
 
 
 def require_http_url(url: str, *, key: str, file: str | None = None) -> None:
-    """A ConfigError naming ``key`` (and ``file``) unless ``url`` is an absolute http(s) URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    """A ConfigError naming ``key`` (and ``file``) unless ``url`` is an absolute http(s) URL.
+
+    A URL that passes splits cleanly and has a valid port, so later ``urlsplit(url).port`` cannot raise.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port outside 0..65535 or not a number
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # "http://[::1" (an unclosed IPv6 literal), "http://a:99999"
+        valid = False
+    if not valid:
         raise ConfigError(
             f"must be an absolute http(s) URL, got {Redactor().text(url)!r}", file=file, key=key
         )
@@ -474,6 +514,7 @@ def load_profile(ref: str = DEFAULT_PROFILE, sets: Iterable[str] = ()) -> Profil
     values = _load_chain(path, prov)
     for assignment in sets:
         _apply_set(values, *parse_set(assignment), prov)
+    _require_shallow(values, file="--set")  # each file passed alone: only an override can nest deeper
     secrets: set[str] = set()
     values = _interpolate(values, prov, secrets)
 

@@ -108,7 +108,11 @@ def number_from(value: Any, what: str) -> float:
         raise TargetError(f"{what} is null, not a number")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TargetError(f"{what} is {type(value).__name__} {_short(value)}, not a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer like 1e400 written out in digits: no float holds it
+        digits = len(str(abs(value)))
+        raise TargetError(f"{what} is an integer of {digits} digits, beyond any float") from None
 
 
 MISSING = object()
@@ -120,7 +124,8 @@ def lookup(document: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         if isinstance(found, dict) and part in found:
             found = found[part]
-        elif isinstance(found, list) and part.isdigit() and int(part) < len(found):
+        # ASCII digits only: "²".isdigit() holds but int() refuses it, and "٢" is no JSON array index.
+        elif isinstance(found, list) and part.isascii() and part.isdigit() and int(part) < len(found):
             found = found[int(part)]
         else:
             return MISSING

@@ -164,9 +164,13 @@ def _statuses(expected: list[int | str]) -> str:
 
 
 def _same(actual: Any, wanted: Any) -> bool:
-    """JSON equality where true is not 1 (Python's ``True == 1`` would pass a wrong answer)."""
+    """JSON equality where true is not 1, also inside arrays and objects (``[True] == [1]`` in Python)."""
     if isinstance(actual, bool) or isinstance(wanted, bool):
         return actual is wanted
+    if isinstance(actual, list) and isinstance(wanted, list):
+        return len(actual) == len(wanted) and all(map(_same, actual, wanted))
+    if isinstance(actual, dict) and isinstance(wanted, dict):
+        return actual.keys() == wanted.keys() and all(_same(actual[k], wanted[k]) for k in actual)
     return bool(actual == wanted)
 
 

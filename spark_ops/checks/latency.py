@@ -19,7 +19,7 @@ from spark_ops.checks.http import parse_status_ranges
 from spark_ops.errors import ConfigError
 from spark_ops.histogram import LatencyHistogram
 from spark_ops.model import Judgement, Status
-from spark_ops.profile import Profile, Target, target_with_credentials
+from spark_ops.profile import Profile, Target, require_http_url, target_with_credentials
 from spark_ops.stats import compare
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
@@ -116,9 +116,13 @@ class LatencyCheck:
     def _baseline_target(self, reference: str) -> Target:
         """The same request against the baseline: a base URL (same path) or another profile's service."""
         if reference.startswith(("http://", "https://")):
+            try:
+                require_http_url(reference, key="canary.baseline")
+            except ConfigError:  # "http://", "http://[::1" (urlsplit refuses an unclosed IPv6 literal)
+                raise ConfigError(
+                    f"baseline {reference!r} is not an absolute URL", key="canary.baseline"
+                ) from None
             base, own = urlsplit(reference), urlsplit(self.target.url)
-            if not base.netloc:
-                raise ConfigError(f"baseline {reference!r} is not an absolute URL", key="canary.baseline")
             # Only the baseline's own credentials go to the baseline host, never the canary's headers.
             return target_with_credentials(
                 urlunsplit((base.scheme, base.netloc, own.path, own.query, "")), {}

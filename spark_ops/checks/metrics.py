@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
@@ -52,15 +53,30 @@ class Exposition:
         return self.families | {sample.name for sample in self.samples}
 
 
+# A counter declared without "_total": prometheus_client renames its samples (foo -> foo_total),
+# Prometheus keeps the name as written; assertions name the series as the exposition wrote it.
+_COUNTER_TYPE = re.compile(r'^[ \t]*#[ \t]+TYPE[ \t]+(?P<name>[^\s"]+)[ \t]+counter[ \t]*$', re.M)
+
+
 def parse_exposition(text: str) -> Exposition:
     """Parse Prometheus text format; raises ValueError with the parser's reason when it does not parse."""
     from prometheus_client.parser import text_string_to_metric_families
 
+    counters = {match["name"] for match in _COUNTER_TYPE.finditer(text)}
+    renamed = {name for name in counters if not name.endswith("_total") and f"{name}_total" not in counters}
     families: set[str] = set()
     samples: list[Sample] = []
-    for family in text_string_to_metric_families(text):
-        families.add(family.name)
-        samples.extend(Sample(s.name, dict(s.labels), float(s.value)) for s in family.samples)
+    try:
+        for family in text_string_to_metric_families(text):
+            families.add(family.name)
+            restore = family.type == "counter" and family.name in renamed
+            for s in family.samples:
+                name = family.name if restore and s.name == f"{family.name}_total" else s.name
+                samples.append(Sample(name, dict(s.labels), float(s.value)))
+    except OverflowError:  # an integer written out in more digits than any float holds
+        raise ValueError("a sample value is beyond the float range") from None
+    except (IndexError, KeyError, TypeError) as exc:  # the third-party parser's other ways to refuse text
+        raise ValueError(f"{type(exc).__name__} {exc}".strip()) from None
     return Exposition(frozenset(families), samples)
 
 
@@ -106,7 +122,7 @@ class MetricsCheck:
             raise TargetError(f"{fetched.describe()}: empty exposition")
         try:
             exposition = parse_exposition(fetched.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, IndexError, KeyError, TypeError) as exc:
+        except ValueError as exc:  # UnicodeDecodeError included
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
             return Judgement(
                 Status.FAIL,

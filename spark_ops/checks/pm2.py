@@ -106,10 +106,14 @@ def _shown(value: Any) -> str:
 
 
 def _finite(value: Any) -> float | None:
-    """``value`` as a float when it is a finite JSON number, else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    """``value`` as a float when it is a finite JSON number (not an integer beyond any float), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _count(value: Any, where: str, what: str, problems: list[str], *, whole: bool = False) -> Any:
@@ -118,7 +122,7 @@ def _count(value: Any, where: str, what: str, problems: list[str], *, whole: boo
         problems.append(f"{where} missing")
         return None
     typed = isinstance(value, int) if whole else isinstance(value, int | float)
-    if isinstance(value, bool) or not typed or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not typed or _finite(value) is None or value < 0:
         problems.append(f"{where} is {_shown(value)}, not {what}")
         return None
     return value

@@ -13,10 +13,12 @@ import errno
 import glob
 import hashlib
 import json
+import lzma
 import os
 import socket
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ from spark_ops.evidence.store import (
     StoredRun,
     list_runs,
     process_alive,
+    read_json,
     sweep_stale_staging,
     write_atomically,
 )
@@ -111,9 +114,9 @@ class _LastExport:
 
 def _last_export(base_dir: Path) -> _LastExport | None:
     try:
-        marker = json.loads((base_dir / LAST_EXPORT).read_text(encoding="utf-8"))
+        marker = read_json(base_dir / LAST_EXPORT)
         return _LastExport(stamp=str(marker["stamp"]), names=frozenset(map(str, marker["names"])))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
 
 
@@ -268,8 +271,8 @@ def plan_export(
     for run in runs:
         view = run.path / "profile.json"
         if view.is_file() and run.profile not in profiles:
-            with contextlib.suppress(OSError, ValueError):
-                profiles[run.profile] = json.loads(view.read_text(encoding="utf-8"))
+            with contextlib.suppress(ValueError):
+                profiles[run.profile] = read_json(view)
     return ExportPlan(runs=runs, sources=sources, profiles=profiles, explicit=bool(run_ids))
 
 
@@ -596,6 +599,42 @@ def _unsafe(name: str) -> bool:
     return any(part == ".." for part in PurePosixPath(name).parts)
 
 
+# How zipfile refuses a member it cannot read: corrupt data (per compressor), an encrypted flag,
+# a compression method it does not implement, a truncated file.
+_UNREADABLE_MEMBER = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
+def _shown(name: str) -> str:
+    """A member name fit for one output line: as it is, or quoted with escapes when it holds a line break."""
+    shown = name if name.isprintable() else repr(name)
+    return shown if len(shown) <= 200 else shown[:199] + "…"
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one short line (zipfile may quote a whole mangled header in its message)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def _read_manifest_document(archive: zipfile.ZipFile) -> Any:
+    """The manifest's JSON; ValueError saying why when it cannot be read or decoded."""
+    try:
+        with archive.open(MANIFEST) as handle:
+            return json.loads(handle.read(64 * 1024 * 1024))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except _UNREADABLE_MEMBER as exc:
+        raise ValueError(_reason(exc)) from None
+
+
 def _hash_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, str]:
     digest, size = hashlib.sha256(), 0
     with archive.open(info) as member:
@@ -626,7 +665,7 @@ def _manifest_entries(document: Any) -> dict[str, tuple[int, str]]:
         ):
             raise EvidenceRefused(f"{MANIFEST}: members[{position}] needs path, size and a sha256")
         if path in entries:
-            raise EvidenceRefused(f"{MANIFEST}: {path} is listed twice")
+            raise EvidenceRefused(f"{MANIFEST}: {_shown(path)} is listed twice")
         entries[path] = (size, sha.lower())
     return entries
 
@@ -642,46 +681,47 @@ def verify(path: Path) -> Verification:
         raise ConfigError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder, not a zip archive") from None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ConfigError(f"{path}: not a readable zip archive ({exc})") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise ConfigError(f"{path}: not a readable zip archive ({_reason(exc)})") from None
     problems: list[str] = []
     with archive:
         infos = archive.infolist()
         names = [info.filename for info in infos]
-        problems += [f"unsafe member name (climbs out of the archive): {n!r}" for n in names if _unsafe(n)]
-        problems += [f"member stored twice: {n}" for n in sorted({n for n in names if names.count(n) > 1})]
+        problems += [
+            f"unsafe member name (climbs out of the archive): {n!r}"[:240] for n in names if _unsafe(n)
+        ]
+        twice = sorted({name for name, count in Counter(names).items() if count > 1})
+        problems += [f"member stored twice: {_shown(name)}" for name in twice]
         if MANIFEST not in names:
             return Verification(len(infos), [*problems, f"{MANIFEST} is missing"])
         try:
-            with archive.open(MANIFEST) as handle:
-                document = json.loads(handle.read(64 * 1024 * 1024))
-            entries = _manifest_entries(document)
+            entries = _manifest_entries(_read_manifest_document(archive))
         except EvidenceRefused as exc:
             return Verification(len(infos), [*problems, str(exc)])
-        except (ValueError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        except ValueError as exc:
             return Verification(len(infos), [*problems, f"{MANIFEST}: unreadable ({exc})"])
         present = {info.filename: info for info in infos}
         for name, (size, sha) in entries.items():
             info = present.get(name)
             if info is None:
-                problems.append(f"removed: {name}")
+                problems.append(f"removed: {_shown(name)}")
                 continue
             try:
                 actual_size, actual_sha = _hash_member(archive, info)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
-                problems.append(f"changed: {name} (unreadable: {exc})")
+            except _UNREADABLE_MEMBER as exc:
+                problems.append(f"changed: {_shown(name)} (unreadable: {_reason(exc)})")
                 continue
             if (actual_size, actual_sha) != (size, sha):
-                problems.append(f"changed: {name} (sha256 or size differs from the manifest)")
-        problems += [f"added: {n}" for n in sorted(set(present) - set(entries) - {MANIFEST})]
+                problems.append(f"changed: {_shown(name)} (sha256 or size differs from the manifest)")
+        problems += [f"added: {_shown(n)}" for n in sorted(set(present) - set(entries) - {MANIFEST})]
     return Verification(len(entries), problems)
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
     """The manifest of an archive for listing, or None when it cannot be read."""
     try:
-        with zipfile.ZipFile(path) as archive, archive.open(MANIFEST) as handle:
-            document = json.loads(handle.read(64 * 1024 * 1024))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError):
+        with zipfile.ZipFile(path) as archive:
+            document = _read_manifest_document(archive)
+    except (*_UNREADABLE_MEMBER, ValueError, KeyError):
         return None
     return document if isinstance(document, dict) else None

@@ -41,7 +41,8 @@ def archives(folder: Path) -> list[Entry]:
     found = []
     for path in sorted(folder.glob("*.zip")) if folder.is_dir() else []:
         match = _ARCHIVE.match(path.name)
-        if not match:
+        created = parse_stamp(match["stamp"]) if match else None
+        if created is None:  # not an archive of ours (or a stamp that is no date)
             continue
         manifest = read_manifest(path) or {}
         runs = manifest.get("runs") if isinstance(manifest.get("runs"), list) else None
@@ -50,7 +51,7 @@ def archives(folder: Path) -> list[Entry]:
                 kind="archive",
                 name=path.name,
                 path=path,
-                created=parse_stamp(match["stamp"]),
+                created=created,
                 command=f"{len(runs)} runs" if runs is not None else "(no manifest)",
                 profile="",
                 risk="",
@@ -65,10 +66,9 @@ def reports(base_dir: Path) -> list[Entry]:
     found = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         match = _REPORT.match(path.name)
-        if match and path.suffix == ".json":
-            found.append(
-                Entry("report", path.name, path, parse_stamp(match["stamp"]), "report", "", "", _size(path))
-            )
+        created = parse_stamp(match["stamp"]) if match else None
+        if created is not None and path.suffix == ".json":
+            found.append(Entry("report", path.name, path, created, "report", "", "", _size(path)))
     return found
 
 

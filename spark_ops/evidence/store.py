@@ -178,14 +178,28 @@ class StoredRun:
         return iter(sorted(p for p in self.path.rglob("*") if p.is_file()))
 
 
-def parse_stamp(stamp: str) -> datetime:
-    return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
+def parse_stamp(stamp: str) -> datetime | None:
+    """The UTC time of a ``YYYYMMDD_HHMMSS`` stamp, or None when it is no date (``20261399_999999``)."""
+    try:
+        return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def read_json(path: Path) -> Any:
+    """The JSON document in ``path``; ValueError when it is unreadable, not JSON or absurdly nested."""
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path.name}: nested too deeply") from None
 
 
 def _read_result(path: Path) -> Mapping[str, Any] | None:
     try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        document = read_json(path)
+    except ValueError:
         return None
     return document if isinstance(document, dict) else None
 
@@ -198,14 +212,15 @@ def list_runs(base_dir: Path) -> list[StoredRun]:
     found = []
     for folder in runs.iterdir():
         match = RUN_ID.match(folder.name)
-        if not match or not folder.is_dir():
+        created = parse_stamp(match["stamp"]) if match else None
+        if not match or created is None or not folder.is_dir():  # a stray, not a run
             continue
         found.append(
             StoredRun(
                 id=folder.name,
                 path=folder,
                 command=match["command"],
-                created=parse_stamp(match["stamp"]),
+                created=created,
                 result=_read_result(folder / "result.json"),
             )
         )

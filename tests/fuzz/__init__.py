@@ -8,17 +8,39 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
-# Bounded for a shared 2-CPU machine; `--hypothesis-seed` and the printed seed reproduce a failure.
-FUZZ = settings(
+# Hypothesis also caches what it learns (constants of the code under test) in ./.hypothesis: keep that
+# out of the repository too, in the machine's temporary folder.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "spark-ops-hypothesis")
+
+# Bounded for a shared 2-CPU machine (the whole tests/fuzz run stays under a minute); no example
+# database, so a run writes nothing into the repository. `--hypothesis-seed=N` (and the blob printed
+# with a failure, for @reproduce_failure) replays a failing case. function_scoped_fixture: the tests'
+# fixtures (a working folder, the CLI runner) hold no state that one example could leave for the next.
+settings.register_profile(
+    "spark-fuzz",
     deadline=None,
     max_examples=150,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
     print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+FUZZ = settings.get_profile("spark-fuzz")
+# For tests that send a request through the runner or write a folder of files per example.
+FUZZ_IO = settings(FUZZ, max_examples=80)
+# For tests that run the whole CLI per example (tens of ms each): fewer examples, and hypothesis'
+# too_slow check (which fires when generation plus a run is slow) is expected there, not a bug.
+FUZZ_CLI = settings(
+    FUZZ,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 # Text that can be written as UTF-8 (no lone surrogates), including control characters and NUL.
@@ -139,4 +161,3 @@ def toml_document(document: dict[str, Any], *, tables: bool = True) -> str:
         else:
             lines.append(f"{toml_string(key)} = {toml_value(value)}")
     return "\n".join(lines + later) + "\n"
-

@@ -19,7 +19,7 @@ from spark_ops import registry
 from spark_ops.errors import ConfigError
 from spark_ops.profile import Profile, Suite, load_profile, load_suite, shipped_dir
 
-from . import FUZZ, HUGE_INTS, KEYS, ODD_FLOATS, ODD_STRINGS, TEXT, VALUES, toml_document
+from . import FUZZ, FUZZ_CLI, HUGE_INTS, KEYS, ODD_FLOATS, ODD_STRINGS, TEXT, VALUES, toml_document
 
 KINDS = sorted(registry.discover())
 NUMBERS = st.one_of(st.integers(-5, 10**6), st.floats(), HUGE_INTS, ODD_FLOATS)
@@ -144,16 +144,16 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def load_or_config_error(load: Any, *args: Any) -> Any:
-    """``load(*args)``, or the ConfigError it raised: anything else fails the test."""
+def load_or_config_error(load: Any, *args: Any, **kwargs: Any) -> Any:
+    """``load(*args, **kwargs)``, or the ConfigError it raised: anything else fails the test."""
     try:
-        return load(*args)
+        return load(*args, **kwargs)
     except ConfigError as exc:
         assert str(exc), "a ConfigError needs a message"
         return exc
 
 
-def prepare_or_config_error(profile_file: Path, suite_file: Path, sets: list[str] = []) -> Any:
+def prepare_or_config_error(profile_file: Path, suite_file: Path, sets: tuple[str, ...] = ()) -> Any:
     """Load profile and suite and bind the checks, as `spark gate` does before it sends anything."""
     profile = load_or_config_error(load_profile, str(profile_file), sets)
     if isinstance(profile, ConfigError):
@@ -169,6 +169,7 @@ def prepare_or_config_error(profile_file: Path, suite_file: Path, sets: list[str
 @example(document={"services": {"web": {"url": "http://[::1"}}}, tables=True)
 @example(document={"services": {"web": {"url": "http://a:99999"}}}, tables=True)
 @example(document={"extends": "a" * 300 + ".toml"}, tables=True)
+@example(document={"extends": "nul\u0000.toml"}, tables=True)
 @example(document={"defaults": {"timeout_s": 10**400}}, tables=False)
 def test_profile_loads_or_is_a_config_error(folder: Path, document: dict[str, Any], tables: bool) -> None:
     """Any profile document gives a Profile or a ConfigError."""
@@ -186,8 +187,12 @@ def test_profile_loads_or_is_a_config_error(folder: Path, document: dict[str, An
 @example(document={"checks": [{"name": "a", "kind": "http", "expect_status": ["²"]}]}, tables=True)
 @example(document={"checks": [{"name": "a", "kind": "http", "url": "http://[::1"}]}, tables=True)
 @example(document={"checks": [{"name": "a", "kind": "slo", "field": "x", "max": 10**400}]}, tables=True)
-@example(document={"checks": [{"name": "a", "kind": "latency", "service": "web", "count": 10**30}]}, tables=True)
-def test_suite_loads_and_binds_or_is_a_config_error(folder: Path, document: dict[str, Any], tables: bool) -> None:
+@example(
+    document={"checks": [{"name": "a", "kind": "latency", "service": "web", "count": 10**30}]}, tables=True
+)
+def test_suite_loads_and_binds_or_is_a_config_error(
+    folder: Path, document: dict[str, Any], tables: bool
+) -> None:
     """Any suite document, bound to the shipped dev profile, gives checks or a ConfigError."""
     path = folder / "s.toml"
     path.write_text(toml_document(document, tables=tables), encoding="utf-8")
@@ -269,12 +274,14 @@ def test_a_profile_name_longer_than_the_os_takes_is_a_config_error(folder: Path)
         load_profile("a" * 300 + ".toml")
     with pytest.raises(ConfigError):
         load_suite("a" * 300 + ".toml")
+    with pytest.raises(ConfigError):  # a run's result.json names the profile an export reloads
+        load_profile("nul\u0000.toml")
 
 
 # --- through the CLI --------------------------------------------------------------------------------
 
 
-@FUZZ.__class__(FUZZ, max_examples=40)
+@FUZZ_CLI
 @given(profile=PROFILE, suite=SUITE)
 def test_cli_exits_2_with_one_line_or_validates(
     spark: Any, folder: Path, profile: dict[str, Any], suite: dict[str, Any]
