@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import msgspec
 
-from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx, series_name
+from spark_ops.checks._common import (
+    Bounds,
+    Options,
+    TargetOptions,
+    Threshold,
+    clip,
+    require_2xx,
+    series_name,
+)
 from spark_ops.errors import TargetError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
@@ -53,14 +61,28 @@ class Exposition:
 
 
 def parse_exposition(text: str) -> Exposition:
-    """Parse Prometheus text format; raises ValueError with the parser's reason when it does not parse."""
+    """Parse Prometheus text format; raises ValueError with the reason when it does not parse.
+
+    Stricter than prometheus_client's parser where Prometheus' scraper is: the last line must end with a
+    line feed (else the answer may be cut inside a number, ``1027`` read as ``10``), and one series may
+    appear only once (Prometheus rejects the scrape: "duplicate sample for timestamp").
+    """
     from prometheus_client.parser import text_string_to_metric_families
 
+    if text and not text.endswith("\n"):
+        last = text.rsplit("\n", 1)[-1]
+        raise ValueError(f"the last line does not end with a line feed (cut short?): {clip(repr(last), 60)}")
     families: set[str] = set()
     samples: list[Sample] = []
+    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
     for family in text_string_to_metric_families(text):
         families.add(family.name)
-        samples.extend(Sample(s.name, dict(s.labels), float(s.value)) for s in family.samples)
+        for sample in family.samples:
+            identity = (sample.name, frozenset(sample.labels.items()))
+            if identity in seen:
+                raise ValueError(f"duplicate series {series_name(sample.name, sample.labels)}")
+            seen.add(identity)
+            samples.append(Sample(sample.name, dict(sample.labels), float(sample.value)))
     return Exposition(frozenset(families), samples)
 
 

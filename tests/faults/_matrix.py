@@ -46,6 +46,7 @@ class Serve:
     body: bytes | dict[str, bytes] | None = None
     headers: tuple[tuple[str, str], ...] | None = None  # None: the content type of the path's answer
     length_delta: int = 0  # Content-Length declared this many bytes over (> 0) or under the body
+    encoding: str | None = None  # a static answer's coding (tests/faults/hostile.py encode)
     location: str | None = None  # for redirects: a path here, or "other-host"
     origin: str = "plain"  # one of ORIGINS
 
@@ -97,7 +98,9 @@ def jlist(restart_time: str = "0", memory: str = "104857600", status: str = '"on
     env = f'"status": {status}, ' if status else ""
     env += f'"restart_time": {restart_time}' if restart_time else '"pm_uptime": 1'
     return (
-        '[{"name": "spark-web", "pm_id": 0, "pm2_env": {' + env + '}, "monit": {"memory": '
+        '[{"name": "spark-web", "pm_id": 0, "pm2_env": {'
+        + env
+        + '}, "monit": {"memory": '
         + memory
         + ', "cpu": 1}}]'
     ).encode()

@@ -47,6 +47,26 @@ def gzip_bomb() -> bytes:
     return first + segment * (BOMB_INFLATED_MIB - 1) + final_block + trailer
 
 
+def encode(body: bytes, encoding: str) -> tuple[bytes, str]:
+    """``body`` compressed as ``encoding`` and the Content-Encoding to declare.
+
+    "raw-deflate" is deflate without the zlib header (some servers send it); "gzip-cut" loses its last
+    16 bytes (trailer and the end of the stream); "gzip-corrupt" has its deflate data overwritten; "br"
+    sends the body unchanged under a coding spark-ops never asks for.
+    """
+    base = encoding.split("-")[0] if encoding.startswith("gzip") else encoding
+    wbits = {"gzip": 31, "deflate": 15, "raw-deflate": -15}.get(base)
+    if wbits is None:
+        return body, encoding
+    compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    packed = compressor.compress(body) + compressor.flush()
+    if encoding == "gzip-cut":
+        packed = packed[:-16]
+    elif encoding == "gzip-corrupt":
+        packed = packed[:10] + b"\xff" * (len(packed) - 10)
+    return packed, base.removeprefix("raw-")
+
+
 def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Hostile')}"]
     lines += [f"{name}: {value}" for name, value in headers]
@@ -158,6 +178,9 @@ Behaviour = Callable[[HostileServer, Serve, str, asyncio.StreamWriter], Awaitabl
 async def _static(server: HostileServer, serve: Serve, path: str, writer: asyncio.StreamWriter) -> bool:
     """The row's status and the path's body, with Content-Length off by ``length_delta``."""
     body, headers = answer(serve, path)
+    if serve.encoding is not None:
+        body, declared_coding = encode(body, serve.encoding)
+        headers = (*headers, ("Content-Encoding", declared_coding))
     declared = [("Content-Length", str(len(body) + serve.length_delta))]
     if serve.length_delta:  # no reuse: the next request would read the surplus as its answer
         declared.append(("Connection", "close"))

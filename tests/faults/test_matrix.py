@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-
 from conftest import write_suite
+
 from faults import render_readme
 from faults._matrix import Fault, Serve, check_for, deadline_s
 from faults.conftest import UNRESOLVABLE, Origins, free_port_on
@@ -54,7 +54,7 @@ def aim(origins: Origins, serve: Serve) -> tuple[str, HostileServer | None]:
 
 
 def suite_entries(fault: Fault, base: str) -> list[dict[str, Any]]:
-    """One check per listed kind; with ``credentials``, every kind sends a secret the next hop must not see."""
+    """One check per listed kind; with ``credentials`` each sends a secret the next hop must not see."""
     entries = []
     for kind, expect in fault.expect.items():
         url_base = base
@@ -129,12 +129,14 @@ def assert_no_credentials_followed(origins: Origins, server: HostileServer | Non
 HEALTHY_KINDS = ("http", "slo", "metrics", "pm2", "promql", "latency")
 
 
+@pytest.mark.parametrize("encoding", [None, "gzip", "deflate", "raw-deflate"])
 @pytest.mark.parametrize("kind", HEALTHY_KINDS)
 def test_every_template_passes_a_healthy_answer(
-    kind: str, origins: Origins, spark: Any, tmp_path: Any
+    kind: str, encoding: str | None, origins: Origins, spark: Any, tmp_path: Any
 ) -> None:
-    """The control: each kind's template PASSes the healthy answer, so a row's non-PASS is the fault's."""
-    base, _ = aim(origins, Serve())
+    """The control: each kind's template PASSes the healthy answer (plain or compressed), so a row's
+    non-PASS is the fault's doing, not the template's."""
+    base, _ = aim(origins, Serve(encoding=encoding))
     result, document, _ = run_gate(spark, tmp_path, [check_for(kind, base, {})], base)
     (check,) = document["checks"]
     assert check["status"] == "PASS", check
