@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from faults._matrix import HEALTHZ, HTML, METRICS, PM2, QUERY, Expect, Fault, Serve, health, jlist, vector
+from faults._matrix import (
+    HEALTHZ,
+    HTML,
+    METRICS,
+    PM2,
+    QUERY,
+    ROOMY,
+    ROOMY_LATENCY,
+    Expect,
+    Fault,
+    Serve,
+    health,
+    jlist,
+    vector,
+)
 from spark_ops.model import Status
 
 FAIL, ERROR = Status.FAIL, Status.ERROR
@@ -25,10 +39,11 @@ def empty_everywhere(status: int) -> dict[str, Expect]:
     }
 
 
-def every_kind(reason: str) -> dict[str, Expect]:
+def every_kind(reason: str, roomy: bool = False) -> dict[str, Expect]:
     """FAIL with ``reason`` from every kind that reads a body (the latency probe: every request failed)."""
-    kinds = {kind: Expect(FAIL, reason) for kind in ("http", "slo", "metrics", "pm2", "promql")}
-    kinds["latency"] = Expect(FAIL, r"error rate 100\.00% above 0\.00%")
+    options = ROOMY if roomy else {}
+    kinds = {kind: Expect(FAIL, reason, options) for kind in ("http", "slo", "metrics", "pm2", "promql")}
+    kinds["latency"] = Expect(FAIL, r"error rate 100\.00% above 0\.00%", ROOMY_LATENCY if roomy else {})
     return kinds
 
 
@@ -161,7 +176,7 @@ FAULTS = [
         "Bodies",
         "`Content-Encoding: gzip`, 1 MB that inflates to 1 GiB",
         "FAIL `body larger than the 10485760-byte limit` (counted after decompression); memory stays bounded",
-        every_kind(TOO_BIG),
+        every_kind(TOO_BIG, roomy=True),
         serve=Serve("gzip-bomb"),
         memory=True,
     ),
@@ -170,7 +185,7 @@ FAULTS = [
         "Bodies",
         "a plain 512 MiB body",
         "FAIL `body larger than the 10485760-byte limit`; memory stays bounded",
-        every_kind(TOO_BIG),
+        every_kind(TOO_BIG, roomy=True),
         serve=Serve("huge-plain"),
         memory=True,
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faults._matrix import Expect, Fault, Serve
+from faults._matrix import ROOMY, ROOMY_LATENCY, Expect, Fault, Serve
 from spark_ops.model import Status
 
 FAIL, ERROR = Status.FAIL, Status.ERROR
@@ -10,11 +10,11 @@ DEADLINE = r"no complete answer within the 1\.5 s deadline"
 ALL_ERRORS = r"error rate 100\.00% above 0\.00%"  # the latency probe: every request failed
 
 
-def every_kind(reason: str, status: Status = FAIL, latency: bool = True) -> dict[str, Expect]:
-    """The same expectation for every HTTP-reading kind (the latency probe counts failed requests)."""
-    kinds = {kind: Expect(status, reason) for kind in ("http", "slo", "metrics", "pm2", "promql")}
-    if latency:
-        kinds["latency"] = Expect(FAIL, ALL_ERRORS)
+def every_kind(reason: str, roomy: bool = False) -> dict[str, Expect]:
+    """FAIL with ``reason`` from every HTTP-reading kind (the latency probe counts failed requests)."""
+    options = ROOMY if roomy else {}
+    kinds = {kind: Expect(FAIL, reason, options) for kind in ("http", "slo", "metrics", "pm2", "promql")}
+    kinds["latency"] = Expect(FAIL, ALL_ERRORS, ROOMY_LATENCY if roomy else {})
     return kinds
 
 
@@ -75,7 +75,7 @@ FAULTS = [
         "Transport",
         "302 to itself, forever",
         "FAIL `too many redirects`",
-        every_kind(r"too many redirects"),
+        every_kind(r"too many redirects", roomy=True),
         serve=Serve("redirect"),
     ),
     Fault(
