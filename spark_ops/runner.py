@@ -169,15 +169,28 @@ class Probe:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         self.retries += 1
-                    return await self.client.send(request, stream=True, follow_redirects=follow_redirects)
-        except httpx.TooManyRedirects:
-            raise TargetError(f"{label}: too many redirects") from None
+                    return await self._send_hops(request, follow_redirects, label)
         except httpx.TransportError as exc:
             tries = f" (after {self.retries + 1} attempts)" if self.retries else ""
             raise TargetError(f"{label}: {_transport_reason(exc)}{tries}") from None
         except aiohttp.ClientError as exc:  # a malformed answer that httpx-aiohttp does not map
             raise TargetError(f"{label}: not a valid HTTP answer: {_one_line(exc)}") from None
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+
+    async def _send_hops(self, request: httpx.Request, follow_redirects: bool, label: str) -> httpx.Response:
+        """Send ``request``, following redirects hop by hop without reading their bodies.
+
+        httpx's own following reads every redirect's body whole, without any limit (a 302 carrying a
+        gzip bomb took 2 GiB); ``next_request`` is httpx's redirect (Authorization and Cookie dropped
+        when the origin changes), so only the reading is done differently here.
+        """
+        for _ in range(self.client.max_redirects + 1):
+            response = await self.client.send(request, stream=True, follow_redirects=False)
+            if not follow_redirects or response.next_request is None:
+                return response
+            await response.aclose()
+            request = response.next_request
+        raise TargetError(f"{label}: too many redirects")
 
 
 class _Inflater:

@@ -79,6 +79,15 @@ FAULTS = [
         serve=Serve("redirect"),
     ),
     Fault(
+        "redirect-with-a-gzip-bomb-body",
+        "Transport",
+        "302 to itself, each redirect's own body a gzip bomb (1 MB inflating to 1 GiB)",
+        "FAIL `too many redirects`; redirect bodies are never read, memory stays bounded",
+        every_kind(r"too many redirects", roomy=True),
+        serve=Serve("redirect-bomb"),
+        memory=True,
+    ),
+    Fault(
         "redirect-to-another-host",
         "Transport",
         "302 to another origin (127.0.0.2) that answers a 200 sign-in page",

@@ -266,6 +266,17 @@ async def _redirect(server: HostileServer, serve: Serve, path: str, writer: asyn
     return True
 
 
+async def _redirect_bomb(
+    server: HostileServer, serve: Serve, path: str, writer: asyncio.StreamWriter
+) -> bool:
+    """302 to itself whose own body is the gzip bomb: a client that reads redirect bodies reads 1 GiB."""
+    bomb = gzip_bomb()
+    headers = [("Location", path), ("Content-Encoding", "gzip"), ("Content-Length", str(len(bomb)))]
+    writer.write(_head(302, headers))
+    await _stream(writer, len(bomb), bomb)
+    return False
+
+
 BEHAVIOURS: dict[str, Behaviour] = {
     "static": _static,
     "silent": _silent,
@@ -275,4 +286,5 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "gzip-bomb": _gzip_bomb,
     "huge-plain": _huge_plain,
     "redirect": _redirect,
+    "redirect-bomb": _redirect_bomb,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_peak_memory_stays_under_the_body_limit_plus_a_chunk(
     origins.plain.serve = fault.serve
     # The latency probe holds up to max_in_flight bodies at once by design: the per-request kinds here.
     checks = [
-        {**check_for(kind, "", expect.options), "timeout_s": 20.0}
+        {**check_for(kind, "", expect.options), "timeout_s": 30.0}
         for kind, expect in fault.expect.items()
         if kind != "latency"
     ]
@@ -58,12 +59,15 @@ def test_peak_memory_stays_under_the_body_limit_plus_a_chunk(
     report = json.loads(child.stdout)
     bound = LIMIT + CHUNK + TRACED_ALLOWANCE
     for kind, outcome in report["checks"].items():
-        assert outcome["status"] == "FAIL", (kind, outcome)
-        assert f"body larger than the {LIMIT}-byte limit" in outcome["message"], (kind, outcome)
+        expect = fault.expect[kind]
+        reason = expect.reason.replace("10485760", str(LIMIT))  # the child's smaller limit
+        assert outcome["status"] == expect.status.value, (kind, outcome)
+        assert re.search(reason, outcome["message"]), (kind, reason, outcome)
         rss = outcome["growth_bytes"]
         assert rss < LIMIT + CHUNK + RSS_ALLOWANCE, (kind, rss / 2**20, "MiB RSS", report)
-        # The body itself must show: a peak far under the limit would mean the measure missed it.
-        assert LIMIT <= outcome["traced_peak_bytes"] < bound, (kind, outcome, bound)
+        assert outcome["traced_peak_bytes"] < bound, (kind, outcome, bound)
+        if "body larger than" in reason:  # the body was read up to the limit: the measure must see it
+            assert outcome["traced_peak_bytes"] >= LIMIT, (kind, outcome)
     for kind, outcome in report["checks"].items():
         print(
             f"{fault.id} {kind}: RSS peak growth {outcome['growth_bytes'] / 2**20:.1f} MiB,"
