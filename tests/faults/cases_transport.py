@@ -71,6 +71,22 @@ FAULTS = [
         serve=Serve(length_delta=-7),
     ),
     Fault(
+        "not-http",
+        "Transport",
+        "another protocol on the port (an SSH banner instead of HTTP)",
+        "FAIL `not a valid HTTP answer: ... Bad status line`",
+        every_kind(r"not a valid HTTP answer: 400, message=.Bad status line"),
+        serve=Serve("not-http"),
+    ),
+    Fault(
+        "header-line-of-1-mib",
+        "Transport",
+        "a 1 MiB header line before a healthy body",
+        "FAIL `not a valid HTTP answer: ... Got more than 8190 bytes`",
+        every_kind(r"not a valid HTTP answer: .*Got more than 8190 bytes"),
+        serve=Serve("huge-header"),
+    ),
+    Fault(
         "redirect-loop",
         "Transport",
         "302 to itself, forever",

@@ -277,6 +277,22 @@ async def _redirect_bomb(
     return False
 
 
+async def _not_http(server: HostileServer, serve: Serve, path: str, writer: asyncio.StreamWriter) -> bool:
+    """Another protocol on the port: an SSH banner, then the hang-up."""
+    writer.write(b"SSH-2.0-OpenSSH_9.6p1 Debian-4\r\n")
+    await writer.drain()
+    return False
+
+
+async def _huge_header(server: HostileServer, serve: Serve, path: str, writer: asyncio.StreamWriter) -> bool:
+    """A 1 MiB header line before a healthy body."""
+    body, headers = answer(serve, path)
+    junk = [("X-Padding", "a" * MIB), ("Content-Length", str(len(body)))]
+    writer.write(_head(200, [*headers, *junk]) + body)
+    await writer.drain()
+    return False
+
+
 BEHAVIOURS: dict[str, Behaviour] = {
     "static": _static,
     "silent": _silent,
@@ -287,4 +303,6 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "huge-plain": _huge_plain,
     "redirect": _redirect,
     "redirect-bomb": _redirect_bomb,
+    "not-http": _not_http,
+    "huge-header": _huge_header,
 }
