@@ -13,7 +13,7 @@ from conftest import write_suite
 from faults import render_readme
 from faults._matrix import Fault, Serve, check_for, deadline_s
 from faults.conftest import UNRESOLVABLE, Origins, free_port_on
-from faults.hostile import HostileServer
+from faults.hostile import BEHAVIOURS, HostileServer
 
 FAULTS = render_readme.all_faults()
 TOKEN = "Bearer fault-planted-token-3b1e"
@@ -150,3 +150,15 @@ def test_every_template_passes_a_healthy_answer(
         HEALTHY_KINDS, "PASS"
     ), document["checks"]
     assert result.exit_code == 0
+
+
+SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def test_every_row_is_a_slug_with_a_known_behaviour_and_group() -> None:
+    """A row's id is a slug, its behaviour exists (a typo would just hang up) and its group is listed."""
+    for fault in FAULTS:
+        assert SLUG.fullmatch(fault.id), fault.id
+        assert fault.serve.behaviour in {*BEHAVIOURS, "plain-http"}, (fault.id, fault.serve.behaviour)
+        assert fault.group in render_readme.GROUP_ORDER, (fault.id, fault.group)
+        assert set(fault.expect) <= set(HEALTHY_KINDS), (fault.id, fault.expect)
