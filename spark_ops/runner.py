@@ -14,7 +14,8 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import zlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +23,14 @@ import aiohttp
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_none
 
+from spark_ops.checks._common import clip
 from spark_ops.errors import CheckError, TargetError
 from spark_ops.model import CheckResult, Judgement, Status
 from spark_ops.profile import Target
 from spark_ops.registry import PreparedCheck
 
 USER_AGENT = "spark-ops"
+ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater decodes within the body limit (never br or zstd)
 MAX_REASON_CHARS = 300
 
 
@@ -58,7 +61,7 @@ def make_client(max_connections: int) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return httpx.AsyncClient(
         transport=AiohttpTransport(limits=limits),
-        headers={"User-Agent": USER_AGENT},
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
     )
 
@@ -126,12 +129,15 @@ class Probe:
         label = f"{method} {target.display}"
         started = time.perf_counter()
         response = await self._send(request, follow_redirects, label, self.max_attempts if retry else 1)
+        body = bytearray()
         try:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise TargetError(f"{label}: body larger than the {limit}-byte limit")
+            inflater = _Inflater.for_answer(response.headers.get("content-encoding", ""), label)
+            async for raw in response.aiter_raw():
+                for piece in inflater.feed(raw):
+                    body += piece
+                    if len(body) > limit:
+                        raise TargetError(f"{label}: body larger than the {limit}-byte limit")
+            inflater.finish()
         except httpx.HTTPError as exc:
             raise TargetError(
                 f"{label}: answer broke off after {len(body)} bytes: {_one_line(exc)}"
@@ -163,15 +169,90 @@ class Probe:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         self.retries += 1
-                    return await self.client.send(request, stream=True, follow_redirects=follow_redirects)
-        except httpx.TooManyRedirects:
-            raise TargetError(f"{label}: too many redirects") from None
+                    return await self._send_hops(request, follow_redirects, label)
         except httpx.TransportError as exc:
             tries = f" (after {self.retries + 1} attempts)" if self.retries else ""
             raise TargetError(f"{label}: {_transport_reason(exc)}{tries}") from None
         except aiohttp.ClientError as exc:  # a malformed answer that httpx-aiohttp does not map
             raise TargetError(f"{label}: not a valid HTTP answer: {_one_line(exc)}") from None
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+
+    async def _send_hops(self, request: httpx.Request, follow_redirects: bool, label: str) -> httpx.Response:
+        """Send ``request``, following redirects hop by hop without reading their bodies.
+
+        httpx's own following reads every redirect's body whole, without any limit (a 302 carrying a
+        gzip bomb took 2 GiB); ``next_request`` is httpx's redirect (Authorization and Cookie dropped
+        when the origin changes), so only the reading is done differently here.
+        """
+        for _ in range(self.client.max_redirects + 1):
+            response = await self.client.send(request, stream=True, follow_redirects=False)
+            if not follow_redirects or response.next_request is None:
+                return response
+            await response.aclose()
+            request = response.next_request
+        raise TargetError(f"{label}: too many redirects")
+
+
+class _Inflater:
+    """Decodes a body's Content-Encoding in steps of at most ``STEP_BYTES``, so the body limit holds after
+    decompression and a bomb (1 MB that inflates to 1 GiB) costs the limit plus one step, not a 16 MiB
+    burst per network read as a decoder without ``max_length`` gives."""
+
+    STEP_BYTES = 64 * 1024
+
+    def __init__(self, encoding: str, decompressor: Any, label: str) -> None:
+        self.encoding, self.decompressor, self.label = encoding, decompressor, label
+        self.fed = False
+        self.head = b""  # deflate's first bytes, until there are two to tell zlib from raw
+
+    @classmethod
+    def for_answer(cls, content_encoding: str, label: str) -> _Inflater:
+        """The inflater for ``content_encoding``; only what ``ACCEPT_ENCODING`` asks for is understood."""
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if not codings:
+            return cls("identity", None, label)
+        if codings in (["gzip"], ["x-gzip"]):
+            return cls("gzip", zlib.decompressobj(zlib.MAX_WBITS | 16), label)
+        if codings == ["deflate"]:  # zlib-wrapped as the RFC says, or raw as some servers send it
+            return cls("deflate", None, label)
+        raise TargetError(f"{label}: Content-Encoding {clip(content_encoding, 40)!r} is not supported")
+
+    def feed(self, raw: bytes) -> Iterator[bytes]:
+        """The decoded pieces of ``raw``, each at most STEP_BYTES."""
+        if self.encoding == "identity":
+            if raw:
+                yield raw
+            return
+        self.fed = self.fed or bool(raw)
+        data = raw
+        if self.decompressor is None:  # deflate: the first two bytes say whether a zlib header is there
+            self.head += raw
+            if len(self.head) < 2:
+                return
+            data, wbits = self.head, zlib.MAX_WBITS if _zlib_header(self.head) else -zlib.MAX_WBITS
+            self.decompressor = zlib.decompressobj(wbits)
+        while not self.decompressor.eof:
+            try:
+                piece = self.decompressor.decompress(data, self.STEP_BYTES)
+            except zlib.error as exc:
+                raise TargetError(f"{self.label}: body does not decode as {self.encoding}: {exc}") from None
+            if piece:
+                yield piece
+            data = self.decompressor.unconsumed_tail
+            if not data and len(piece) < self.STEP_BYTES:  # a full step may leave output inside zlib
+                return
+
+    def finish(self) -> None:
+        """A compressed body must end where its stream ends, or the answer was cut short."""
+        if self.fed and (self.decompressor is None or not self.decompressor.eof):
+            raise TargetError(f"{self.label}: the {self.encoding} body ends before its stream does")
+
+
+def _zlib_header(data: bytes) -> bool:
+    """Whether ``data`` starts with a zlib header (RFC 1950: method 8, window <= 32 KiB, check bits)."""
+    method, check = data[0] & 0x0F == 8 and data[0] >> 4 <= 7, (data[0] * 256 + data[1]) % 31 == 0
+    return method and check
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import msgspec
 
-from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx, series_name
+from spark_ops.checks._common import (
+    Bounds,
+    Options,
+    TargetOptions,
+    Threshold,
+    clip,
+    require_2xx,
+    series_name,
+)
 from spark_ops.errors import TargetError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
@@ -53,30 +60,29 @@ class Exposition:
         return self.families | {sample.name for sample in self.samples}
 
 
-# A counter declared without "_total": prometheus_client renames its samples (foo -> foo_total),
-# Prometheus keeps the name as written; assertions name the series as the exposition wrote it.
-_COUNTER_TYPE = re.compile(r'^[ \t]*#[ \t]+TYPE[ \t]+(?P<name>[^\s"]+)[ \t]+counter[ \t]*$', re.M)
-
-
 def parse_exposition(text: str) -> Exposition:
-    """Parse Prometheus text format; raises ValueError with the parser's reason when it does not parse."""
+    """Parse Prometheus text format; raises ValueError with the reason when it does not parse.
+
+    Stricter than prometheus_client's parser where Prometheus' scraper is: the last line must end with a
+    line feed (else the answer may be cut inside a number, ``1027`` read as ``10``), and one series may
+    appear only once (Prometheus rejects the scrape: "duplicate sample for timestamp").
+    """
     from prometheus_client.parser import text_string_to_metric_families
 
-    counters = {match["name"] for match in _COUNTER_TYPE.finditer(text)}
-    renamed = {name for name in counters if not name.endswith("_total") and f"{name}_total" not in counters}
+    if text and not text.endswith("\n"):
+        last = text.rsplit("\n", 1)[-1]
+        raise ValueError(f"the last line does not end with a line feed (cut short?): {clip(repr(last), 60)}")
     families: set[str] = set()
     samples: list[Sample] = []
-    try:
-        for family in text_string_to_metric_families(text):
-            families.add(family.name)
-            restore = family.type == "counter" and family.name in renamed
-            for s in family.samples:
-                name = family.name if restore and s.name == f"{family.name}_total" else s.name
-                samples.append(Sample(name, dict(s.labels), float(s.value)))
-    except OverflowError:  # an integer written out in more digits than any float holds
-        raise ValueError("a sample value is beyond the float range") from None
-    except (IndexError, KeyError, TypeError) as exc:  # the third-party parser's other ways to refuse text
-        raise ValueError(f"{type(exc).__name__} {exc}".strip()) from None
+    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+    for family in text_string_to_metric_families(text):
+        families.add(family.name)
+        for sample in family.samples:
+            identity = (sample.name, frozenset(sample.labels.items()))
+            if identity in seen:
+                raise ValueError(f"duplicate series {series_name(sample.name, sample.labels)}")
+            seen.add(identity)
+            samples.append(Sample(sample.name, dict(sample.labels), float(sample.value)))
     return Exposition(frozenset(families), samples)
 
 
@@ -122,7 +128,7 @@ class MetricsCheck:
             raise TargetError(f"{fetched.describe()}: empty exposition")
         try:
             exposition = parse_exposition(fetched.body.decode("utf-8"))
-        except ValueError as exc:  # UnicodeDecodeError included
+        except (ValueError, UnicodeDecodeError, IndexError, KeyError, TypeError) as exc:
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
             return Judgement(
                 Status.FAIL,

@@ -163,10 +163,13 @@ def trimmed_status(processes: list[Any], now_ms: float | None = None) -> list[di
 def parse_jlist(data: bytes, origin: str) -> list[Any]:
     """The process list in ``data``; PM2's banner or warning lines before the JSON are skipped.
 
-    Raises TargetError when there is no JSON array that runs to the end of ``data``. Messages never
+    Raises TargetError when ``data`` is not UTF-8 or holds no JSON array that runs to its end. Messages never
     quote the data: a broken jlist may still hold environment values.
     """
-    text = data.decode("utf-8", errors="replace")
+    try:
+        text = data.decode("utf-8")  # JSON is UTF-8 (RFC 8259); pm2 (Node) never writes anything else
+    except UnicodeDecodeError as exc:
+        raise TargetError(f"{origin}: not valid UTF-8 (byte {exc.start}), not a PM2 process list") from None
     if not text.strip():
         raise TargetError(f"{origin}: empty answer where the PM2 process list was expected")
     try:

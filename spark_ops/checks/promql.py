@@ -1,7 +1,8 @@
 """``promql``: an instant query against a Prometheus server, every series judged against min/max.
 
 The answer is read fail closed: an HTTP or Prometheus error, a body that is not a Prometheus answer, a
-range vector or a string is ERROR (nothing could be judged); NaN and infinities FAIL; an empty result is
+range vector or a string is ERROR (nothing could be judged), and so is a scalar or a vector where
+``result_type`` names the other one; NaN and infinities FAIL; an empty result is
 INCONCLUSIVE unless ``on_no_data = "fail"``; Prometheus' ``warnings`` make a passing result WARN.
 """
 
@@ -37,6 +38,7 @@ class PromqlOptions(Options, frozen=True, kw_only=True):
     warn_max: Threshold | None = None
     aggregate: Literal["each", "any"] = "each"  # every series within bounds, or at least one
     on_no_data: Literal["inconclusive", "fail"] = "inconclusive"
+    result_type: Literal["any", "vector", "scalar"] = "any"  # another type of answer is ERROR
     prometheus_url: str | None = None  # else the profile's [prometheus] url
 
 
@@ -76,7 +78,7 @@ class PromqlCheck:
         fetched = await probe.fetch(self.target, headers={"Accept": "application/json"})
         artifacts = {"answer.json": fetched.body}
         threshold = self.bounds.as_threshold()
-        answer = _read_answer(fetched, self.server.display)
+        answer = _read_answer(fetched, self.server.display, self.options.result_type)
         if isinstance(answer, str):
             return Judgement(Status.ERROR, f"{self.what}: {answer}", threshold=threshold, artifacts=artifacts)
         warned = "".join(f"; Prometheus warns: {clip(text, MAX_TEXT_CHARS)}" for text in answer.warnings)
@@ -153,7 +155,7 @@ def _query_target(server: Target, query: str) -> Target:
     return Target(url=url, headers=server.headers)
 
 
-def _read_answer(fetched: Fetched, server: str) -> Answer | str:
+def _read_answer(fetched: Fetched, server: str, expected_type: str = "any") -> Answer | str:
     """The answer's series, or why it cannot be judged (Prometheus' own error words where it gave some)."""
     answered = f"Prometheus {server} -> HTTP {fetched.status}"
     try:
@@ -181,6 +183,11 @@ def _read_answer(fetched: Fetched, server: str) -> Answer | str:
         return (
             "the query returns a range vector (matrix): an instant check needs a vector or a scalar "
             "(drop the [range] or wrap it, e.g. max_over_time(...[5m]))"
+        )
+    if expected_type != "any" and result_type != expected_type:
+        return (
+            f"{answered}, result type {clip(repr(result_type), 40)} where the check expects a {expected_type}"
+            " (result_type)"
         )
     if result_type == "scalar":
         value = _value(result)

@@ -38,8 +38,8 @@ def render() -> str:
         BEGIN,
         "Every row below is a test in `tests/faults/` that serves the hostile answer from a real socket and",
         "runs `spark gate --exit-on-fail` with the listed check kinds; none of them may PASS, none may print",
-        "a traceback. Exit code 1 is the failed verdict; WARN alone keeps exit 0 under the default",
-        "`--fail-on high` (use `--fail-on medium` to stop on it).",
+        "a traceback. Exit code 1 is the failed verdict; INCONCLUSIVE with nothing failed is exit 3; WARN",
+        "alone keeps exit 0 under the default `--fail-on high` (use `--fail-on medium` to stop on it).",
         "",
     ]
     for group in groups:
