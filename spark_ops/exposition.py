@@ -360,9 +360,10 @@ class _Parser:
             raise _LineError(
                 f"second TYPE line for metric name {family.name!r}, or TYPE reported after samples"
             )
-        if rest.upper() not in TYPES:
+        kind = rest.replace("\\", "").upper()  # expfmt drops backslashes from the type (TYPE g\\auge is a gauge)
+        if kind not in TYPES:
             raise _LineError(f"unknown metric type {rest!r}")
-        family.type = rest.upper()
+        family.type = kind
 
 
 def parse_exposition(text: str) -> Exposition:
