@@ -182,3 +182,53 @@ def test_same_verdict_as_promtool_on_mutated_expositions():
     disagreements = [body for body, a, b in zip(bodies, ours, theirs, strict=True) if a is not b]
     assert not disagreements, disagreements[:3]
     assert set(ours) == {True, False}  # the edits make both kinds of exposition
+
+
+def fleet(instances: int) -> str:
+    """A fleet-like exposition where each shape repeats (so most lines take the compiled-shape path)."""
+    lines = ["# HELP rpc_total Calls.\n# TYPE rpc_total counter\n"]
+    for pod in range(instances):
+        lines += [f'rpc_total{{pod="p{pod}",code="{code}",path="/a\\"b"}} {pod * code}\n' for code in (200, 500)]
+    lines.append("# TYPE rpc_seconds histogram\n")
+    for pod in range(instances):
+        for le in ("0.1", "1", "+Inf"):
+            lines.append(f'rpc_seconds_bucket{{pod="p{pod}",le="{le}"}} {pod}\n')
+        lines += [f'rpc_seconds_sum{{pod="p{pod}"}} 1.5\n', f'rpc_seconds_count{{pod="p{pod}"}} {pod}\n']
+    lines.append("# TYPE queue gauge\n")
+    lines += [f'queue{{pod="p{pod}"}} {"NaN" if pod % 7 else pod} 1764600000000\n' for pod in range(instances)]
+    return "".join(lines)
+
+
+def test_series_and_families_match_prometheus_client_on_a_fleet_exposition():
+    """Series count, family names and every sample's labels and value equal prometheus-client's parse."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = fleet(300)
+    ours = parse_exposition(text)
+    theirs = list(text_string_to_metric_families(text))
+    assert ours.series == sum(len(family.samples) for family in theirs) == 300 * 8
+    assert ours.families == {"rpc_total", "rpc_seconds", "queue"}
+    for name in ("rpc_total", "rpc_seconds_bucket", "rpc_seconds_count", "queue"):
+        expected = [(s.labels, s.value) for f in theirs for s in f.samples if s.name == name]
+        got = [(s.labels, s.value) for s in ours.samples(name)]
+        assert [(labels, repr(value)) for labels, value in got] == [(l, repr(float(v))) for l, v in expected]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('rpc_total{pod="p1",code="200",path="/a\\"b"} 1e999', "expected float as value"),
+        ('rpc_total{pod="p1",code="200",path="/a\\q"} 1', "invalid escape sequence"),
+        ('rpc_seconds_bucket{pod="p1",le="many"} 1', "for 'le' label"),
+        ('queue{pod="p1"} 1 1.5', "expected integer as timestamp"),
+        ('queue{pod="p1",pod="p2"} 1', "duplicate label names"),
+        ("queue 1 ", "expected integer as timestamp"),
+    ],
+    ids=["overflow", "bad-escape", "bad-le", "float-timestamp", "duplicate-label", "trailing-blank"],
+)
+def test_a_bad_line_among_many_of_its_shape_is_found_with_its_line_number(line, reason):
+    """A broken line after hundreds of good ones of the same shape still fails, naming that line."""
+    text = fleet(100)
+    at = text.count("\n") + 1
+    with pytest.raises(ExpositionError, match=rf"^line {at}: .*{reason}"):
+        parse_exposition(text + line + "\n")
