@@ -50,7 +50,7 @@ _FAST_VALUE = '[^"\\\\\n\udc80-\udcff]*+(?:\\\\[\\\\"n][^"\\\\\n\udc80-\udcff]*+
 _FAST_TAIL = rf" (?:{_FAST_FLOAT})(?: -?[0-9]{{1,18}})?+"
 _SAMPLE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*").match
 _MAX_SHAPES_PER_NAME = 16
-_NEVER: Callable[[str], object] = re.compile(r"(?!)").fullmatch
+_NEVER: Callable[[str, int], re.Match[str] | None] = re.compile(r"(?!)").match
 
 
 class ExpositionError(ValueError):
@@ -235,7 +235,7 @@ class _Parser:
     def __init__(self) -> None:
         self.families: dict[str, _Family] = {}
         self.sample_names: set[str] = set()
-        self.shapes: dict[str, list[Callable[[str], object]]] = {}
+        self.shapes: dict[str, list[Callable[[str, int], re.Match[str] | None]]] = {}
         self.series = 0
 
     def resolve(self, name: str) -> _Family:
@@ -253,29 +253,38 @@ class _Parser:
         return family
 
     def parse(self, text: str) -> None:
-        lines = text.split("\n")
-        last = lines.pop()
+        """Walk the text: runs of lines of a known shape in one C call each, other lines one by one."""
         shapes = self.shapes
-        fast = _NEVER
+        run = _NEVER
+        count = text.count
         series = 0
-        for number, line in enumerate(lines, 1):
-            if fast(line) is not None:
-                series += 1
-                continue
-            named = _SAMPLE_NAME(line)
-            if named is not None:
-                for shape in shapes.get(named.group(), ()):
-                    if shape(line) is not None:
-                        fast = shape
-                        series += 1
+        number = 1  # the line number at ``at``
+        at, size = 0, len(text)
+        while at < size:
+            matched = run(text, at)
+            if matched is None:
+                named = _SAMPLE_NAME(text, at)
+                for shape in shapes.get(named.group(), ()) if named is not None else ():
+                    matched = shape(text, at)
+                    if matched is not None:
+                        run = shape
                         break
-                else:
-                    self.line(line, number)
+            if matched is not None:
+                end = matched.end()
+                lines = count("\n", at, end)
+                series += lines
+                number += lines
+                at = end
                 continue
-            self.line(line, number)
+            newline = text.find("\n", at)
+            if newline < 0:
+                break
+            self.line(text[at:newline], number)
+            at = newline + 1
+            number += 1
         self.series += series
-        if last.strip(_BLANK):
-            raise ExpositionError(f"line {len(lines) + 1}: unexpected end of input stream (no final newline)")
+        if text[at:].strip(_BLANK):
+            raise ExpositionError(f"line {number}: unexpected end of input stream (no final newline)")
 
     def line(self, line: str, number: int) -> None:
         """One line through the exact parser (raising ExpositionError), learning its shape."""
@@ -324,8 +333,8 @@ class _Parser:
             for label in labels
         ]
         body = "\\{" + ",".join(values) + "\\}" if labels else ""
-        shape = re.compile(re.escape(name) + body + _FAST_TAIL).fullmatch
-        if shape(line) is not None:  # the line is in the plain form the shape describes
+        shape = re.compile(f"(?:{re.escape(name)}{body}{_FAST_TAIL}\\n)++").match
+        if shape(line + "\n", 0) is not None:  # the line is in the plain form the shape describes
             known.append(shape)
 
     def comment(self, line: str, i: int) -> None:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from spark_ops import exposition
 from spark_ops.exposition import ExpositionError, parse_exposition
 
 HIST = '# TYPE h histogram\nh_bucket{le="0.5"} 1\nh_bucket{le="+Inf"} 2\nh_sum 1.5\nh_count 2\n'
@@ -232,3 +233,27 @@ def test_a_bad_line_among_many_of_its_shape_is_found_with_its_line_number(line, 
     at = text.count("\n") + 1
     with pytest.raises(ExpositionError, match=rf"^line {at}: .*{reason}"):
         parse_exposition(text + line + "\n")
+
+
+def outcome(text: str) -> tuple[str, int, frozenset[str]]:
+    """What parse_exposition makes of ``text``: its error message, or its series and families."""
+    try:
+        parsed = parse_exposition(text)
+    except ExpositionError as exc:
+        return str(exc), -1, frozenset()
+    return "", parsed.series, parsed.families
+
+
+def test_compiled_shapes_change_nothing_on_edited_fleet_expositions(monkeypatch):
+    """With line shapes compiled or not (every line through the exact parser), 400 edits of a fleet
+    exposition get the same error (line and reason) or the same series and families."""
+    rng = random.Random(5)
+    base = fleet(8)
+    texts = []
+    for _ in range(400):
+        at = rng.randrange(len(base))
+        texts.append(base[:at] + rng.choice(MUTATIONS) + base[at + rng.randint(0, 1) :])
+    fast = [outcome(text) for text in texts]
+    monkeypatch.setattr(exposition, "_MAX_SHAPES_PER_NAME", 0)
+    assert [outcome(text) for text in texts] == fast
+    assert {message == "" for message, _, _ in fast} == {True, False}
