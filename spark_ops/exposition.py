@@ -369,7 +369,7 @@ class _Parser:
             raise _LineError(
                 f"second TYPE line for metric name {family.name!r}, or TYPE reported after samples"
             )
-        kind = rest.replace("\\", "").upper()  # expfmt drops backslashes from the type (TYPE g\\auge is a gauge)
+        kind = rest.replace("\\", "").upper()  # expfmt drops backslashes: TYPE g\\auge is a gauge
         if kind not in TYPES:
             raise _LineError(f"unknown metric type {rest!r}")
         family.type = kind

@@ -1,4 +1,5 @@
-"""Differential test: the ``metrics`` kind's parser says "parses" exactly when ``promtool check metrics`` does.
+"""Differential test: the ``metrics`` kind's parser says "parses" exactly when ``promtool check metrics``
+does.
 
 ``promtool check metrics`` (Prometheus 2.x) parses stdin with the Go text parser of prometheus/common, then
 lints what parsed. Its exit code: 1 when the exposition does not parse ("error while linting: text format
@@ -95,7 +96,7 @@ CORPUS: list[tuple[str, bytes | str, bool]] = [
     ("type-with-trailing-word", "# TYPE up gauge extra\nup 1\n", False),
     ("type-with-trailing-space", "# TYPE up gauge \nup 1\n", False),
     ("bad-name-in-help", "# HELP up-time x\nup 1\n", False),
-    ("help-of-summary-count-is-the-summary-s", "# TYPE s summary\n# HELP s_count x\n# HELP s y\ns 1\n", False),
+    ("help-of-summary-count-is-the-summary-s", "# TYPE s summary\n# HELP s_count x\n# HELP s y\n", False),
     ("type-of-summary-count", "# TYPE s summary\n# TYPE s_count counter\ns_count 1\n", False),
     ("bad-quantile", '# TYPE s summary\ns{quantile="high"} 1\n', False),
     ("quantile-on-summary-sum", '# TYPE s summary\ns_sum{quantile="x"} 1\n', False),
@@ -145,7 +146,7 @@ def as_bytes(text: bytes | str) -> bytes:
 
 @pytest.mark.parametrize(("text", "parses"), [c[1:] for c in CORPUS], ids=[c[0] for c in CORPUS])
 def test_same_verdict_as_promtool(text, parses):
-    """Each exposition of the corpus parses for us exactly when it parses for promtool (and as the row says)."""
+    """Each exposition of the corpus parses for us exactly when it does for promtool (and as the row says)."""
     body = as_bytes(text)
     assert promtool_parses(body) is parses, "the corpus row disagrees with promtool"
     assert we_parse(body) is parses
@@ -189,14 +190,16 @@ def fleet(instances: int) -> str:
     """A fleet-like exposition where each shape repeats (so most lines take the compiled-shape path)."""
     lines = ["# HELP rpc_total Calls.\n# TYPE rpc_total counter\n"]
     for pod in range(instances):
-        lines += [f'rpc_total{{pod="p{pod}",code="{code}",path="/a\\"b"}} {pod * code}\n' for code in (200, 500)]
+        for code in (200, 500):
+            lines.append(f'rpc_total{{pod="p{pod}",code="{code}",path="/a\\"b"}} {pod * code}\n')
     lines.append("# TYPE rpc_seconds histogram\n")
     for pod in range(instances):
         for le in ("0.1", "1", "+Inf"):
             lines.append(f'rpc_seconds_bucket{{pod="p{pod}",le="{le}"}} {pod}\n')
         lines += [f'rpc_seconds_sum{{pod="p{pod}"}} 1.5\n', f'rpc_seconds_count{{pod="p{pod}"}} {pod}\n']
     lines.append("# TYPE queue gauge\n")
-    lines += [f'queue{{pod="p{pod}"}} {"NaN" if pod % 7 else pod} 1764600000000\n' for pod in range(instances)]
+    for pod in range(instances):
+        lines.append(f'queue{{pod="p{pod}"}} {"NaN" if pod % 7 else pod} 1764600000000\n')
     return "".join(lines)
 
 
@@ -212,7 +215,9 @@ def test_series_and_families_match_prometheus_client_on_a_fleet_exposition():
     for name in ("rpc_total", "rpc_seconds_bucket", "rpc_seconds_count", "queue"):
         expected = [(s.labels, s.value) for f in theirs for s in f.samples if s.name == name]
         got = [(s.labels, s.value) for s in ours.samples(name)]
-        assert [(labels, repr(value)) for labels, value in got] == [(l, repr(float(v))) for l, v in expected]
+        assert [(labels, repr(value)) for labels, value in got] == [
+            (labels, repr(float(value))) for labels, value in expected
+        ]
 
 
 @pytest.mark.parametrize(
