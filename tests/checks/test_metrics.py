@@ -322,3 +322,13 @@ def test_bytes_that_are_not_utf8_in_a_comment_parse(judge, httpserver):
     result = judge(metrics_check())
     assert result.status is Status.FAIL
     assert "invalid label value" in result.message
+
+
+def test_a_family_declared_without_samples_is_not_present(judge, httpserver):
+    """A required family with HELP and TYPE but no sample is missing (a declaration is no data), and is
+    not counted among the families (as promtool drops it)."""
+    serve(httpserver, EXPOSITION + "# HELP rpc_seconds Latency.\n# TYPE rpc_seconds histogram\n")
+    assert judge(metrics_check()).message.endswith(f"{SERIES} series, 3 families")
+    result = judge(metrics_check(require=["rpc_seconds"]))
+    assert result.status is Status.FAIL
+    assert result.observed == ["rpc_seconds"]
