@@ -120,6 +120,17 @@ def promtool() -> str:
     return found
 
 
+def test_missing_promtool_skips_locally_and_fails_in_ci(monkeypatch, tmp_path):
+    """Without promtool on PATH these tests skip, but under CI=true they fail: CI never skips them."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        promtool()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="promtool is missing"):
+        promtool()
+
+
 def promtool_parses(body: bytes) -> bool:
     """promtool's verdict: exit 1 is a parse error; 0 (clean) and 3 (lint problems) both parsed."""
     done = subprocess.run(
