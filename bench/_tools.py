@@ -92,9 +92,7 @@ def spark_command() -> list[str]:
 def wall_s(command: Sequence[str], **kwargs: object) -> float:
     """Wall seconds of one subprocess run to completion; its output is discarded; it must exit 0."""
     started = time.perf_counter()
-    subprocess.run(
-        list(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, **kwargs
-    )  # type: ignore[call-overload]
+    subprocess.run(list(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, **kwargs)  # type: ignore[call-overload]
     return time.perf_counter() - started
 
 

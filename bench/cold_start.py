@@ -47,14 +47,14 @@ def main() -> None:
                 times[name].append(wall_s(command, env=env))
     typer_ms = median(times["import typer"]) * 1000
     lines = [
-        "## Cold start: `spark --version` and `spark --help` against `python -c \"import typer\"`",
+        '## Cold start: `spark --version` and `spark --help` against `python -c "import typer"`',
         "",
         f"Machine: {machine()}; median of {repeat} interleaved runs of each subprocess (wall time), "
         "with .pyc files cached (see the script's docstring).",
         "",
         "| command | median ms | min ms | x import typer | goal |",
         "|---|---|---|---|---|",
-        f"| python -c \"import typer\" | {typer_ms:.0f} | {min(times['import typer']) * 1000:.0f} | 1.00 | |",
+        f'| python -c "import typer" | {typer_ms:.0f} | {min(times["import typer"]) * 1000:.0f} | 1.00 | |',
     ]
     rows = []
     for name, goal in GOALS.items():

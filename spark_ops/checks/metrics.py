@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import msgspec
 
-from spark_ops.checks._common import (
-    Bounds,
-    Options,
-    TargetOptions,
-    Threshold,
-    clip,
-    require_2xx,
-    series_name,
-)
+from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx, series_name
 from spark_ops.errors import TargetError
+from spark_ops.exposition import ExpositionError, parse_exposition
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
 
@@ -40,50 +32,6 @@ class MetricsOptions(TargetOptions, frozen=True, kw_only=True):
     max_series: Count | None = None
     require: list[str] = []
     values: list[ValueAssertion] = []
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    name: str
-    labels: dict[str, str]
-    value: float
-
-
-@dataclass(frozen=True, slots=True)
-class Exposition:
-    families: frozenset[str]
-    samples: list[Sample]
-
-    @property
-    def names(self) -> frozenset[str]:
-        """Family names and sample names, so ``foo_total`` and ``foo`` both find a counter."""
-        return self.families | {sample.name for sample in self.samples}
-
-
-def parse_exposition(text: str) -> Exposition:
-    """Parse Prometheus text format; raises ValueError with the reason when it does not parse.
-
-    Stricter than prometheus_client's parser where Prometheus' scraper is: the last line must end with a
-    line feed (else the answer may be cut inside a number, ``1027`` read as ``10``), and one series may
-    appear only once (Prometheus rejects the scrape: "duplicate sample for timestamp").
-    """
-    from prometheus_client.parser import text_string_to_metric_families
-
-    if text and not text.endswith("\n"):
-        last = text.rsplit("\n", 1)[-1]
-        raise ValueError(f"the last line does not end with a line feed (cut short?): {clip(repr(last), 60)}")
-    families: set[str] = set()
-    samples: list[Sample] = []
-    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
-    for family in text_string_to_metric_families(text):
-        families.add(family.name)
-        for sample in family.samples:
-            identity = (sample.name, frozenset(sample.labels.items()))
-            if identity in seen:
-                raise ValueError(f"duplicate series {series_name(sample.name, sample.labels)}")
-            seen.add(identity)
-            samples.append(Sample(sample.name, dict(sample.labels), float(sample.value)))
-    return Exposition(frozenset(families), samples)
 
 
 class MetricsCheck:
@@ -122,25 +70,37 @@ class MetricsCheck:
     async def judge(self, probe: Probe) -> Judgement:
         fetched = await probe.fetch(self.target)
         require_2xx(fetched)
-        artifacts = {self.artifact: fetched.body}
-        size = len(fetched.body)
+        return self.assess(fetched.body, fetched.describe())
+
+    def assess(self, body: bytes, source: str) -> Judgement:
+        """Judge an exposition already read (``source`` says from where, e.g. ``GET url -> 200 in 3 ms``)."""
+        artifacts = {self.artifact: body}
+        size = len(body)
         if size == 0:
-            raise TargetError(f"{fetched.describe()}: empty exposition")
+            raise TargetError(f"{source}: empty exposition")
         try:
-            exposition = parse_exposition(fetched.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, IndexError, KeyError, TypeError) as exc:
-            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            # surrogateescape: bytes that are not UTF-8 fail where promtool fails them (label values).
+            exposition = parse_exposition(body.decode("utf-8", "surrogateescape"))
+        except ExpositionError as exc:
+            reason = " ".join(str(exc).split())[:200]
             return Judgement(
                 Status.FAIL,
-                f"{fetched.describe()}: exposition does not parse: {reason}",
+                f"{source}: exposition does not parse: {reason}",
                 observed=size,
                 artifacts=artifacts,
             )
-        series = len(exposition.samples)
+        if exposition.duplicate is not None:  # promtool lets it by; Prometheus' scraper rejects it
+            return Judgement(
+                Status.FAIL,
+                f"{source}: duplicate series {exposition.duplicate} (Prometheus rejects such a scrape)",
+                observed=size,
+                artifacts=artifacts,
+            )
+        series = exposition.series
         if series == 0:  # comments or blank lines only: no data is never a pass
             return Judgement(
                 Status.FAIL,
-                f"{fetched.describe()}: exposition holds no series",
+                f"{source}: exposition holds no series",
                 observed=size,
                 threshold=self.threshold,
                 artifacts=artifacts,
@@ -167,9 +127,8 @@ class MetricsCheck:
         for assertion, bounds in self.values:
             matching = [
                 s
-                for s in exposition.samples
-                if s.name == assertion.metric
-                and all(s.labels.get(k) == v for k, v in assertion.labels.items())
+                for s in exposition.samples(assertion.metric)
+                if all(s.labels.get(k) == v for k, v in assertion.labels.items())
             ]
             if not matching:
                 return verdict(
@@ -184,7 +143,7 @@ class MetricsCheck:
                     return verdict(status, reason, sample.value, bounds.as_threshold())
         return Judgement(
             Status.PASS,
-            f"{fetched.describe()}: {facts}",
+            f"{source}: {facts}",
             observed=size,
             threshold=self.size.as_threshold() or None,
             artifacts=artifacts,

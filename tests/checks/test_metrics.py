@@ -267,3 +267,103 @@ def test_invalid_options_are_config_errors(tmp_path, monkeypatch, options, key):
         registry.prepare(load_suite(str(suite)), load_profile("dev"))
     assert caught.value.key == key
     assert caught.value.file == str(suite)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('up 1\nup{a="1" 2\n', "line 2: unexpected end of label value"),
+        ("# TYPE up gauge\nup 1\nup 1 \n", "line 3: expected integer as timestamp"),
+        ("up 1\nup 2", "line 2: unexpected end of input stream"),
+        ("up 1\r\n", "line 1: expected float as value, got '1\\r'"),
+    ],
+    ids=["unclosed-labels", "blank-after-value", "no-final-newline", "crlf"],
+)
+def test_parse_error_names_the_line_and_the_reason(judge, httpserver, body, reason):
+    """An exposition promtool would refuse fails, the message naming the line and promtool's reason."""
+    serve(httpserver, body)
+    result = judge(metrics_check())
+    assert result.status is Status.FAIL
+    assert f"does not parse: {reason}" in result.message
+
+
+HISTOGRAM = (
+    "# TYPE rpc_seconds histogram\n"
+    'rpc_seconds_bucket{le="0.1"} 3\nrpc_seconds_bucket{le="+Inf"} 7\n'
+    "rpc_seconds_sum 1.2\nrpc_seconds_count 7\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("assertion", "status"),
+    [
+        ({"metric": "rpc_seconds_bucket", "labels": {"le": "+Inf"}, "max": 7}, Status.PASS),
+        ({"metric": "rpc_seconds_bucket", "labels": {"le": "+Inf"}, "max": 6}, Status.FAIL),
+        ({"metric": "rpc_seconds_bucket", "labels": {"le": "0.1"}, "min": 3, "max": 3}, Status.PASS),
+        ({"metric": "rpc_seconds_count", "min": 8}, Status.FAIL),
+        ({"metric": "rpc_seconds", "max": 1}, Status.INCONCLUSIVE),
+    ],
+    ids=["inf-bucket-within", "inf-bucket-above", "bucket-by-le", "count-below-min", "family-is-no-sample"],
+)
+def test_values_of_histogram_samples(judge, httpserver, assertion, status):
+    """Histogram buckets are judged by their le label; the family name itself holds no sample."""
+    serve(httpserver, HISTOGRAM)
+    result = judge(metrics_check(values=[assertion], require=["rpc_seconds", "rpc_seconds_bucket"]))
+    assert result.status is status, result.message
+    assert "4 series, 1 families" in result.message
+
+
+def test_bytes_that_are_not_utf8_in_a_comment_parse(judge, httpserver):
+    """Non-UTF-8 bytes in a comment or HELP text parse (as for promtool); in a label value they do not."""
+    serve(httpserver, b"# HELP up caf\xe9\nup 1\n")
+    assert judge(metrics_check()).status is Status.PASS
+    httpserver.clear()
+    serve(httpserver, b'up{city="caf\xe9"} 1\n')
+    result = judge(metrics_check())
+    assert result.status is Status.FAIL
+    assert "invalid label value" in result.message
+
+
+def test_a_family_declared_without_samples_is_not_present(judge, httpserver):
+    """A required family with HELP and TYPE but no sample is missing (a declaration is no data), and is
+    not counted among the families (as promtool drops it)."""
+    serve(httpserver, EXPOSITION + "# HELP rpc_seconds Latency.\n# TYPE rpc_seconds histogram\n")
+    assert judge(metrics_check()).message.endswith(f"{SERIES} series, 3 families")
+    result = judge(metrics_check(require=["rpc_seconds"]))
+    assert result.status is Status.FAIL
+    assert result.observed == ["rpc_seconds"]
+
+
+@pytest.mark.parametrize(
+    ("body", "duplicate"),
+    [
+        ("up 1\nup 2\n", "up"),
+        ('a{x="1",y="2"} 1\na{x="1",y="3"} 1\na{y="2",x="1"} 5\n', 'a{x="1",y="2"}'),
+        ('a{x="1"} 1\na{x="2"} 1\na {x="1"} 3\n', 'a{x="1"}'),
+        ('a{b="q\\"",a="1"} 1\na {a="1", b="q\\""} 2\n', 'a{b="q\\"",a="1"}'),
+        ('a{x="1"} 1\na{x="2"} 1\na{x="1"} 1\n', 'a{x="1"}'),
+        ('a{x="1"} 1\na{x="2"} 1\na{x="3"} 1\n', None),
+        ('a{x="1"} 1\na{x="1",y=""} 1\nb{x="1"} 1\n', None),
+    ],
+    ids=[
+        "plain",
+        "labels-reordered",
+        "blanks-slow-path",
+        "escaped-value",
+        "in-a-run",
+        "distinct",
+        "other-sets",
+    ],
+)
+def test_a_series_written_twice_fails(judge, httpserver, body, duplicate):
+    """Prometheus rejects a scrape holding one series twice (promtool lets it by): the check FAILs on it.
+
+    The series is named with its labels in the order they were first written.
+    """
+    serve(httpserver, body)
+    result = judge(metrics_check())
+    if duplicate is None:
+        assert result.status is Status.PASS, result.message
+    else:
+        assert result.status is Status.FAIL
+        assert f"duplicate series {duplicate} (Prometheus rejects such a scrape)" in result.message

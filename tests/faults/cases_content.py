@@ -106,7 +106,7 @@ FAULTS = [
         {
             "http": Expect(FAIL, r"body is not JSON \(text/html\)"),
             "slo": Expect(FAIL, r"body is not JSON \(text/html\)"),
-            "metrics": Expect(FAIL, r"exposition does not parse: invalid metric name"),
+            "metrics": Expect(FAIL, r"exposition does not parse: line 1: invalid metric name"),
             "pm2": Expect(FAIL, r"not a PM2 process list"),
             "promql": Expect(ERROR, rf"{NOT_PROMETHEUS} \(text/html\)"),
         },
@@ -120,7 +120,7 @@ FAULTS = [
         {
             "http": Expect(FAIL, r"body is not JSON \(application/json\): 'utf-8' codec can't decode"),
             "slo": Expect(FAIL, r"body is not JSON \(application/json\): 'utf-8' codec can't decode"),
-            "metrics": Expect(FAIL, r"exposition does not parse: 'utf-8' codec can't decode"),
+            "metrics": Expect(FAIL, r"exposition does not parse: line \d+: invalid label value"),
             "pm2": Expect(FAIL, r"not valid UTF-8 \(byte \d+\)"),
             "promql": Expect(ERROR, NOT_PROMETHEUS),
         },

@@ -18,8 +18,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from spark_ops.checks.metrics import parse_exposition
 from spark_ops.errors import ConfigError
+from spark_ops.exposition import Exposition, Sample, parse_exposition
 from spark_ops.model import Status
 
 from . import FUZZ, FUZZ_IO
@@ -111,6 +111,12 @@ def renamed_by_client(text: str, name: str) -> str:
     return f"{name}_total" if plain_counter else name
 
 
+def read_back(parsed: Exposition) -> list[Sample]:
+    """Every sample, family by family in the order the text names them (each family's in text order)."""
+    order = [line.split("{")[0].split(" ")[0] for line in parsed.text.splitlines() if line[:1] not in "#"]
+    return [sample for name in dict.fromkeys(order) for sample in parsed.samples(name)]
+
+
 def client_samples(text: str) -> list[tuple[str, dict[str, str], float]]:
     return [
         (s.name, dict(s.labels), float(s.value))
@@ -123,10 +129,11 @@ def client_samples(text: str) -> list[tuple[str, dict[str, str], float]]:
 @given(generated=expositions())
 @example(generated=('x{a="\\\\n\\""} NaN\n', [Written("x", {"a": '\\n"'}, math.nan, None)]))
 def test_a_well_formed_exposition_reads_back_its_samples(generated: tuple[str, list[Written]]) -> None:
-    """Every sample written comes back with its name, labels and value, as prometheus_client reads it."""
+    """Every sample written comes back with its name, labels and value, as prometheus_client reads it;
+    a series written twice (labels in any order) is reported as the duplicate."""
     text, written = generated
     parsed = parse_exposition(text)
-    got = [(s.name, s.labels, s.value) for s in parsed.samples]
+    got = [(s.name, s.labels, s.value) for s in read_back(parsed)]
     assert [(n, labels) for n, labels, _ in got] == [(w.name, w.labels) for w in written]
     assert all(same_value(value, float(w.value)) for (_, _, value), w in zip(got, written, strict=True))
     reference = client_samples(text)
@@ -135,6 +142,8 @@ def test_a_well_formed_exposition_reads_back_its_samples(generated: tuple[str, l
     ]
     assert all(same_value(a, b) for (_, _, a), (_, _, b) in zip(reference, got, strict=True))
     assert {w.name for w in written} <= parsed.names
+    identities = [(w.name, frozenset(w.labels.items())) for w in written]
+    assert (parsed.duplicate is not None) == (len(set(identities)) < len(identities)), parsed.duplicate
 
 
 GARBAGE = st.one_of(
@@ -168,7 +177,7 @@ def test_garbage_parses_or_is_a_value_error(text: str) -> None:
     except ValueError as exc:
         assert isinstance(exc, ValueError)
         return
-    assert all(isinstance(s.value, float) for s in parsed.samples)
+    assert all(isinstance(s.value, float) for s in read_back(parsed))
 
 
 EDITS = st.lists(
@@ -184,13 +193,19 @@ EDITS = st.lists(
 
 
 def would_pass(body: bytes, metric: str, low: float, high: float) -> bool:
-    """Whether the documented judgement is PASS: it parses, has series, and every ``metric`` is in bounds."""
+    """The documented PASS: it parses, has series, none twice, and every ``metric`` is in bounds."""
     try:
-        parsed = parse_exposition(body.decode("utf-8"))
+        parsed = parse_exposition(body.decode("utf-8", "surrogateescape"))
     except ValueError:
         return False
-    matching = [s for s in parsed.samples if s.name == metric]
-    return bool(parsed.samples) and bool(matching) and all(low <= s.value <= high for s in matching)
+    matching = list(parsed.samples(metric))
+    no_duplicate = parsed.duplicate is None
+    return (
+        parsed.series > 0
+        and no_duplicate
+        and bool(matching)
+        and all(low <= s.value <= high for s in matching)
+    )
 
 
 @FUZZ_IO
@@ -223,4 +238,4 @@ def test_a_metrics_check_judges_any_exposition(
 def test_a_counter_without_total_keeps_its_name() -> None:
     """A counter declared without `_total` is read under the name it was written with, as Prometheus does."""
     parsed = parse_exposition("# TYPE jobs counter\njobs 3\n# TYPE runs_total counter\nruns_total 4\n")
-    assert [(s.name, s.value) for s in parsed.samples] == [("jobs", 3.0), ("runs_total", 4.0)]
+    assert [(s.name, s.value) for s in read_back(parsed)] == [("jobs", 3.0), ("runs_total", 4.0)]
