@@ -325,33 +325,34 @@ class _ArchiveWriter:
         info.external_attr = 0o644 << 16
         big = source_size > zipfile.ZIP64_LIMIT // 2  # redaction only shortens, so this bounds the member
         digest, size = hashlib.sha256(), 0
-        # Redaction and the scan hold the GIL; deflate and sha256 release it: run them side by side.
+        # Two stages side by side: reading, redaction, the scan and sha256 in a thread; crc32 and
+        # deflate here. Redaction and the scan hold the GIL, the rest releases it for big buffers.
         with (
-            _in_background(self._clean(name, chunks)) as cleaned,
+            _in_background(self._clean(name, chunks, digest)) as cleaned,
             self._zip.open(info, "w", force_zip64=big) as member,
         ):
             for data in cleaned:
-                digest.update(data)
                 member.write(data)
                 size += len(data)
         self.written.append(Written(name, size, digest.hexdigest(), truncated_from))
 
-    def _clean(self, name: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        """The member's bytes redacted; EvidenceRefused as soon as a known secret shows through."""
+    def _clean(self, name: str, chunks: Iterator[bytes], digest: hashlib._Hash) -> Iterator[bytes]:
+        """The member's bytes redacted and hashed; EvidenceRefused as soon as a known secret shows through."""
         stream = StreamRedactor(self._redactor)
         self._scanner.reset()
         for chunk in chunks:
             self._on_bytes(len(chunk))
-            yield from self._checked(name, stream.feed(chunk))
-        yield from self._checked(name, stream.close())
+            yield from self._checked(name, stream.feed(chunk), digest)
+        yield from self._checked(name, stream.close(), digest)
 
-    def _checked(self, name: str, data: bytes) -> Iterator[bytes]:
+    def _checked(self, name: str, data: bytes, digest: hashlib._Hash) -> Iterator[bytes]:
         if form := self._scanner.feed(data):
             raise EvidenceRefused(
                 f"refusing to finish the archive: member {name} still holds a secret ({form} form); "
                 "nothing was written"
             )
         if data:
+            digest.update(data)
             yield data
 
 
