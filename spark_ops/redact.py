@@ -38,7 +38,7 @@ _MASK_BYTES = MASK.encode()
 _USERINFO_NEEDLE = b"@"
 _QUERY_NAMES = rb"(?:token|secret|passw|pwd|key|auth|sig)"
 _QUERY_PREFILTERS = tuple(
-    (start, re.compile(rb"%s[^=&#\s]*%s" % (re.escape(start), _QUERY_NAMES))) for start in (b"?", b"&", b";")
+    (start, re.compile(rb"%s[^=&#\s]*?%s" % (re.escape(start), _QUERY_NAMES))) for start in (b"?", b"&", b";")
 )
 _FOLDED_LETTERS = tuple(letter.encode() for letter in "\u0130\u0131\u017f\u212a")
 
