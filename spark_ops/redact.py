@@ -29,6 +29,76 @@ _NOT_SECRET_ENV = frozenset({"PWD", "OLDPWD"})
 MIN_SECRET_LENGTH = 3
 
 
+_MASK_BYTES = MASK.encode()
+# What a line must hold for a pattern to match in it, found without decoding: "@" ends every URL
+# userinfo; a secret query parameter needs "?", "&" or ";", then (no "=", "&", "#" or space between)
+# one of its names, ASCII-lowercased ("key" for api[-_]?key, "sig" for signature), unless the line
+# holds one of the four non-ASCII letters that re.IGNORECASE folds onto ASCII ones (U+0130, U+0131,
+# U+017F, U+212A). Each prefilter starts with a literal, which the regex engine skips to fast. Keep in
+# step with _URL_USERINFO and _SECRET_QUERY (tests/test_redact_bytes.py checks the query names).
+_USERINFO_NEEDLE = b"@"
+_QUERY_NAMES = rb"(?:token|secret|passw|pwd|key|auth|sig)"
+_QUERY_PREFILTERS = tuple(
+    (start, re.compile(rb"%s[^=&#\s]*?%s" % (re.escape(start), _QUERY_NAMES))) for start in (b"?", b"&", b";")
+)
+_FOLDED_LETTERS = tuple(letter.encode() for letter in "\u0130\u0131\u017f\u212a")
+
+
+def _latin1(form: str) -> bytes | None:
+    try:
+        return form.encode("latin-1")
+    except UnicodeEncodeError:
+        return None  # cannot occur in a body read as Latin-1
+
+
+class _Encoding:
+    """How ``Redactor.bytes`` reads a body: UTF-8 when it is valid UTF-8, else Latin-1 (found out once)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = None if data.isascii() else data
+        self._name: str | None = "utf-8" if self._data is None else None
+
+    @property
+    def name(self) -> str:
+        if self._name is None:
+            try:
+                self._data.decode("utf-8")  # type: ignore[union-attr]
+                self._name = "utf-8"
+            except UnicodeDecodeError:
+                self._name = "latin-1"
+            self._data = None
+        return self._name
+
+
+def _pattern_lines(data: bytes) -> list[tuple[int, int]]:
+    """``(start, end)`` of every line of ``data`` that may hold a pattern's match, in order."""
+    lines: dict[int, int] = {}
+
+    def line_at(at: int) -> int:
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        lines[start] = end = len(data) if end == -1 else end
+        return end
+
+    at = data.find(_USERINFO_NEEDLE)
+    while at != -1:
+        at = data.find(_USERINFO_NEEDLE, line_at(at))
+    lowered = b""
+    for start, prefilter in _QUERY_PREFILTERS:
+        if start not in data:  # one memchr, much faster than the regex engine's own skipping
+            continue
+        lowered = lowered or data.lower()  # ASCII letters only, as the names are
+        found = prefilter.search(lowered)
+        while found:
+            found = prefilter.search(lowered, line_at(found.start()))
+    if not data.isascii():
+        for letter in _FOLDED_LETTERS:
+            at = data.find(letter)
+            while at != -1:
+                at = data.find(letter, line_at(at))
+    return sorted(lines.items())
+
+
 class Redactor:
     """Replaces known secret values, URL passwords and secret query parameters with ``***``."""
 
@@ -40,6 +110,7 @@ class Redactor:
             forms.update({secret, quote(secret, safe=""), quote_plus(secret)})
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted(forms, key=len, reverse=True)
+        self._encoded = [(form, form.encode(), _latin1(form)) for form in self._secrets]
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -50,19 +121,35 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-        return _SECRET_QUERY.sub(lambda m: f"{m['key']}{MASK}", text)
+        return self._patterns(text)
 
     def bytes(self, data: bytes) -> bytes:
-        """``data`` (a raw body) with every secret masked, UTF-8 or not.
+        """``data`` (a raw body) with every secret masked, UTF-8 or not: what ``text`` does, on bytes.
 
         A body that is not UTF-8 is read as Latin-1, which maps every byte to one character and back,
         so ASCII secrets inside binary data are masked too instead of passing through.
+
+        Fast on large blocks (the evidence export's logs): known secrets are replaced as bytes, which
+        is the same as on the decoded text (UTF-8 and Latin-1 both keep substrings substrings), and
+        the two patterns run only on the lines that can match them: neither matches whitespace, so a
+        match lies inside one line, and it needs bytes that one ``find`` over the block rules out.
         """
-        try:
-            return self.text(data.decode("utf-8")).encode("utf-8")
-        except UnicodeDecodeError:
-            return self.text(data.decode("latin-1")).encode("latin-1")
+        encoding = _Encoding(data)
+        for secret, utf8, latin1 in self._encoded:
+            form = utf8 if secret.isascii() or encoding.name == "utf-8" else latin1
+            if form is not None and form in data:
+                data = data.replace(form, _MASK_BYTES)
+        pieces: list[bytes] = []
+        done = 0
+        for start, end in _pattern_lines(data):
+            line = data[start:end].decode(encoding.name)
+            pieces += [data[done:start], self._patterns(line).encode(encoding.name)]
+            done = end
+        return b"".join([*pieces, data[done:]]) if pieces else data
+
+    def _patterns(self, text: str) -> str:
+        text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+        return _SECRET_QUERY.sub(lambda m: f"{m['key']}{MASK}", text)
 
     def value(self, value: Any) -> Any:
         """A copy of a JSON-like ``value`` with every string (keys too) redacted."""
@@ -196,12 +283,17 @@ class StreamRedactor:
 
     def feed(self, chunk: bytes) -> bytes:
         """Redacted bytes ready to write (possibly empty: the tail waits for the rest of its line)."""
+        # What waits never holds a newline, so the last one of the chunk ends the ready block (this
+        # copies each chunk once, not twice, which a big log feels).
+        cut = chunk.rfind(b"\n") + 1
+        if cut:
+            ready = self._pending + chunk[:cut] if self._pending else chunk[:cut]
+            self._pending = chunk[cut:]
+            return self._redactor.bytes(ready)
         self._pending += chunk
-        cut = self._pending.rfind(b"\n") + 1
-        if not cut:
-            if len(self._pending) <= _STREAM_MAX_LINE:
-                return b""
-            cut = self._safe_cut(len(self._pending) - _STREAM_OVERLAP)
+        if len(self._pending) <= _STREAM_MAX_LINE:
+            return b""
+        cut = self._safe_cut(len(self._pending) - _STREAM_OVERLAP)
         ready, self._pending = self._pending[:cut], self._pending[cut:]
         return self._redactor.bytes(ready)
 
@@ -271,11 +363,14 @@ class SecretScanner:
         """The form of a secret seen so far in this stream ("raw", "base64"...), or None."""
         if not self._needles or not chunk:
             return None
-        window = self._tail + chunk
-        self._tail = window[-self._keep :] if self._keep else b""
+        # A needle that starts in the tail ends within the chunk's first ``keep`` bytes: search that
+        # seam and the chunk itself, rather than copying the chunk behind the tail.
+        seam = self._tail + chunk[: self._keep]
+        if self._keep:
+            self._tail = chunk[-self._keep :] if len(chunk) >= self._keep else seam[-self._keep :]
         # One fast substring search per needle beats a regex alternation of them by ~2x.
         for needle, form in self._needles.items():
-            if needle in window:
+            if needle in chunk or needle in seam:
                 return form
         return None
 

@@ -43,6 +43,8 @@ MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "spark-ops/evidence/v1"
 LAST_EXPORT = ".last-export.json"  # in the evidence folder: when the last export ran and what it took
 CHUNK = 1024 * 1024
+LEVEL = 6  # deflate's level, as `zip -6`
+PARALLEL_FROM = 4 * CHUNK  # members this big are deflated on every core
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -333,34 +335,110 @@ class _ArchiveWriter:
         info.external_attr = 0o644 << 16
         big = source_size > zipfile.ZIP64_LIMIT // 2  # redaction only shortens, so this bounds the member
         digest, size = hashlib.sha256(), 0
-        # Redaction and the scan hold the GIL; deflate and sha256 release it: run them side by side.
+        # Two stages side by side: reading, redaction, the scan and sha256 in a thread; crc32 and
+        # deflate here. Redaction and the scan hold the GIL, the rest releases it for big buffers.
         with (
-            _in_background(self._clean(name, chunks)) as cleaned,
+            _in_background(self._clean(name, chunks, digest)) as cleaned,
             self._zip.open(info, "w", force_zip64=big) as member,
         ):
+            if source_size >= PARALLEL_FROM:
+                _deflate_in_parallel(member)
             for data in cleaned:
-                digest.update(data)
                 member.write(data)
                 size += len(data)
         self.written.append(Written(name, size, digest.hexdigest(), truncated_from))
 
-    def _clean(self, name: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        """The member's bytes redacted; EvidenceRefused as soon as a known secret shows through."""
+    def _clean(self, name: str, chunks: Iterator[bytes], digest: hashlib._Hash) -> Iterator[bytes]:
+        """The member's bytes redacted and hashed; EvidenceRefused as soon as a known secret shows through."""
         stream = StreamRedactor(self._redactor)
         self._scanner.reset()
         for chunk in chunks:
             self._on_bytes(len(chunk))
-            yield from self._checked(name, stream.feed(chunk))
-        yield from self._checked(name, stream.close())
+            yield from self._checked(name, stream.feed(chunk), digest)
+        yield from self._checked(name, stream.close(), digest)
 
-    def _checked(self, name: str, data: bytes) -> Iterator[bytes]:
+    def _checked(self, name: str, data: bytes, digest: hashlib._Hash) -> Iterator[bytes]:
         if form := self._scanner.feed(data):
             raise EvidenceRefused(
                 f"refusing to finish the archive: member {name} still holds a secret ({form} form); "
                 "nothing was written"
             )
         if data:
+            digest.update(data)
             yield data
+
+
+_DEFLATE_WINDOW = 32 * 1024  # how far back deflate's matches reach
+_DEFLATE_BLOCK = 256 * 1024  # the least a block is deflated apart: smaller pieces are gathered
+
+
+class _ParallelDeflate:
+    """Raw deflate in worker threads, pigz-style: what zipfile needs of ``zlib.compressobj``.
+
+    Each block is deflated on its own, primed with the 32 KiB before it (so its matches reach as far
+    back as in one stream) and ended by a sync flush at a byte boundary; the blocks in order, then an
+    empty final block, are one valid deflate stream, the same whatever the timing. zlib releases the
+    GIL, so blocks are deflated on every core; at most ``workers`` of them wait (bounded memory).
+    """
+
+    def __init__(self, level: int, workers: int) -> None:
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self._level = level
+        self._workers = workers
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="spark-export-deflate")
+        self._pending: deque[Future[bytes]] = deque()
+        self._window = b""
+        self._gathered: list[bytes] = []  # small pieces, until they make a block worth a thread
+        self._gathered_size = 0
+
+    def compress(self, data: bytes) -> bytes:
+        if self._gathered or len(data) < _DEFLATE_BLOCK:
+            self._gathered.append(data)
+            self._gathered_size += len(data)
+            if self._gathered_size < _DEFLATE_BLOCK:
+                return b""
+            data = b"".join(self._gathered)
+            self._gathered, self._gathered_size = [], 0
+        self._submit(data)
+        ready = []
+        while len(self._pending) > self._workers:
+            ready.append(self._pending.popleft().result())
+        return b"".join(ready)
+
+    def flush(self) -> bytes:
+        try:
+            if self._gathered:
+                self._submit(b"".join(self._gathered))
+            ready = [future.result() for future in self._pending]
+        finally:
+            self._pending.clear()
+            self._pool.shutdown(cancel_futures=True)
+        return b"".join([*ready, zlib.compressobj(self._level, zlib.DEFLATED, -15).flush()])
+
+    def _submit(self, data: bytes) -> None:
+        self._pending.append(self._pool.submit(self._deflate, data, self._window))
+        joined = self._window + data if len(data) < _DEFLATE_WINDOW else data
+        self._window = joined[-_DEFLATE_WINDOW:]
+
+    def _deflate(self, data: bytes, window: bytes) -> bytes:
+        if window:
+            compressor = zlib.compressobj(self._level, zlib.DEFLATED, -15, zdict=window)
+        else:
+            compressor = zlib.compressobj(self._level, zlib.DEFLATED, -15)
+        return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+def _deflate_in_parallel(member: IO[bytes]) -> None:
+    """Give zipfile's ``member`` a _ParallelDeflate for its compressor, where there are cores to use.
+
+    zipfile calls only ``compress`` and ``flush`` of its (private) ``_compressor``; where that is not a
+    zlib compressor (another Python), the member is deflated as zipfile does it.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores > 1 and isinstance(getattr(member, "_compressor", None), type(zlib.compressobj())):
+        setattr(member, "_compressor", _ParallelDeflate(LEVEL, min(cores, 4)))  # noqa: B010
 
 
 _DONE = object()
@@ -546,7 +624,7 @@ def export(
         raise ConfigError(f"--out {out_dir}: cannot create: {exc.strerror or exc}") from None
     created = datetime.now(UTC)
     with _nameless_file(out_dir) as (handle, publish):
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as archive:
             writer = _ArchiveWriter(archive, redactor, on_bytes)
             for source in plan.sources:
                 writer.add(source)
