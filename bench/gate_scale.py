@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -67,14 +68,20 @@ def write_suite(folder: Path, base: str, size: int) -> tuple[Path, Path]:
     return suite, url_list
 
 
-def timed(command: list[str], expect: str | None = None, **kwargs: object) -> float:
-    """Wall seconds of one run; it must exit 0 and, when ``expect`` is given, print it (all passed)."""
-    started = time.perf_counter()
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], expect: str | None = None, **kwargs: object) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, its children included) of one run; it must exit 0 and, when
+    ``expect`` is given, print it (all checks passed)."""
+    cpu, started = children_cpu_s(), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, children_cpu_s() - cpu
     if done.returncode != 0 or (expect is not None and expect not in done.stdout):
         raise SystemExit(f"{' '.join(command[:3])}... failed (exit {done.returncode}): {done.stderr[-500:]}")
-    return took
+    return took, cpu
 
 
 def json_passed(size: int) -> str:
@@ -92,6 +99,13 @@ def main() -> None:
     spark = spark_command()
     tools = ("spark gate (table)", "spark gate --format json", "plain aiohttp", "curl loop")
     times: dict[tuple[str, int], list[float]] = {(t, n): [] for t in tools for n in sizes}
+    cpu: dict[tuple[str, int], list[float]] = {(t, n): [] for t in tools for n in sizes}
+
+    def measure(tool: str, n: int, command: list[str], expect: str | None = None, **kwargs: object) -> None:
+        took, used = timed(command, expect, **kwargs)
+        times[tool, n].append(took)
+        cpu[tool, n].append(used)
+
     with tempfile.TemporaryDirectory(prefix="spark-bench-gate-") as tmp, loopback_server(50) as base:
         folder, big = Path(tmp), sizes[-1]
         files = {n: write_suite(folder, base, n) for n in sizes}
@@ -103,16 +117,13 @@ def main() -> None:
             for n in sizes:
                 suite, url_list = files[n]
                 gate = [*spark, "gate", "--profile", "dev", "--suite", str(suite)]
-                times["spark gate (table)", n].append(timed(gate, f"{n}/{n} passed", env=env))
-                times["spark gate --format json", n].append(
-                    timed([*gate, "--format", "json"], json_passed(n), env=env)
-                )
-                times["plain aiohttp", n].append(
-                    timed([sys.executable, "-c", FLOOR, str(url_list), str(CONCURRENCY)])
-                )
+                measure("spark gate (table)", n, gate, f"{n}/{n} passed", env=env)
+                measure("spark gate --format json", n, [*gate, "--format", "json"], json_passed(n), env=env)
+                measure("plain aiohttp", n, [sys.executable, "-c", FLOOR, str(url_list), str(CONCURRENCY)])
                 if n <= CURL_MAX:  # 1000 sequential curls take over a minute: extrapolated below
-                    times["curl loop", n].append(timed(["sh", "-c", CURL_LOOP, curl, str(url_list)]))
+                    measure("curl loop", n, ["sh", "-c", CURL_LOOP, curl, str(url_list)])
     medians = {key: median(samples) for key, samples in times.items() if samples}
+    cpu_medians = {key: median(samples) for key, samples in cpu.items() if samples}
     curl_measured = max(n for n in sizes if ("curl loop", n) in medians)
     extrapolated = [n for n in sizes if ("curl loop", n) not in medians]
     for n in extrapolated:  # sequential, so linear by construction
@@ -124,6 +135,9 @@ def main() -> None:
 
     def slope_ms(tool: str, low: int, high: int) -> float:
         return (medians[tool, high] - medians[tool, low]) / (high - low) * 1000
+
+    def cpu_slope_ms(tool: str, low: int, high: int) -> float:
+        return (cpu_medians[tool, high] - cpu_medians[tool, low]) / (high - low) * 1000
 
     def steepening(tool: str) -> float:
         previous = slope_ms(tool, *before)
@@ -151,7 +165,24 @@ def main() -> None:
             f"| {tool} | {' | '.join(cells)} | {slope_ms(tool, mid, big):.2f} | "
             f"{slope_ms(tool, small, big):.2f} | {steepening(tool):.2f} |"
         )
+    lines += [
+        "",
+        "CPU time (user + system) of the same runs, medians: load on a shared machine stretches wall time "
+        "far more than CPU time, so this is the steadier view of what one more check costs.",
+        "",
+        "| tool | "
+        + " | ".join(f"{n} checks CPU s" for n in sizes)
+        + f" | CPU ms per extra check {mid}->{big} |",
+        "|---|" + "---|" * len(sizes) + "---|",
+    ]
+    for tool in tools[:3]:
+        cells = [f"{cpu_medians[tool, n]:.2f}" for n in sizes]
+        lines.append(f"| {tool} | {' | '.join(cells)} | {cpu_slope_ms(tool, mid, big):.2f} |")
     ours = slope_ms("spark gate (table)", mid, big)
+    cpu_ours, cpu_floor = (
+        cpu_slope_ms("spark gate (table)", mid, big),
+        cpu_slope_ms("plain aiohttp", mid, big),
+    )
     ours_json = slope_ms("spark gate --format json", mid, big)
     floor = slope_ms("plain aiohttp", mid, big)
     linear = steepening("spark gate (table)") <= LINEAR_SLOPE_RATIO
@@ -186,6 +217,14 @@ def main() -> None:
                 "ratio": f"{ours / floor:.2f}x",
                 "goal": f"< {GOAL_MS_PER_CHECK} ms, linear",
                 "met": "n/a" if args.quick else ("yes" if met else "no"),
+            },
+            {
+                "what": f"gate at scale: CPU ms per extra http check, {mid}->{big} (table output)",
+                "spark": f"{cpu_ours:.2f} ms",
+                "peer": f"{cpu_floor:.2f} ms (plain aiohttp)",
+                "ratio": f"{cpu_ours / cpu_floor:.2f}x",
+                "goal": "n/a (the wall-time goal's steadier view)",
+                "met": "n/a",
             },
             {
                 "what": f"gate at scale: {big} http checks, wall",

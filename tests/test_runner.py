@@ -201,6 +201,22 @@ def test_connection_refused_fails_with_retries_counted(profile, retries):
     assert result.retries == retries
 
 
+@pytest.mark.parametrize(("retries", "least_wait_s"), [(1, 0.1), (2, 0.3)], ids=["one-retry", "two-retries"])
+def test_retries_back_off_exponentially(profile, retries, least_wait_s):
+    """With backoff on (the CLI's way), attempts wait 0.1 s, then 0.2 s, ... between them (a lower bound
+    only: a loaded machine can make it longer, never shorter)."""
+    check = http(profile, f"http://127.0.0.1:{free_port()}/healthz", retries=retries, timeout_s=5.0)
+
+    async def go() -> list[CheckResult]:
+        async with make_client(8) as client:
+            return await run_checks([check], client=client, concurrency=1, max_body_bytes=1 << 20)
+
+    started = time.perf_counter()
+    (result,) = asyncio.run(go())
+    assert time.perf_counter() - started >= least_wait_s
+    assert result.status is Status.FAIL and result.retries == retries
+
+
 def test_connection_refused_through_the_cli_has_no_traceback(spark, platform):
     """A service that is down fails the gate with a reason, not a traceback."""
     down = f"http://127.0.0.1:{free_port()}"
