@@ -42,6 +42,13 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds ``pid`` has used (from /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_simulator(folder: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """``spark sim --ports auto`` in its own process, and the profile it wrote pointing at it."""
     profile = folder / "sim.toml"
@@ -59,8 +66,10 @@ def start_simulator(folder: Path) -> tuple[subprocess.Popen[bytes], Path]:
     return sim, profile
 
 
-def soak(profile: Path, cycles: int, steady_from: int) -> dict[str, object]:
-    """Run the monitor for ``cycles`` cycles; per-cycle durations, results and RSS samples."""
+def soak(profile: Path, cycles: int, steady_from: int, sim_pid: int) -> dict[str, object]:
+    """Run the monitor for ``cycles`` cycles; per-cycle durations, results, RSS samples, and the CPU time
+    the monitor and the simulator used per cycle in steady state (load on a shared machine stretches
+    wall time, hardly CPU time)."""
     command = [
         *spark_command(),
         "monitor",
@@ -80,6 +89,7 @@ def soak(profile: Path, cycles: int, steady_from: int) -> dict[str, object]:
     results: dict[str, int] = {}
     rss: dict[int, int] = {}
     steady_started = started
+    cpu_from = cpu_to = (0.0, 0.0)
     for line in monitor.stderr:
         match = CYCLE_LINE.search(line.strip())
         if match is None:
@@ -89,6 +99,9 @@ def soak(profile: Path, cycles: int, steady_from: int) -> dict[str, object]:
         durations.append(took_ms)
         if number == steady_from:
             steady_started = time.perf_counter()
+            cpu_from = cpu_s(monitor.pid), cpu_s(sim_pid)
+        if number == cycles:
+            cpu_to = cpu_s(monitor.pid), cpu_s(sim_pid)
         if number % 100 == 0 or number in (1, steady_from, cycles):
             rss[number] = rss_kb(monitor.pid)
     monitor.wait()
@@ -103,6 +116,8 @@ def soak(profile: Path, cycles: int, steady_from: int) -> dict[str, object]:
         "rss": rss,
         "wall_s": ended - started,
         "steady_wall_per_cycle_ms": (ended - steady_started) / (cycles - steady_from) * 1000,
+        "monitor_cpu_ms": (cpu_to[0] - cpu_from[0]) / (cycles - steady_from) * 1000,
+        "sim_cpu_ms": (cpu_to[1] - cpu_from[1]) / (cycles - steady_from) * 1000,
     }
 
 
@@ -121,7 +136,7 @@ def main() -> None:
             gate = [*spark_command(), "gate", "--profile", str(profile), "--no-evidence", "--exit-on-fail"]
             env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
             gate_times = [wall_s(gate, env=env) for _ in range(one_shots)]  # before the soak
-            run = soak(profile, cycles, steady_from)
+            run = soak(profile, cycles, steady_from, sim.pid)
             gate_times += [wall_s(gate, env=env) for _ in range(one_shots)]  # and after it
         finally:
             sim.terminate()
@@ -155,6 +170,8 @@ def main() -> None:
         f"| growth | {growth_mb:+.2f} MB ({per_1000_kb:+.1f} KB per 1000 cycles) |",
         f"| cycle time, median (as logged, whole ms) | {cycle_median:.0f} ms |",
         f"| cycle time, p99 | {cycle_p99:.0f} ms |",
+        f"| CPU per cycle in steady state: monitor / simulator | {float(run['monitor_cpu_ms']):.1f} ms / "  # type: ignore[arg-type]
+        f"{float(run['sim_cpu_ms']):.1f} ms |",  # type: ignore[arg-type]
         f"| one-shot `spark gate` of the same suite, median of {len(gate_times)} | {gate_ms:.0f} ms |",
         f"| results | {', '.join(f'{k} {v}' for k, v in sorted(results.items()))} |",
         "",
