@@ -631,3 +631,56 @@ def test_pm2_runs_the_example_and_stops_it_cleanly(sim):
     finally:
         subprocess.run([pm2, "kill"], env=env, capture_output=True, timeout=60)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def port_counting_server() -> Iterator[tuple[str, set[int]]]:
+    """A keep-alive aiohttp server on its own thread answering 200; the set of client ports it saw
+    (one per TCP connection)."""
+    import asyncio
+
+    from aiohttp import web
+
+    ports: set[int] = set()
+
+    async def handle(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        ports.add(request.transport.get_extra_info("peername")[1])
+        return web.Response(text="ok")
+
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    port = free_port()
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}", ports
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+@pytest.mark.parametrize("cycles", [3, 8], ids=["three-cycles", "eight-cycles"])
+def test_cycles_share_one_client_and_its_connections(port_counting_server, tmp_path, cycles):
+    """A monitor's cycles run on one client: connections opened in the first cycle carry the next ones
+    (a fresh client per cycle opened new connections every time), and every cycle still passes."""
+    base, ports = port_counting_server
+    suite = tmp_path / "two.toml"
+    suite.write_text(
+        f'[[checks]]\nname = "a"\nkind = "http"\nurl = "{base}/a"\n\n'
+        f'[[checks]]\nname = "b"\nkind = "http"\nurl = "{base}/b"\n',
+        encoding="utf-8",
+    )
+    watched = watch(pipeline.prepare_run("monitor", profile_ref="dev", suite_ref=str(suite)), cycles)
+    assert [o.result for o in watched.outcomes] == ["pass"] * cycles
+    assert 1 <= len(ports) <= 2, ports  # two checks at once: at most two connections, whatever the cycles

@@ -201,6 +201,22 @@ def test_connection_refused_fails_with_retries_counted(profile, retries):
     assert result.retries == retries
 
 
+@pytest.mark.parametrize(("retries", "least_wait_s"), [(1, 0.1), (2, 0.3)], ids=["one-retry", "two-retries"])
+def test_retries_back_off_exponentially(profile, retries, least_wait_s):
+    """With backoff on (the CLI's way), attempts wait 0.1 s, then 0.2 s, ... between them (a lower bound
+    only: a loaded machine can make it longer, never shorter)."""
+    check = http(profile, f"http://127.0.0.1:{free_port()}/healthz", retries=retries, timeout_s=5.0)
+
+    async def go() -> list[CheckResult]:
+        async with make_client(8) as client:
+            return await run_checks([check], client=client, concurrency=1, max_body_bytes=1 << 20)
+
+    started = time.perf_counter()
+    (result,) = asyncio.run(go())
+    assert time.perf_counter() - started >= least_wait_s
+    assert result.status is Status.FAIL and result.retries == retries
+
+
 def test_connection_refused_through_the_cli_has_no_traceback(spark, platform):
     """A service that is down fails the gate with a reason, not a traceback."""
     down = f"http://127.0.0.1:{free_port()}"
@@ -398,3 +414,46 @@ def test_results_come_back_in_suite_order(threaded_server, profile):
     assert all(r.status is Status.PASS for r in results), [r.message for r in results]
     assert sorted(seen) == ["c0", "c1", "c2", "c3", "c4"]
     assert seen[0] == "c1"  # reported as they finish, not held back for suite order
+
+
+# --- TLS trust ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[tuple[HTTPServer, Any]]:
+    """A loopback HTTPS server whose certificate a private CA (trustme) signed, answering 200."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.expect_request("/").respond_with_data("ok")
+    server.start()
+    try:
+        yield server, ca
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("order", ["trusted-first", "untrusted-first"])
+def test_tls_trust_follows_ssl_cert_file_from_run_to_run(tls_server, profile, tmp_path, monkeypatch, order):
+    """The TLS context made once per process follows SSL_CERT_FILE: a private CA named there is trusted,
+    and the next run without it fails again (a cached context never outlives the setting it came from)."""
+    server, ca = tls_server
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    url = server.url_for("/")
+    cases = [(True, Status.PASS), (False, Status.FAIL)]
+    for trusted, expected in cases if order == "trusted-first" else cases[::-1]:
+        if trusted:
+            monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+        else:
+            monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        (result,) = run([http(profile, url)])
+        assert result.status is expected, result.message
+        if not trusted:
+            assert "certificate" in result.message.lower() or "tls" in result.message.lower(), result.message

@@ -416,3 +416,33 @@ def test_spark_sim_on_taken_default_port_exits_2_with_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "3003" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("max_entries", "records", "expire"),
+    [(20_000, 500, 0), (50, 500, 0), (1000, 300, 120), (10, 3, 0)],
+    ids=["under-the-cap", "cap-evicts-oldest", "old-entries-expire", "few"],
+)
+def test_latency_window_matches_sorting_the_window(monkeypatch, max_entries, records, expire):
+    """The health window's p95, error rate and count equal those of sorting what it holds (nearest rank),
+    as entries are evicted past the cap and expire past the window."""
+    import math
+    import random
+
+    from spark_ops.sim import platform
+
+    now = [1000.0]
+    monkeypatch.setattr(platform.time, "monotonic", lambda: now[0])
+    window = platform.LatencyWindow(max_entries=max_entries)
+    kept: list[tuple[float, float, bool]] = []
+    rng = random.Random(7)
+    for i in range(records):
+        now[0] += 0.5 if expire and i % 2 else 0.0
+        latency, error = round(rng.uniform(0, 50), 1), rng.random() < 0.1  # ties happen, on purpose
+        window.record(latency, error)
+        kept = [*kept, (now[0], latency, error)][-max_entries:]
+        kept = [entry for entry in kept if entry[0] >= now[0] - platform.WINDOW_S]
+        latencies = sorted(entry[1] for entry in kept)
+        expected_p95 = latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)]
+        errors = sum(entry[2] for entry in kept) / len(kept)
+        assert window.snapshot() == (expected_p95, errors, len(kept))
