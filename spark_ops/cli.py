@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from spark_ops import __version__
+from spark_ops import __version__, version_line
 from spark_ops.errors import ConfigError, ExitCode, SparkOpsError
 from spark_ops.metric_names import DEFAULT_LISTEN
 
@@ -233,7 +233,7 @@ def run_suite_command(
 
 def _version_callback(value: bool) -> None:
     if value:
-        print(f"spark-ops {__version__}")
+        print(version_line())
         raise typer.Exit(0)
 
 
