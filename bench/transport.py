@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -19,34 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import machine, record_rows, write_section
-
-SERVER = """
-import asyncio, sys
-from aiohttp import web
-async def handle(request):
-    await asyncio.sleep(0.05)
-    return web.Response(text="ok")
-app = web.Application()
-app.router.add_get("/", handle)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("bench server did not start")
+from _tools import loopback_server
 
 
 async def gather_bounded(count: int, concurrency: int, one: Callable[[], Awaitable[int]]) -> None:
@@ -110,20 +81,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.requests, args.repeat = 200, 1
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
-    try:
-        wait_for(port)
-        url = f"http://127.0.0.1:{port}/"
+    with loopback_server(delay_ms=50) as base:
+        url = f"{base}/"
         times: dict[str, list[float]] = {name: [] for name in CLIENTS}
         for _ in range(args.repeat):  # interleaved, so drift on a shared machine hits every client alike
             for name, client in CLIENTS.items():
                 started = time.perf_counter()
                 asyncio.run(client(url, args.requests, args.concurrency))
                 times[name].append(time.perf_counter() - started)
-    finally:
-        server.terminate()
-        server.wait()
     floor = args.requests / args.concurrency * 0.05
     aiohttp_median = statistics.median(times["plain aiohttp (floor in Python)"])
     lines = [
