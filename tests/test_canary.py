@@ -182,13 +182,20 @@ def test_malformed_fault_exits_2_with_one_line(spark, fault, words):
 
 
 def test_canary_run_is_kept_as_evidence(spark, tmp_path):
-    """With evidence on, the canary run is kept in evidence/runs/<stamp>_canary/result.json."""
+    """With evidence on, the canary run is kept in evidence/runs/<stamp>_canary/result.json.
+
+    The verdict is not this test's subject: the in-process simulator shares the test process, whose
+    hiccups once pushed the latency probe's p95 to 270 ms (a HIGH verdict) in CI; whatever the verdict,
+    the kept result is the one printed, exit code included.
+    """
     result = spark(*MOCK, "-f", "json")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code in (0, 1), result.stderr
     (folder,) = (tmp_path / "evidence" / "runs").glob("*_canary")
     kept = json.loads((folder / "result.json").read_text(encoding="utf-8"))
     assert kept["command"] == "canary"
-    assert kept["risk"]["level"] == "LOW"
+    assert kept["exit_code"] == result.exit_code
+    # Exit 0 is a LOW canary; exit 1 is a risk at or above the default --fail-on high.
+    assert kept["risk"]["level"] in (("LOW",) if result.exit_code == 0 else ("HIGH", "CRITICAL"))
     assert kept == json.loads(result.stdout)
     assert (folder / "run.log").is_file()
     assert str(folder.name) in result.stderr

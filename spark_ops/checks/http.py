@@ -188,7 +188,8 @@ def _json_failure(document: Any, assertion: JsonAssertion) -> tuple[str, Any] | 
     if isinstance(actual, float) and not math.isfinite(actual):
         return f"JSON field {field!r} is {actual}, not a finite number", str(actual)
     if op == "in":
-        holds = any(_same(actual, item) for item in wanted)  # true is not 1 here either
+        # The suite loader refuses a non-list; an assertion built another way still fails closed.
+        holds = isinstance(wanted, list) and any(_same(actual, item) for item in wanted)  # true is not 1
     elif op in ("==", "!="):
         holds = _same(actual, wanted) == (op == "==")
     else:

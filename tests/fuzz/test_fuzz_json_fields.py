@@ -144,6 +144,7 @@ def test_lookup_finds_every_field_of_the_document(document: Any) -> None:
 @example(document={"flags": {"on": 1}}, path="flags", op="==", wanted={"on": True})
 @example(document={"n": 10**400}, path="n", op=">", wanted=math.inf)
 @example(document={"n": math.nan}, path="n", op="!=", wanted=1)
+@example(document={"": False}, path="", op="in", wanted=None)  # found in CI: 'in' without a list crashed
 def test_json_assertion_holds_only_when_it_holds(document: Any, path: str, op: str, wanted: Any) -> None:
     """An assertion on any document passes exactly when it holds; otherwise a reason, never an exception."""
     assertion = JsonAssertion(field=path, op=op, value=wanted)  # type: ignore[arg-type]
