@@ -56,16 +56,25 @@ def wait_for(port: int, timeout_s: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
-def loopback_server(delay_ms: float, jitter_ms: float = 0.0) -> Iterator[str]:
-    """A base URL (no trailing slash) of a server answering every GET in ``delay_ms`` (+ jitter)."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(delay_ms), str(jitter_ms)])
+def server_process(command: Sequence[str], port: int, **kwargs: object) -> Iterator[str]:
+    """Run ``command`` (a server that will listen on ``port``) until the block ends; yields its base URL."""
+    server = subprocess.Popen(list(command), **kwargs)  # type: ignore[call-overload]
     try:
         wait_for(port)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait()
+
+
+@contextlib.contextmanager
+def loopback_server(delay_ms: float, jitter_ms: float = 0.0) -> Iterator[str]:
+    """A base URL (no trailing slash) of a server answering every GET in ``delay_ms`` (+ jitter)."""
+    port = free_port()
+    with server_process(
+        [sys.executable, "-c", SERVER, str(port), str(delay_ms), str(jitter_ms)], port
+    ) as url:
+        yield url
 
 
 def ensure_tool(command: str, package: str) -> str:
@@ -94,6 +103,24 @@ def wall_s(command: Sequence[str], **kwargs: object) -> float:
     started = time.perf_counter()
     subprocess.run(list(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, **kwargs)  # type: ignore[call-overload]
     return time.perf_counter() - started
+
+
+def child_usage(
+    command: Sequence[str], ok: Sequence[int] = (0,), **kwargs: object
+) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + sys) and peak RSS (MB) of one child, reaped with ``os.wait4``.
+
+    Its stdout is discarded; it must exit with a code in ``ok`` (else its stderr tail is shown).
+    """
+    started = time.perf_counter()
+    child = subprocess.Popen(list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    error = child.stderr.read() if child.stderr else b""
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok:
+        raise SystemExit(f"{' '.join(command[:4])} exited {code}: {error.decode(errors='replace')[-500:]}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import machine, record_rows, write_section
+from _tools import child_usage, ensure_tool, median
 
 STAGES = ("read", "redact", "scan", "sha256", "crc32", "deflate")
 
@@ -57,17 +57,6 @@ class Run:
     cpu: float  # user + system seconds of the child
     peak_mb: float
     compressed: int  # bytes of the log's member in the archive
-
-
-def measure(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS in MB of one child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{command[0]} failed: {child.stderr.read().decode() if child.stderr else ''}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def member_size(archive: Path, name: str) -> int:
@@ -144,7 +133,7 @@ def stage_costs(log: Path, megabytes: int, repeat: int) -> dict[str, float]:
             started = time.process_time()
             work[stage]()
             times.append(time.process_time() - started)
-        costs[stage] = statistics.median(times) * scale
+        costs[stage] = median(times) * scale
     return costs
 
 
@@ -163,8 +152,8 @@ def stages_in(
 
 def median_run(runs: list[Run]) -> Run:
     return Run(
-        wall=statistics.median(r.wall for r in runs),
-        cpu=statistics.median(r.cpu for r in runs),
+        wall=median([r.wall for r in runs]),
+        cpu=median([r.cpu for r in runs]),
         peak_mb=max(r.peak_mb for r in runs),
         compressed=runs[0].compressed,
     )
@@ -186,8 +175,7 @@ def main() -> None:
         return
     if args.quick:
         args.size_mb, args.repeat, args.stages_mb = 32, 1, 32
-    if shutil.which("zip") is None:
-        raise SystemExit("zip is not installed (apt-get install zip)")
+    zip_ = ensure_tool("zip", "zip")
     spark = shutil.which("spark")
     if spark is None:
         raise SystemExit("spark is not installed in this environment")
@@ -211,12 +199,14 @@ def main() -> None:
                 out.mkdir()
                 if name == "zip":
                     archive = out / "zip.zip"
-                    wall, cpu, peak = measure(["zip", "-6", "-q", str(archive), str(log)], work, env)
+                    wall, cpu, peak = child_usage(
+                        [zip_, "-6", "-q", str(archive), str(log)], cwd=work, env=env
+                    )
                 else:
                     source = tools[name]
                     run_env = {**env, "PYTHONPATH": str(source)} if source else env
                     export = [spark, "evidence", "export", "--all", "--include", str(log), "--out", str(out)]
-                    wall, cpu, peak = measure(export, work, run_env)
+                    wall, cpu, peak = child_usage(export, cwd=work, env=run_env)
                     archive = next(out.glob("*.zip"))
                 runs[name].append(Run(wall, cpu, peak, member_size(archive, log.name)))
                 shutil.rmtree(out)
@@ -263,7 +253,7 @@ def report(
     pairs = "; ".join(
         f"{'spark-ops' if name == 'spark-ops' else 'baseline'} "
         + ", ".join(f"{ratio:.2f}x" for ratio in ratios)
-        + f" (median {statistics.median(ratios):.2f}x)"
+        + f" (median {median(ratios):.2f}x)"
         for name, ratios in paired.items()
     )
     ours_stages = stages["spark-ops"]

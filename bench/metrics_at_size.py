@@ -23,19 +23,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import machine, record_rows, write_section
-from _tools import ensure_tool, free_port, median, spark_command, wait_for
+from _tools import child_usage, ensure_tool, free_port, median, server_process, spark_command
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
 PATHS = ("/orders", "/orders/{id}", '/search?q=\\"btc\\"', "/portfolio", "/metrics", "C:\\\\ui", "/healthz")
@@ -133,31 +131,27 @@ values = [{{ metric = "process_resident_memory_bytes", max = 2e9 }}]
 def file_server(folder: Path) -> Iterator[str]:
     """A loopback HTTP server (its own process) serving ``folder``; yields its base URL."""
     port = free_port()
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory"]
-    server = subprocess.Popen([*command, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait()
+    command = [
+        sys.executable,
+        "-m",
+        "http.server",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        str(folder),
+    ]
+    with server_process(command, port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as url:
+        yield url
 
 
 def measure(
     command: list[str], ok: tuple[int, ...] = (0,), stdin: Path | None = None
 ) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS (MB) of one child (reaped with wait4); exit code in ``ok``."""
+    """Wall seconds, CPU seconds and peak RSS (MB) of one child, fed ``stdin``; exit code in ``ok``."""
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(stdin.open("rb")) if stdin else subprocess.DEVNULL
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - started
-        error = child.stderr.read() if child.stderr else b""
-    code = os.waitstatus_to_exitcode(status)
-    if code not in ok:
-        raise SystemExit(f"{' '.join(command[:4])} exited {code}: {error.decode(errors='replace')[-500:]}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        return child_usage(command, ok, stdin=source)
 
 
 def main() -> None:
