@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import shutil
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from werkzeug import Request, Response
 
 from spark_ops import registry
 from spark_ops.cli import app
-from spark_ops.model import CheckResult
+from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult
 from spark_ops.profile import load_profile, load_suite
 from spark_ops.runner import make_client, run_checks
 
@@ -69,6 +71,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def require_tool(name: str, install: str) -> str:
+    """The ``name`` executable on PATH. Without one the test skips, but fails when CI=true: CI must
+    run every test that needs it."""
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    reason = f"{name} is missing ({install})"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI must run the tests that need it", pytrace=False)
+    pytest.skip(reason)
+
+
+def promtool() -> str:
+    """The promtool binary (see ``require_tool``)."""
+    return require_tool("promtool", "apt-get install -y prometheus")
+
+
+def gate_run(results: Sequence[CheckResult], score: float) -> RunResult:
+    """A failing gate run on the dev profile holding ``results``, as the reporters receive it."""
+    return RunResult(
+        command="gate",
+        profile="dev",
+        suite="gate",
+        started_at="2026-11-21T12:00:00Z",
+        duration_ms=84,
+        results=list(results),
+        risk=Risk(RiskLevel.HIGH, score, "Do not deploy: major checks are failing"),
+        exit_code=1,
+    )
 
 
 @dataclass

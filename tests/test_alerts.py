@@ -3,14 +3,13 @@ with the real ``promtool`` (tests/promtool/alerts_test.yml)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import assert_config_error
+from conftest import assert_config_error, promtool
 
 from spark_ops import alerts
 from spark_ops.monitor import MonitorMetrics
@@ -50,16 +49,6 @@ def exported_names() -> set[str]:
     return {sample.name for family in registry.collect() for sample in family.samples} | {
         family.name for family in registry.collect()
     }
-
-
-def promtool() -> str:
-    """The promtool binary; skipped when missing, but a failure when CI=true (CI must run these)."""
-    found = shutil.which("promtool")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is missing: apt-get install -y prometheus")
-        pytest.skip("promtool is missing (apt-get install -y prometheus)")
-    return found
 
 
 def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

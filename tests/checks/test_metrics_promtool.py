@@ -10,13 +10,12 @@ ExpositionError. Without promtool these tests skip, except under ``CI=true``, wh
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import promtool
 
 from spark_ops import exposition
 from spark_ops.exposition import ExpositionError, parse_exposition
@@ -109,16 +108,6 @@ CORPUS: list[tuple[str, bytes | str, bool]] = [
     ("timestamp-after-good", "up 1 5\nup 1 5.5\n", False),
     ("duplicate-label-after-good", 'up{a="1",b="2"} 1\nup{a="1",a="2"} 1\n', False),
 ]
-
-
-def promtool() -> str:
-    """The promtool binary; skipped when missing, but a failure when CI=true (CI must run these)."""
-    found = shutil.which("promtool")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("promtool is missing: apt-get install -y prometheus", pytrace=False)
-        pytest.skip("promtool is missing (apt-get install -y prometheus)")
-    return found
 
 
 def test_missing_promtool_skips_locally_and_fails_in_ci(monkeypatch, tmp_path):

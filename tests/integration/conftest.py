@@ -13,8 +13,6 @@ Without the binary these tests skip, except under ``CI=true``, where they fail: 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +23,7 @@ from typing import Any, NamedTuple
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import free_port, require_tool
 
 INTERVAL = "1s"  # scrape and rule evaluation: tests wait seconds, not minutes
 READY_TIMEOUT_S = 20.0
@@ -73,13 +71,7 @@ class PrometheusServer:
 
 def prometheus_binary() -> str:
     """The ``prometheus`` on PATH; skips the test without one, or fails it when ``CI=true``."""
-    found = shutil.which("prometheus")
-    if found is not None:
-        return found
-    reason = "the prometheus binary is not on PATH (Debian: apt-get install prometheus)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; CI must run the Prometheus integration tests", pytrace=False)
-    pytest.skip(reason)
+    return require_tool("prometheus", "Debian: apt-get install prometheus")
 
 
 def write_config(

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GATE_CHECKS, RESULT_KEYS
+from conftest import GATE_CHECKS, RESULT_KEYS, gate_run
 
 import spark_ops.checks.slo
-from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult, Severity, Status
+from spark_ops.model import CheckResult, RunResult, Severity, Status
 from spark_ops.report import github, junit, markdown, renderer
 from spark_ops.report import table as table_report
 
@@ -35,16 +35,7 @@ def one_of_each_status() -> RunResult:
         )
         for status in Status
     ]
-    return RunResult(
-        command="gate",
-        profile="dev",
-        suite="gate",
-        started_at="2026-11-21T12:00:00Z",
-        duration_ms=84,
-        results=checks,
-        risk=Risk(RiskLevel.HIGH, 25.0, "Do not deploy: major checks are failing"),
-        exit_code=1,
-    )
+    return gate_run(checks, score=25.0)
 
 
 def assert_result_schema(document: dict[str, Any]) -> None:

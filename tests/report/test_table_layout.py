@@ -8,6 +8,7 @@ import os
 import re
 
 import pytest
+from conftest import gate_run
 
 from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult, Severity, Status
 from spark_ops.report import table
@@ -21,16 +22,7 @@ SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run_of(*results: CheckResult) -> RunResult:
-    return RunResult(
-        command="gate",
-        profile="dev",
-        suite="gate",
-        started_at="2026-11-21T12:00:00Z",
-        duration_ms=84,
-        results=list(results),
-        risk=Risk(RiskLevel.HIGH, 50.0, "Do not deploy: major checks are failing"),
-        exit_code=1,
-    )
+    return gate_run(results, score=50.0)
 
 
 def result(name: str, message: str, observed: object = 200, status: Status = Status.FAIL) -> CheckResult:
