@@ -10,6 +10,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 
@@ -112,12 +113,16 @@ def child_usage(
 
     Its stdout is discarded; it must exit with a code in ``ok`` (else its stderr tail is shown).
     """
-    started = time.perf_counter()
-    child = subprocess.Popen(list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    error = child.stderr.read() if child.stderr else b""
-    code = os.waitstatus_to_exitcode(status)
+    # stderr goes to a file, not a pipe: a child writing more than a pipe holds would block before wait4.
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen(list(command), stdout=subprocess.DEVNULL, stderr=stderr, **kwargs)  # type: ignore[call-overload]
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
+        stderr.seek(0)
+        error = stderr.read()
+    code = child.returncode
     if code not in ok:
         raise SystemExit(f"{' '.join(command[:4])} exited {code}: {error.decode(errors='replace')[-500:]}")
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
