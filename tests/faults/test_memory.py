@@ -28,6 +28,11 @@ TRACED_ALLOWANCE = LIMIT // 8 + 1024 * 1024
 RSS_ALLOWANCE = 8 * 1024 * 1024
 
 
+def test_the_matrix_has_memory_rows():
+    """An empty MEMORY_FAULTS would turn the test below into one silent skip."""
+    assert MEMORY_FAULTS
+
+
 @pytest.fixture
 def healthy() -> HostileServer:
     server = HostileServer("127.0.0.1", serve=Serve()).start()
@@ -57,6 +62,8 @@ def test_peak_memory_stays_under_the_body_limit_plus_a_chunk(
     )
     assert child.returncode == 0 and "Traceback" not in child.stderr, child.stderr
     report = json.loads(child.stdout)
+    # Every check asked for reports back: an empty or partial report must not pass the loop below.
+    assert checks and report["checks"].keys() == {c["kind"] for c in checks}, (checks, report)
     bound = LIMIT + CHUNK + TRACED_ALLOWANCE
     for kind, outcome in report["checks"].items():
         expect = fault.expect[kind]
