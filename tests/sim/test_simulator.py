@@ -420,7 +420,7 @@ def test_spark_sim_on_taken_default_port_exits_2_with_one_line(tmp_path):
 
 @pytest.mark.parametrize(
     ("max_entries", "records", "expire"),
-    [(20_000, 500, 0), (50, 500, 0), (1000, 300, 120), (10, 3, 0)],
+    [(20_000, 500, False), (50, 500, False), (1000, 300, True), (10, 3, False)],
     ids=["under-the-cap", "cap-evicts-oldest", "old-entries-expire", "few"],
 )
 def test_latency_window_matches_sorting_the_window(monkeypatch, max_entries, records, expire):
@@ -446,3 +446,8 @@ def test_latency_window_matches_sorting_the_window(monkeypatch, max_entries, rec
         expected_p95 = latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)]
         errors = sum(entry[2] for entry in kept) / len(kept)
         assert window.snapshot() == (expected_p95, errors, len(kept))
+    # Each case exercises what its id says: the cap evicted entries, or time expired some.
+    if records > max_entries:
+        assert len(kept) == max_entries
+    if expire:
+        assert len(kept) < min(records, max_entries), "nothing expired: the clock never passed WINDOW_S"
