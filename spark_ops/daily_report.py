@@ -7,7 +7,6 @@ the evidence, and it is stored beside the runs (``reports/<stamp>_report.{md,jso
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from typing import Any
 from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, write_atomically
 from spark_ops.model import RiskLevel, Status
 from spark_ops.risk import RECOMMENDATIONS
+from spark_ops.units import finite_number
 
 SCHEMA = "spark-ops/daily-report/v1"
 NO_RUNS = "No runs in the window: there is no evidence that deploying is safe"
@@ -34,21 +34,9 @@ def _risk_field(run: StoredRun, key: str) -> Any:
     return _table(_table(run.result).get("risk")).get(key)
 
 
-def _score(run: StoredRun) -> float | None:
-    """The run's risk score when it is a finite number (a hand-edited 1e400 or NaN is no score)."""
-    score = _risk_field(run, "score")
-    if isinstance(score, bool) or not isinstance(score, int | float):
-        return None
-    try:
-        number = float(score)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _window_stats(runs: Sequence[StoredRun]) -> dict[str, Any]:
     passed = sum(1 for run in runs if run.risk == RiskLevel.LOW.value)
-    scores = [score for run in runs if (score := _score(run)) is not None]
+    scores = [score for run in runs if (score := finite_number(_risk_field(run, "score"))) is not None]
     return {
         "runs": len(runs),
         "low_risk_runs": passed,

@@ -49,6 +49,15 @@ class ConfigError(SparkOpsError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``exc``'s message on one line of at most ``limit`` characters (its type's name when it has none).
+
+    Third-party messages may span lines or quote a whole mangled header; a reason is one short line.
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class CheckError(SparkOpsError):
     """A check could not judge its target (the runner records it as ERROR with this message)."""
 

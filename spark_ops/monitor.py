@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 from spark_ops import metric_names as names
 from spark_ops import pipeline, risk
-from spark_ops.errors import ConfigError, ExitCode
+from spark_ops.errors import ConfigError, ExitCode, one_line
 from spark_ops.model import CheckResult, Risk, RunResult, Status
 from spark_ops.profile import require_http_url, target_with_credentials
 from spark_ops.redact import Redactor, url_secrets
@@ -262,8 +262,7 @@ class Pushgateway:
                 handler=handler,
             )
         except Exception as exc:  # urllib, socket and HTTP errors alike: the loop must go on
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            return self.redactor.text(f"push to {self.target.display} failed: {reason}")
+            return self.redactor.text(f"push to {self.target.display} failed: {one_line(exc)}")
         return None
 
 

@@ -25,14 +25,13 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_none
 
 from spark_ops.checks._common import clip
-from spark_ops.errors import CheckError, TargetError
+from spark_ops.errors import CheckError, TargetError, one_line
 from spark_ops.model import CheckResult, Judgement, Status
 from spark_ops.profile import Target
 from spark_ops.registry import PreparedCheck
 
 USER_AGENT = "spark-ops"
 ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater decodes within the body limit (never br or zstd)
-MAX_REASON_CHARS = 300
 RETRY_FIRST_WAIT_S, RETRY_MAX_WAIT_S = 0.1, 1.0  # backoff between attempts: doubling, capped
 
 
@@ -159,9 +158,7 @@ class Probe:
                         raise TargetError(f"{label}: body larger than the {limit}-byte limit")
             inflater.finish()
         except httpx.HTTPError as exc:
-            raise TargetError(
-                f"{label}: answer broke off after {len(body)} bytes: {_one_line(exc)}"
-            ) from None
+            raise TargetError(f"{label}: answer broke off after {len(body)} bytes: {one_line(exc)}") from None
         finally:
             await response.aclose()
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -199,7 +196,7 @@ class Probe:
             tries = f" (after {self.retries + 1} attempts)" if self.retries else ""
             raise TargetError(f"{label}: {_transport_reason(exc)}{tries}") from None
         except aiohttp.ClientError as exc:  # a malformed answer that httpx-aiohttp does not map
-            raise TargetError(f"{label}: not a valid HTTP answer: {_one_line(exc)}") from None
+            raise TargetError(f"{label}: not a valid HTTP answer: {one_line(exc)}") from None
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
     async def _send_hops(self, request: httpx.Request, follow_redirects: bool, label: str) -> httpx.Response:
@@ -290,25 +287,18 @@ def _transport_reason(exc: httpx.TransportError) -> str:
         if isinstance(cause, TimeoutError):
             return "timed out"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS failed: {_one_line(cause)}"
+            return f"TLS failed: {one_line(cause)}"
         os_error = getattr(cause, "os_error", cause)
         if isinstance(os_error, socket.gaierror):
             return f"cannot resolve the host name ({os_error.strerror or os_error})"
         if isinstance(os_error, OSError) and os_error.errno is not None:
             return f"cannot connect: {os.strerror(os_error.errno).lower()}"
         if cause.__cause__ is None and cause.__context__ is None:
-            return _one_line(cause)
+            return one_line(cause)
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
-    return _one_line(exc)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if len(text) > MAX_REASON_CHARS:
-        text = text[: MAX_REASON_CHARS - 1] + "…"
-    return text
+    return one_line(exc)
 
 
 ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
@@ -355,11 +345,11 @@ async def _judge_within_deadline(
     except TimeoutError:
         judgement = Judgement(Status.FAIL, f"no complete answer within the {check.timeout_s:g} s deadline")
     except TargetError as exc:
-        judgement = Judgement(Status.FAIL, _one_line(exc))
+        judgement = Judgement(Status.FAIL, one_line(exc))
     except CheckError as exc:
-        judgement = Judgement(Status.ERROR, _one_line(exc))
+        judgement = Judgement(Status.ERROR, one_line(exc))
     except (Exception, SystemExit) as exc:  # a check's bug (sys.exit too) must never pass, nor end the run
-        judgement = Judgement(Status.ERROR, f"check crashed: {type(exc).__name__}: {_one_line(exc)}")
+        judgement = Judgement(Status.ERROR, f"check crashed: {type(exc).__name__}: {one_line(exc)}")
     if not isinstance(judgement, Judgement):
         judgement = Judgement(Status.ERROR, f"check returned {type(judgement).__name__}, not a Judgement")
     return CheckResult(

@@ -1,9 +1,12 @@
-"""Durations and sizes as people type them on a command line: ``24h``, ``7d``, ``1h30m``; ``100M``, ``1G``."""
+"""Durations and sizes as people type them on a command line: ``24h``, ``7d``, ``1h30m``; ``100M``, ``1G``;
+and numbers as JSON brings them."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
+from typing import Any
 
 from spark_ops.errors import ConfigError
 
@@ -36,3 +39,15 @@ def parse_size(text: str, *, option: str) -> int:
     if not match or int(match[1]) <= 0:
         raise ConfigError(f"{option}: {text!r} is not a size in bytes (e.g. 4096, 64K, 100M, 1G)")
     return int(match[1]) * _UNIT_BYTES[match[2]]
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite JSON number, else None: booleans, strings, NaN, the
+    infinities and integers beyond any float (hundreds of digits) are no number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 import msgspec
 
 from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx, series_name
-from spark_ops.errors import TargetError
+from spark_ops.errors import TargetError, one_line
 from spark_ops.exposition import ExpositionError, parse_exposition
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
@@ -82,10 +82,9 @@ class MetricsCheck:
             # surrogateescape: bytes that are not UTF-8 fail where promtool fails them (label values).
             exposition = parse_exposition(body.decode("utf-8", "surrogateescape"))
         except ExpositionError as exc:
-            reason = " ".join(str(exc).split())[:200]
             return Judgement(
                 Status.FAIL,
-                f"{source}: exposition does not parse: {reason}",
+                f"{source}: exposition does not parse: {one_line(exc, 200)}",
                 observed=size,
                 artifacts=artifacts,
             )

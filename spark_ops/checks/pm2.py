@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import re
 import shutil
@@ -38,6 +37,7 @@ from spark_ops.checks._common import MISSING, TargetOptions, clip, lookup, requi
 from spark_ops.errors import CheckError, ConfigError, TargetError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import NonNegativeFloat, NonNegativeInt, PositiveFloat, Profile, Target
+from spark_ops.units import finite_number
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.runner import Probe
@@ -105,24 +105,13 @@ def _shown(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
-def _finite(value: Any) -> float | None:
-    """``value`` as a float when it is a finite JSON number (not an integer beyond any float), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # an integer of hundreds of digits
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _count(value: Any, where: str, what: str, problems: list[str], *, whole: bool = False) -> Any:
     """``value`` when it is a finite number >= 0 (an int when ``whole``), else None and a problem."""
     if value is MISSING:
         problems.append(f"{where} missing")
         return None
     typed = isinstance(value, int) if whole else isinstance(value, int | float)
-    if isinstance(value, bool) or not typed or _finite(value) is None or value < 0:
+    if isinstance(value, bool) or not typed or finite_number(value) is None or value < 0:
         problems.append(f"{where} is {_shown(value)}, not {what}")
         return None
     return value
@@ -148,8 +137,8 @@ def read_process(entry: Any, now_ms: float) -> ProcessStatus:
         status = None
     restarts = _count(lookup(env, "restart_time"), "pm2_env.restart_time", "a count", problems, whole=True)
     memory = _count(lookup(monit, "memory"), "monit.memory", "a number of bytes", problems)
-    cpu = _finite(lookup(monit, "cpu"))
-    started_ms = _finite(lookup(env, "pm_uptime"))
+    cpu = finite_number(lookup(monit, "cpu"))
+    started_ms = finite_number(lookup(env, "pm_uptime"))
     uptime_s = (now_ms - started_ms) / 1000 if status == "online" and started_ms is not None else None
     return ProcessStatus(name, pm_id, status, restarts, memory, cpu, uptime_s, tuple(problems))
 

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from spark_ops import __version__
-from spark_ops.errors import ConfigError, EvidenceRefused
+from spark_ops.errors import ConfigError, EvidenceRefused, one_line
 from spark_ops.evidence.store import (
     STAGING_PREFIX,
     STAMP_FORMAT,
@@ -696,12 +696,6 @@ def _shown(name: str) -> str:
     return shown if len(shown) <= 200 else shown[:199] + "…"
 
 
-def _reason(exc: BaseException) -> str:
-    """An exception as one short line (zipfile may quote a whole mangled header in its message)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:159] + "…"
-
-
 def _read_manifest_document(archive: zipfile.ZipFile) -> Any:
     """The manifest's JSON; ValueError saying why when it cannot be read or decoded."""
     try:
@@ -710,7 +704,7 @@ def _read_manifest_document(archive: zipfile.ZipFile) -> Any:
     except RecursionError:
         raise ValueError("nested too deeply") from None
     except _UNREADABLE_MEMBER as exc:
-        raise ValueError(_reason(exc)) from None
+        raise ValueError(one_line(exc, 160)) from None
 
 
 def _hash_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, str]:
@@ -760,7 +754,7 @@ def verify(path: Path) -> Verification:
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder, not a zip archive") from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        raise ConfigError(f"{path}: not a readable zip archive ({_reason(exc)})") from None
+        raise ConfigError(f"{path}: not a readable zip archive ({one_line(exc, 160)})") from None
     problems: list[str] = []
     with archive:
         infos = archive.infolist()
@@ -787,7 +781,7 @@ def verify(path: Path) -> Verification:
             try:
                 actual_size, actual_sha = _hash_member(archive, info)
             except _UNREADABLE_MEMBER as exc:
-                problems.append(f"changed: {_shown(name)} (unreadable: {_reason(exc)})")
+                problems.append(f"changed: {_shown(name)} (unreadable: {one_line(exc, 160)})")
                 continue
             if (actual_size, actual_sha) != (size, sha):
                 problems.append(f"changed: {_shown(name)} (sha256 or size differs from the manifest)")
