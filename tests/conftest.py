@@ -90,6 +90,31 @@ def promtool() -> str:
     return require_tool("promtool", "apt-get install -y prometheus")
 
 
+def write_stack_profile(
+    folder: Path, name: str, url: str, *, description: str, web_headers: str, executor_1_url: str
+) -> str:
+    """profiles/<name>.toml extending base: every service at ``url`` except executor-1 at
+    ``executor_1_url``, and web sending ``web_headers`` (a TOML inline table). Returns ``name``."""
+    (folder / "profiles").mkdir(exist_ok=True)
+    (folder / "profiles" / f"{name}.toml").write_text(
+        f"""
+description = "{description}"
+extends = "base"
+[services.web]
+url = "{url}"
+headers = {web_headers}
+[services.executor-1]
+url = "{executor_1_url}"
+[services.executor-2]
+url = "{url}"
+[services.marketdata]
+url = "{url}"
+""",
+        encoding="utf-8",
+    )
+    return name
+
+
 def gate_run(results: Sequence[CheckResult], score: float) -> RunResult:
     """A failing gate run on the dev profile holding ``results``, as the reporters receive it."""
     return RunResult(

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import assert_config_error
+from conftest import assert_config_error, write_stack_profile
 
 import spark_ops.evidence.archive
 from spark_ops.redact import SECRET_NAME
@@ -163,25 +163,14 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 def secret_profile(platform: Any, folder: Path) -> str:
     """profiles/secure.toml: a bearer token header on web, a password in executor-1's URL."""
-    port = platform.server.port
-    (folder / "profiles").mkdir(exist_ok=True)
-    (folder / "profiles" / "secure.toml").write_text(
-        f"""
-description = "a stack that needs credentials"
-extends = "base"
-[services.web]
-url = "{platform.url}"
-headers = {{ Authorization = "Bearer ${{SPARK_WEB_TOKEN}}" }}
-[services.executor-1]
-url = "http://{URL_USER}:{URL_PASSWORD}@127.0.0.1:{port}"
-[services.executor-2]
-url = "{platform.url}"
-[services.marketdata]
-url = "{platform.url}"
-""",
-        encoding="utf-8",
+    return write_stack_profile(
+        folder,
+        "secure",
+        platform.url,
+        description="a stack that needs credentials",
+        web_headers='{ Authorization = "Bearer ${SPARK_WEB_TOKEN}" }',
+        executor_1_url=f"http://{URL_USER}:{URL_PASSWORD}@127.0.0.1:{platform.server.port}",
     )
-    return "secure"
 
 
 def base64_cores(secret: bytes) -> set[bytes]:

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import free_port, write_suite
+from conftest import free_port, write_stack_profile, write_suite
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -168,23 +168,16 @@ def echoing(httpserver: HTTPServer, planted: Planted) -> Iterator[EchoingPlatfor
 def write_profile_and_suite(folder: Path, platform: EchoingPlatform) -> tuple[str, str]:
     """profiles/leaky.toml (header, cookie, userinfo) and suite.toml (query token, JSON body)."""
     planted = platform.planted
-    port = platform.server.port
-    (folder / "profiles").mkdir()
-    (folder / "profiles" / "leaky.toml").write_text(
-        f"""
-description = "a stack full of credentials"
-extends = "base"
-[services.web]
-url = "{platform.url}"
-headers = {{ Authorization = "Bearer {planted.header}", Cookie = "theme=dark; session={planted.cookie}" }}
-[services.executor-1]
-url = "http://{URL_USER}:{planted.userinfo}@127.0.0.1:{port}"
-[services.executor-2]
-url = "{platform.url}"
-[services.marketdata]
-url = "{platform.url}"
-""",
-        encoding="utf-8",
+    profile = write_stack_profile(
+        folder,
+        "leaky",
+        platform.url,
+        description="a stack full of credentials",
+        web_headers=(
+            f'{{ Authorization = "Bearer {planted.header}",'
+            f' Cookie = "theme=dark; session={planted.cookie}" }}'
+        ),
+        executor_1_url=f"http://{URL_USER}:{planted.userinfo}@127.0.0.1:{platform.server.port}",
     )
     echo = {"kind": "http", "path": "/api/echo", "expect_json": [{"field": "status", "value": "UP"}]}
     suite = write_suite(
@@ -222,7 +215,7 @@ url = "{platform.url}"
             "min_samples": 5,
         },
     )
-    return "leaky", str(suite)
+    return profile, str(suite)
 
 
 def archive_members(path: Path) -> Mapping[str, bytes]:
