@@ -98,10 +98,10 @@ NoEvidenceOpt = Annotated[bool, typer.Option("--no-evidence", help="Do not keep 
 
 def _say(message: str) -> None:
     """One line on stderr: control characters from a file or an option (a key holding "\\r") are escaped."""
-    print(f"spark: {_one_line(message)}", file=sys.stderr)
+    print(f"spark: {_escape_controls(message)}", file=sys.stderr)
 
 
-def _one_line(text: str) -> str:
+def _escape_controls(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 

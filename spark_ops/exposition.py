@@ -52,7 +52,6 @@ _FAST_VALUE = '[^"\\\\\n\udc80-\udcff]*+(?:\\\\[\\\\"n][^"\\\\\n\udc80-\udcff]*+
 _FAST_TAIL = rf" (?:{_FAST_FLOAT})(?: -?[0-9]{{1,18}})?+"
 _SAMPLE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*").match
 _MAX_SHAPES_PER_NAME = 16
-_NEVER: Callable[[str, int], re.Match[str] | None] = re.compile(r"(?!)").match
 
 
 class ExpositionError(ValueError):
@@ -266,23 +265,24 @@ class _Parser:
     def parse(self, text: str) -> None:
         """Walk the text: runs of lines of a known shape in one C call each, other lines one by one."""
         shapes = self.shapes
-        run = _NO_SHAPE
+        run: _Shape | None = None  # the shape of the last run: the next line most likely has it too
         count = text.count
         series = 0
         number = 1  # the line number at ``at``
         at, size = 0, len(text)
         while at < size:
-            matched = run.lines(text, at)
+            shape = run
+            matched = shape.lines(text, at) if shape is not None else None
             if matched is None:
                 named = _SAMPLE_NAME(text, at)
                 for shape in shapes.get(named.group(), ()) if named is not None else ():
                     matched = shape.lines(text, at)
                     if matched is not None:
-                        run = shape
                         break
-            if matched is not None:
+            if matched is not None and shape is not None:
+                run = shape
                 end = matched.end()
-                run.note(self, text, at, end)
+                shape.note(self, text, at, end)
                 lines = count("\n", at, end)
                 series += lines
                 number += lines
@@ -467,10 +467,6 @@ class _Shape:
                     break
                 in_run.add(key)
         seen.update(keys)
-
-
-_NO_SHAPE = _Shape.__new__(_Shape)
-_NO_SHAPE.lines = _NEVER
 
 
 def parse_exposition(text: str) -> Exposition:
