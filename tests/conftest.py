@@ -22,6 +22,7 @@ from spark_ops import registry
 from spark_ops.cli import app
 from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult
 from spark_ops.profile import load_profile, load_suite
+from spark_ops.redact import SECRET_NAME
 from spark_ops.runner import make_client, run_checks
 
 PAGES = ("/", "/dashboard", "/portfolio", "/strategies", "/settings")
@@ -71,6 +72,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def drop_secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset the machine's secret-named variables (and SPARK_EVIDENCE_DIR) for this test."""
+    for name in list(os.environ):
+        if SECRET_NAME.search(name) and name not in ("PWD", "OLDPWD"):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("SPARK_EVIDENCE_DIR", raising=False)
 
 
 def require_tool(name: str, install: str) -> str:

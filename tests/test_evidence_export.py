@@ -21,10 +21,9 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import assert_config_error, write_stack_profile
+from conftest import assert_config_error, drop_secret_env, write_stack_profile
 
 import spark_ops.evidence.archive
-from spark_ops.redact import SECRET_NAME
 
 ARCHIVE_NAME = re.compile(r"^(?P<prefix>.+)_(?P<stamp>\d{8}_\d{6})(?:-(?P<n>\d+))?\.zip$")
 WEB_TOKEN = "tok-9f8e/7d6c+5b4a=3210"  # '/', '+' and '=' make its URL-encoded forms differ from it
@@ -38,10 +37,7 @@ SCORES = {"LOW": 100.0, "MEDIUM": 90.0, "HIGH": 70.0, "CRITICAL": 40.0}
 @pytest.fixture(autouse=True)
 def no_inherited_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Secret-looking variables of the machine running the tests must not change what an export does."""
-    for name in list(os.environ):
-        if SECRET_NAME.search(name) and name not in ("PWD", "OLDPWD"):
-            monkeypatch.delenv(name)
-    monkeypatch.delenv("SPARK_EVIDENCE_DIR", raising=False)
+    drop_secret_env(monkeypatch)
 
 
 def stamp_of(moment: datetime) -> str:

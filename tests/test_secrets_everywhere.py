@@ -23,11 +23,11 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import free_port, write_stack_profile, write_suite
+from conftest import drop_secret_env, free_port, write_stack_profile, write_suite
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from spark_ops.redact import MASK, SECRET_NAME
+from spark_ops.redact import MASK
 
 ENV_NAME = "SPARK_API_TOKEN"
 URL_USER = "ops"
@@ -137,10 +137,7 @@ class EchoingPlatform:
 @pytest.fixture(autouse=True)
 def only_planted_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """The machine's own secret-named variables stay out; only the planted one is set."""
-    for name in list(os.environ):
-        if SECRET_NAME.search(name) and name not in ("PWD", "OLDPWD"):
-            monkeypatch.delenv(name)
-    monkeypatch.delenv("SPARK_EVIDENCE_DIR", raising=False)
+    drop_secret_env(monkeypatch)
 
 
 @pytest.fixture
