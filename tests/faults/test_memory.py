@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_the_matrix_has_memory_rows():
 
 
 @pytest.fixture
-def healthy() -> HostileServer:
+def healthy() -> Iterator[HostileServer]:
     server = HostileServer("127.0.0.1", serve=Serve()).start()
     yield server
     server.stop()
