@@ -233,7 +233,8 @@ def test_verify_is_ok_exactly_for_an_intact_archive(tmp_path: Path, generated: t
     assert all(len(problem) <= 300 for problem in outcome.problems), outcome.problems
     manifest = archive.read_manifest(path)
     assert manifest is None or isinstance(manifest, dict)
-    assert (tmp_path / "canary_20261121_120000.zip").write_bytes(data)
+    written = (tmp_path / "canary_20261121_120000.zip").write_bytes(data)  # not inside assert: -O drops it
+    assert written == len(data) > 0
     (entry,) = catalog.archives(tmp_path)  # the listing reads the same manifest
     assert entry.command.endswith(" runs") or entry.command == "(no manifest)"
 
