@@ -41,7 +41,7 @@ async def httpx_default(url: str, count: int, concurrency: int) -> None:
 
 
 async def httpx_aiohttp(url: str, count: int, concurrency: int) -> None:
-    from spark_ops.runner import make_client
+    from spark_ops.transport import make_client
 
     async with make_client(concurrency) as client:
         await gather_bounded(count, concurrency, lambda: _status(client.get(url)))

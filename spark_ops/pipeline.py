@@ -85,7 +85,7 @@ class RunSession:
         self.client: httpx.AsyncClient = self.run(lambda: self._open(max_connections))
 
     async def _open(self, max_connections: int) -> httpx.AsyncClient:
-        from spark_ops.runner import make_client
+        from spark_ops.transport import make_client
 
         return await make_client(max_connections).__aenter__()
 
@@ -132,7 +132,8 @@ def execute(
     Without ``session`` the run has an event loop and a client of its own; with one it runs on the
     session's (a caller running suites again and again).
     """
-    from spark_ops.runner import make_client, run_checks
+    from spark_ops.runner import run_checks
+    from spark_ops.transport import make_client
 
     defaults = run.profile.config.defaults
     redactor = run.redactor

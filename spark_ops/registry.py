@@ -19,7 +19,7 @@ from spark_ops.model import Judgement, Severity
 from spark_ops.profile import CheckSpec, Profile, Suite, convert
 
 if TYPE_CHECKING:
-    from spark_ops.runner import Probe
+    from spark_ops.transport import Probe
 
 ENTRY_POINT_GROUP = "spark_ops.checks"
 

@@ -21,7 +21,8 @@ from spark_ops.errors import CheckError, TargetError
 from spark_ops.model import CheckResult, Judgement, Severity, Status
 from spark_ops.profile import Profile, load_profile
 from spark_ops.registry import Check, PreparedCheck
-from spark_ops.runner import Probe, make_client, run_checks
+from spark_ops.runner import run_checks
+from spark_ops.transport import Probe, make_client
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
 

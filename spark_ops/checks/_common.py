@@ -14,7 +14,7 @@ from spark_ops.errors import ConfigError, TargetError
 from spark_ops.model import Status
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
-    from spark_ops.runner import Fetched
+    from spark_ops.transport import Fetched
 
 Threshold = float | str  # a number, or the dotted name of a profile key such as "slo.latency_p95_ms"
 

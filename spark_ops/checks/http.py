@@ -16,7 +16,7 @@ from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
-    from spark_ops.runner import Probe
+    from spark_ops.transport import Probe
 
 Comparison = Literal["==", "!=", "<", "<=", ">", ">=", "in"]
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {

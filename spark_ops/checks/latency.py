@@ -23,7 +23,7 @@ from spark_ops.profile import Profile, Target, require_http_url, target_with_cre
 from spark_ops.stats import compare
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
-    from spark_ops.runner import Probe
+    from spark_ops.transport import Probe
 
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 

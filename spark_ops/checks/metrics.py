@@ -13,7 +13,7 @@ from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
-    from spark_ops.runner import Probe
+    from spark_ops.transport import Probe
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 

@@ -40,7 +40,7 @@ from spark_ops.profile import NonNegativeFloat, NonNegativeInt, PositiveFloat, P
 from spark_ops.units import finite_number
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
-    from spark_ops.runner import Probe
+    from spark_ops.transport import Probe
 
 NonEmptyText = Annotated[str, msgspec.Meta(min_length=1)]
 DEFAULT_COMMAND = "pm2"

@@ -21,7 +21,7 @@ from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile, Target, target_with_credentials
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
-    from spark_ops.runner import Fetched, Probe
+    from spark_ops.transport import Fetched, Probe
 
 QUERY_PATH = "/api/v1/query"
 SHOWN_SERIES = 3  # failing series named in a reason; the rest are counted

@@ -19,7 +19,7 @@ from spark_ops.model import Judgement
 from spark_ops.profile import Profile
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
-    from spark_ops.runner import Probe
+    from spark_ops.transport import Probe
 
 
 class SloOptions(TargetOptions, frozen=True, kw_only=True):

@@ -28,7 +28,8 @@ from conftest import write_suite  # noqa: E402
 
 from spark_ops import registry  # noqa: E402
 from spark_ops.profile import load_profile, load_suite  # noqa: E402
-from spark_ops.runner import make_client, run_checks  # noqa: E402
+from spark_ops.runner import run_checks  # noqa: E402
+from spark_ops.transport import make_client  # noqa: E402
 
 
 def peak_rss_bytes() -> int:

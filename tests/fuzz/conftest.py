@@ -17,7 +17,8 @@ from spark_ops import registry
 from spark_ops.errors import ConfigError
 from spark_ops.model import CheckResult, Status
 from spark_ops.profile import CheckSpec, Profile, Suite, load_profile
-from spark_ops.runner import make_client, run_checks
+from spark_ops.runner import run_checks
+from spark_ops.transport import make_client
 
 
 @dataclass
