@@ -14,29 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, write_atomically
-from spark_ops.model import RiskLevel, Status
+from spark_ops.model import RiskLevel
 from spark_ops.risk import RECOMMENDATIONS
 from spark_ops.units import finite_number
 
 SCHEMA = "spark-ops/daily-report/v1"
 NO_RUNS = "No runs in the window: there is no evidence that deploying is safe"
 _RANK = {level.value: level.rank for level in RiskLevel}
-# A tuple: `in` must not raise on a malformed (unhashable) status; an unknown status is an issue.
-_NO_ATTENTION = tuple(status.value for status in Status if not status.needs_attention)
-
-
-def _table(value: Any) -> Mapping[str, Any]:
-    """``value`` if it is a JSON object, else empty: a result.json of the wrong shape reads as no data."""
-    return value if isinstance(value, dict) else {}
-
-
-def _risk_field(run: StoredRun, key: str) -> Any:
-    return _table(_table(run.result).get("risk")).get(key)
 
 
 def _window_stats(runs: Sequence[StoredRun]) -> dict[str, Any]:
     passed = sum(1 for run in runs if run.risk == RiskLevel.LOW.value)
-    scores = [score for run in runs if (score := finite_number(_risk_field(run, "score"))) is not None]
+    scores = [
+        score
+        for run in runs
+        if run.result is not None and (score := finite_number(run.result.risk.score)) is not None
+    ]
     return {
         "runs": len(runs),
         "low_risk_runs": passed,
@@ -64,14 +57,13 @@ def _issues(runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
             entry.update(status="UNREADABLE", message="the run's result.json is missing or unreadable")
             entry.update(count=entry["count"] + 1, last_run=run.id)
             continue
-        checks = run.result.get("checks")
-        for check in checks if isinstance(checks, list) else []:
-            if not isinstance(check, dict) or check.get("status") in _NO_ATTENTION:
+        for check in run.result.results:
+            if not check.status.needs_attention:
                 continue
-            key = (run.command, str(check.get("name")))
+            key = (run.command, check.name)
             entry = seen.setdefault(key, {"command": run.command, "check": key[1], "count": 0})
-            entry.update(status=check.get("status"), severity=check.get("severity"))
-            entry.update(message=check.get("message"), count=entry["count"] + 1, last_run=run.id)
+            entry.update(status=check.status.value, severity=check.severity.value)
+            entry.update(message=check.message, count=entry["count"] + 1, last_run=run.id)
     return sorted(seen.values(), key=lambda e: (-e["count"], e["command"], e["check"]))
 
 
@@ -93,8 +85,8 @@ def _canary(runs: Sequence[StoredRun]) -> dict[str, Any] | None:
         return None
     latest = canaries[-1]
     assert latest.result is not None
-    summary = _table(latest.result.get("summary"))
-    return {"run": latest.id, "passed": summary.get("passed"), "total": summary.get("total")}
+    summary = latest.result.summary
+    return {"run": latest.id, "passed": summary.passed, "total": summary.total}
 
 
 def build(base_dir: Path, *, since: timedelta, now: datetime) -> dict[str, Any]:

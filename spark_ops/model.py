@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spark_ops.profile import CheckSpec
 
 
 class Status(StrEnum):
@@ -55,46 +58,71 @@ class RiskLevel(StrEnum):
         return list(RiskLevel).index(self)
 
 
+Readings = Mapping[str, float]  # named numbers a judgement read: {"p95_ms": 14.2, "error_rate": 0.0}
+
+
 @dataclass(frozen=True, slots=True)
 class Judgement:
-    """What a check kind returns: the status and why, with what it saw against what it wanted."""
+    """What a check kind returns: the status and why, with what it saw against what it wanted.
+
+    ``readings`` are the named, finite numbers the check read (an SLO value, p50/p95/p99, bytes, series,
+    restarts, query values): the monitor's gauges, the reports and an analysis window use them without
+    asking which kind ran.
+    """
 
     status: Status
     message: str
     observed: Any = None
     threshold: Any = None
+    readings: Readings = field(default_factory=dict)
     # Raw bodies the judgement was made on (e.g. "metrics/executor-1.prom"), kept for the evidence.
     artifacts: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One check's outcome as the runner recorded it."""
+    """One check's outcome: the spec it ran from, the judgement, and the timing the runner measured."""
 
-    name: str
-    kind: str
-    severity: Severity
-    status: Status
-    message: str
-    observed: Any = None
-    threshold: Any = None
+    spec: CheckSpec
+    judgement: Judgement
     duration_ms: int = 0
     retries: int = 0
-    artifacts: Mapping[str, bytes] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The SPEC's result-JSON form of one check."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "status": self.status.value,
-            "severity": self.severity.value,
-            "observed": self.observed,
-            "threshold": self.threshold,
-            "message": self.message,
-            "duration_ms": self.duration_ms,
-            "retries": self.retries,
-        }
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def severity(self) -> Severity:
+        return self.spec.severity
+
+    @property
+    def status(self) -> Status:
+        return self.judgement.status
+
+    @property
+    def message(self) -> str:
+        return self.judgement.message
+
+    @property
+    def observed(self) -> Any:
+        return self.judgement.observed
+
+    @property
+    def threshold(self) -> Any:
+        return self.judgement.threshold
+
+    @property
+    def readings(self) -> Readings:
+        return self.judgement.readings
+
+    @property
+    def artifacts(self) -> Mapping[str, bytes]:
+        return self.judgement.artifacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +147,7 @@ class Summary:
     skipped: int
 
     @classmethod
-    def of(cls, results: list[CheckResult]) -> Summary:
+    def of(cls, results: Sequence[CheckResult]) -> Summary:
         def count(status: Status) -> int:
             return sum(1 for r in results if r.status is status)
 
@@ -134,12 +162,13 @@ class Summary:
         )
 
 
-RESULT_SCHEMA = "spark-ops/result/v1"
-
-
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """A whole run: what ran, what each check said, the risk and the exit code it leads to."""
+    """A whole run: what ran, what each check said, the risk, and the options its exit code is reduced from.
+
+    The exit code is not stored: it is reduced from the verdict and ``fail_on``/``enforce`` when asked
+    (nox's final reduce), so a report, the evidence and the process exit can never disagree.
+    """
 
     command: str
     profile: str
@@ -148,36 +177,15 @@ class RunResult:
     duration_ms: int
     results: list[CheckResult]
     risk: Risk
-    exit_code: int
+    fail_on: RiskLevel = RiskLevel.HIGH
+    enforce: bool = True
 
     @property
     def summary(self) -> Summary:
         return Summary.of(self.results)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The SPEC's ``spark-ops/result/v1`` document."""
-        summary = self.summary
-        return {
-            "schema": RESULT_SCHEMA,
-            "command": self.command,
-            "profile": self.profile,
-            "suite": self.suite,
-            "started_at": self.started_at,
-            "duration_ms": self.duration_ms,
-            "risk": {
-                "level": self.risk.level.value,
-                "score": self.risk.score,
-                "recommendation": self.risk.recommendation,
-            },
-            "summary": {
-                "total": summary.total,
-                "passed": summary.passed,
-                "warned": summary.warned,
-                "failed": summary.failed,
-                "errors": summary.errors,
-                "inconclusive": summary.inconclusive,
-                "skipped": summary.skipped,
-            },
-            "checks": [r.to_dict() for r in self.results],
-            "exit_code": self.exit_code,
-        }
+    @property
+    def exit_code(self) -> int:
+        from spark_ops.risk import final_reduce
+
+        return int(final_reduce(self.results, self.risk, fail_on=self.fail_on, enforce=self.enforce))

@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 from spark_ops import metric_names as names
 from spark_ops import pipeline, risk
 from spark_ops.errors import ConfigError, ExitCode, one_line
-from spark_ops.model import CheckResult, Risk, RunResult, Status
+from spark_ops.model import CheckResult, Judgement, Risk, RunResult, Status
 from spark_ops.profile import require_http_url, target_with_credentials
 from spark_ops.redact import Redactor, url_secrets
 
@@ -54,8 +54,8 @@ if TYPE_CHECKING:
 
     from spark_ops.pipeline import PreparedRun
 
-# The health-JSON field an ``slo`` check reads -> the gauge its reading goes to.
-SLO_GAUGE_OF_FIELD = {
+# A reading -> the gauge it goes to: an ``slo`` check names its reading after the field it read.
+SLO_GAUGE_OF_READING = {
     "slo.latencyP95": names.SLO_LATENCY_P95,
     "slo.errorRate": names.SLO_ERROR_RATE,
     "slo.staleness": names.SLO_STALENESS,
@@ -66,7 +66,7 @@ _RESULT_OF_EXIT_CODE: dict[int, str] = {
     ExitCode.VERDICT_FAILED: "fail",
     ExitCode.INCONCLUSIVE: "inconclusive",
 }
-_READ_STATUSES = (Status.PASS, Status.WARN, Status.FAIL)  # a check that read a value judged it
+SCRAPE_BYTES_READING = "exposition_bytes"  # the size of an exposition a check read
 JOB = "spark-monitor"
 PUSH_TIMEOUT_S = 10.0
 _POLL_S = 0.2  # how often a waiting loop looks at the stop event while a cycle runs
@@ -137,12 +137,8 @@ class MonitorMetrics:
         interval.set(interval_s)
         for result in RESULTS:  # every result exists at 0, so increase() sees the first one
             self.runs.labels(result)
-        self.slo_gauge_of_check = {
-            c.name: SLO_GAUGE_OF_FIELD[field_name]
-            for c in prepared.checks
-            if c.kind == "slo" and (field_name := getattr(c.check, "field", None)) in SLO_GAUGE_OF_FIELD
-        }
-        self._scraped: dict[str, set[str]] = {}  # services each metrics check has a bytes series for
+        self._slo_read: dict[str, set[str]] = {}  # the SLO gauges each check has a series in
+        self._scraped: dict[str, str] = {}  # the service each check has a scrape-bytes series for
 
     def record(self, results: Sequence[CheckResult], assessed: Risk) -> None:
         """Set every check's series from one run's results, and the risk."""
@@ -153,11 +149,8 @@ class MonitorMetrics:
             for each in Status:
                 self.status.labels(self.suite, result.name, each.value).set(1 if each is result.status else 0)
             self.duration.labels(self.suite, result.name).set(result.duration_ms / 1000)
-            gauge = self.slo_gauge_of_check.get(result.name)
-            if gauge is not None:
-                self._set_slo(gauge, result.name, _reading(result))
-            if result.kind == "metrics":
-                self._set_scrape_bytes(result.name, _scrape_sizes(result))
+            self._set_slo(result)
+            self._set_scrape_bytes(result)
         self.risk_level.set(assessed.level.rank)
         self.risk_score.set(assessed.score)
 
@@ -166,39 +159,34 @@ class MonitorMetrics:
         self.cycle_duration.set(duration_s)
         self.last_run.set(ended_at)
 
-    def _set_slo(self, gauge: str, check: str, value: float | None) -> None:
-        if value is None:
-            self.slo[gauge].remove(check)
-        else:
-            self.slo[gauge].labels(check).set(value)
+    def _set_slo(self, result: CheckResult) -> None:
+        """Set the SLO gauges of the readings taken; remove those a check read before but not now."""
+        read = {
+            SLO_GAUGE_OF_READING[name]: value
+            for name, value in result.readings.items()
+            if name in SLO_GAUGE_OF_READING
+        }
+        before = self._slo_read.setdefault(result.name, set())
+        for gauge in before - read.keys():
+            self.slo[gauge].remove(result.name)
+        for gauge, value in read.items():
+            self.slo[gauge].labels(result.name).set(value)
+        before.clear()
+        before.update(read)
 
-    def _set_scrape_bytes(self, check: str, sizes: dict[str, int]) -> None:
-        seen = self._scraped.setdefault(check, set())
-        for service in seen - sizes.keys():
-            self.scrape_bytes.remove(check, service)
-        for service, size in sizes.items():
-            self.scrape_bytes.labels(check, service).set(size)
-        seen.clear()
-        seen.update(sizes)
+    def _set_scrape_bytes(self, result: CheckResult) -> None:
+        size = result.readings.get(SCRAPE_BYTES_READING)
+        service = self._scraped.pop(result.name, None)
+        if service is not None and (size is None or service != _service_of(result)):
+            self.scrape_bytes.remove(result.name, service)
+        if size is not None:
+            self._scraped[result.name] = _service_of(result)
+            self.scrape_bytes.labels(result.name, _service_of(result)).set(size)
 
 
-def _reading(result: CheckResult) -> float | None:
-    """The number an ``slo`` check read, or None when it read none it could judge.
-
-    The check reads a float (``number_from``) and the runner turns NaN and infinities into strings, so a
-    float here is a finite reading.
-    """
-    value = result.observed
-    return value if result.status in _READ_STATUSES and isinstance(value, float) else None
-
-
-def _scrape_sizes(result: CheckResult) -> dict[str, int]:
-    """Bytes of each ``metrics/<service>.prom`` body a metrics check kept, by service."""
-    return {
-        name.removeprefix("metrics/").removesuffix(".prom"): len(body)
-        for name, body in result.artifacts.items()
-        if name.startswith("metrics/") and name.endswith(".prom")
-    }
+def _service_of(result: CheckResult) -> str:
+    """The service a check reads (its ``service`` key), or "target" for one given by URL."""
+    return str(result.spec.options.get("service") or "target")
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +303,7 @@ class Monitor:
     def _crashed(self, exc: Exception) -> tuple[str, list[CheckResult], Risk]:
         """The error line and what a crashed cycle records: every check ERROR, judged by the risk rules."""
         error = self.redactor.text(" ".join(f"{type(exc).__name__}: {exc}".split()))
-        results = [CheckResult(c.name, c.kind, c.severity, Status.ERROR, error) for c in self.prepared.checks]
+        results = [CheckResult(c.spec, Judgement(Status.ERROR, error)) for c in self.prepared.checks]
         return error, results, risk.assess(results)
 
     def loop(

@@ -35,16 +35,13 @@ class PreparedRun:
     suite: Suite
     checks: list[PreparedCheck]
     fail_on: RiskLevel
+    # Masks every secret of the run (profile, suite, secret-named environment variables): built once.
+    redactor: Redactor
 
     @property
     def secrets(self) -> frozenset[str]:
         """The profile's secrets and those written into the suite's checks."""
         return self.profile.secrets | self.suite.secrets
-
-    @property
-    def redactor(self) -> Redactor:
-        """Masks every secret of the run and the secret-named environment variables."""
-        return Redactor([*self.secrets, *environment_secrets()])
 
 
 def prepare_run(
@@ -60,16 +57,15 @@ def prepare_run(
     suite = load_suite(suite_ref)
     checks = prepare(suite, profile)
     level = RiskLevel((fail_on or profile.config.risk.fail_on).upper())
-    return PreparedRun(command=command, profile=profile, suite=suite, checks=checks, fail_on=level)
+    redactor = Redactor([*profile.secrets, *suite.secrets, *environment_secrets()])
+    return PreparedRun(
+        command=command, profile=profile, suite=suite, checks=checks, fail_on=level, redactor=redactor
+    )
 
 
 def describe_load(run: PreparedRun) -> list[str]:
     """What a run will send, one line per check, for the confirmation a real canary asks."""
-    # A kind that sends more than one request (a load probe) says so in ``planned_load``.
-    return [
-        f"{check.name}: {getattr(check.check, 'planned_load', 'requests of a plug-in kind')}"
-        for check in run.checks
-    ]
+    return [f"{check.name}: {check.check.planned_load}" for check in run.checks]
 
 
 class RunSession:
@@ -127,7 +123,7 @@ def execute(
     backoff: bool = True,
     session: RunSession | None = None,
 ) -> RunResult:
-    """Run every check, assess the risk and pick the exit code; the result is already redacted.
+    """Run every check and assess the risk; the result is already redacted (its exit code follows from it).
 
     Without ``session`` the run has an event loop and a client of its own; with one it runs on the
     session's (a caller running suites again and again).
@@ -162,8 +158,6 @@ def execute(
     started = time.perf_counter()
     raw = asyncio.run(alone()) if session is None else session.run(lambda: go(session.client))
     results = [redacted[r.name] for r in raw]
-    risk = risk_rules.assess(results)
-    code = risk_rules.exit_code(results, risk, fail_on=run.fail_on, enforce=enforce)
     return RunResult(
         command=run.command,
         profile=run.profile.name,
@@ -171,16 +165,21 @@ def execute(
         started_at=started_at,
         duration_ms=round((time.perf_counter() - started) * 1000),
         results=results,
-        risk=risk,
-        exit_code=int(code),
+        risk=risk_rules.assess(results),
+        fail_on=run.fail_on,
+        enforce=enforce,
     )
 
 
 def _redact_result(result: CheckResult, redactor: Redactor) -> CheckResult:
+    judgement = result.judgement
     return replace(
         result,
-        message=redactor.text(result.message),
-        observed=redactor.value(result.observed),
-        threshold=redactor.value(result.threshold),
-        artifacts={name: redactor.bytes(body) for name, body in result.artifacts.items()},
+        judgement=replace(
+            judgement,
+            message=redactor.text(judgement.message),
+            observed=redactor.value(judgement.observed),
+            threshold=redactor.value(judgement.threshold),
+            artifacts={name: redactor.bytes(body) for name, body in judgement.artifacts.items()},
+        ),
     )

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import msgspec
 
 from spark_ops.errors import ConfigError
+from spark_ops.model import Severity
 from spark_ops.redact import (
     SECRET_NAME,
     Redactor,
@@ -190,7 +191,7 @@ class CheckSpec:
 
     name: str
     kind: str
-    severity: str
+    severity: Severity
     timeout_s: float | None
     retries: int | None
     description: str
@@ -585,7 +586,7 @@ def load_suite(ref: str) -> Suite:
             CheckSpec(
                 name=common.name,
                 kind=common.kind,
-                severity=common.severity,
+                severity=Severity(common.severity),
                 timeout_s=common.timeout_s,
                 retries=common.retries,
                 description=common.description,

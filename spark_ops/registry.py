@@ -3,7 +3,9 @@
 
 A kind is a class with ``kind`` (its name), ``summary`` (one line), ``Options`` (a ``msgspec.Struct``
 of its own keys; unknown keys are errors), ``__init__(options, profile)`` that resolves services and
-thresholds (raising ``ConfigError`` with the key), and ``async judge(probe) -> Judgement``.
+thresholds (raising ``ConfigError`` with the key), and ``async judge(probe) -> Judgement``; ``CheckBase``
+gives the other attributes of ``Check`` their defaults. Plug-in authors import all of it from
+``spark_ops.api``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import msgspec
 
 from spark_ops.errors import ConfigError
-from spark_ops.model import Judgement, Severity
+from spark_ops.model import Judgement
 from spark_ops.profile import CheckSpec, Profile, Suite, convert
 
 if TYPE_CHECKING:
@@ -25,13 +27,56 @@ ENTRY_POINT_GROUP = "spark_ops.checks"
 
 
 class Check(Protocol):
-    """A configured check: it only judges; the runner owns deadlines, retries and timing.
+    """A configured check: it only judges; the runner owns deadlines, retries and timing."""
 
-    Optional attributes: ``threshold`` (shown when the target never answered), ``planned_load`` (what it
-    will send, for the canary's confirmation) and ``minimum_timeout_s`` (for checks that run long by design).
-    """
+    @property
+    def threshold(self) -> Any:
+        """What it judges against, shown when the target never answered (None: nothing to show)."""
+
+    @property
+    def planned_load(self) -> str:
+        """What it will send, for the confirmation a real canary asks."""
+
+    @property
+    def minimum_timeout_s(self) -> float:
+        """How long it needs at least (a load probe runs for a while by design)."""
+
+    @property
+    def shares_fetches(self) -> bool:
+        """Whether it may judge the run's one response to a request other checks send too."""
 
     async def judge(self, probe: Probe) -> Judgement: ...
+
+
+class CheckBase:
+    """A base for check kinds with the sane defaults of every optional attribute of ``Check``.
+
+    A kind sets ``kind``, ``summary`` and ``Options``, takes ``(options, profile)`` and implements
+    ``judge``; it overrides an attribute only when its default is wrong for it.
+    """
+
+    kind: ClassVar[str]
+    summary: ClassVar[str] = ""
+    Options: ClassVar[type[msgspec.Struct]]
+
+    @property
+    def threshold(self) -> Any:
+        return None
+
+    @property
+    def planned_load(self) -> str:
+        return "requests of a plug-in kind"
+
+    @property
+    def minimum_timeout_s(self) -> float:
+        return 0.0
+
+    @property
+    def shares_fetches(self) -> bool:
+        return True
+
+    async def judge(self, probe: Probe) -> Judgement:
+        raise NotImplementedError(f"{type(self).__name__}.judge")
 
 
 class CheckKind(Protocol):
@@ -42,16 +87,22 @@ class CheckKind(Protocol):
     def __call__(self, options: Any, profile: Profile) -> Check: ...
 
 
+# What every kind must have; CheckBase gives the rest their defaults.
+REQUIRED_ATTRIBUTES = ("Options", "judge")
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedCheck:
     """A suite entry bound to its kind and profile, with the deadline and retries it runs under."""
 
-    name: str
-    kind: str
-    severity: Severity
+    spec: CheckSpec
     timeout_s: float
     retries: int
     check: Check
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 def discover() -> dict[str, EntryPoint]:
@@ -77,10 +128,24 @@ def load_kind(name: str, known: dict[str, EntryPoint] | None = None) -> CheckKin
         kind_class: CheckKind = entry.load()
     except Exception as exc:  # a third-party plug-in may fail to import in any way
         raise ConfigError(f"check kind {name!r} ({entry.value}) failed to load: {exc}", key="kind") from None
-    for attribute in ("Options", "judge"):
+    for attribute in REQUIRED_ATTRIBUTES:
         if not hasattr(kind_class, attribute):
             raise ConfigError(f"check kind {name!r} ({entry.value}) has no {attribute}", key="kind")
-    return kind_class
+    return _with_defaults(kind_class, name, entry)
+
+
+def _with_defaults(kind_class: Any, name: str, entry: EntryPoint) -> CheckKind:
+    """``kind_class``, or for a kind written without ``CheckBase`` the same class with its defaults mixed in
+    (the kind's own attributes first), so the runner never has to ask whether an attribute exists."""
+    if isinstance(kind_class, type) and issubclass(kind_class, CheckBase):
+        return kind_class  # type: ignore[return-value]
+    if not isinstance(kind_class, type):
+        raise ConfigError(f"check kind {name!r} ({entry.value}) is not a class", key="kind")
+    try:
+        mixed = type(kind_class.__name__, (kind_class, CheckBase), {"__module__": kind_class.__module__})
+    except TypeError as exc:  # a class that cannot be subclassed (final, or a layout conflict)
+        raise ConfigError(f"check kind {name!r} ({entry.value}) cannot be used: {exc}", key="kind") from None
+    return mixed  # type: ignore[return-value]
 
 
 def prepare(suite: Suite, profile: Profile) -> list[PreparedCheck]:
@@ -106,16 +171,13 @@ def _prepare_one(
     options = convert(dict(spec.options), kind_class.Options, file=file, prefix=prefix)
     defaults = profile.config.defaults
     check = kind_class(options, profile)
-    # A kind that runs for a while by design (a load probe) says how long it needs at least.
-    needed_s = float(getattr(check, "minimum_timeout_s", 0.0))
+    needed_s = float(check.minimum_timeout_s)
     if spec.timeout_s is not None and spec.timeout_s < needed_s:
         raise ConfigError(
             f"{spec.timeout_s:g} s is shorter than this check needs ({needed_s:g} s)", key="timeout_s"
         )
     return PreparedCheck(
-        name=spec.name,
-        kind=spec.kind,
-        severity=Severity(spec.severity),
+        spec=spec,
         timeout_s=spec.timeout_s if spec.timeout_s is not None else max(defaults.timeout_s, needed_s),
         retries=spec.retries if spec.retries is not None else defaults.retries,
         check=check,
@@ -128,5 +190,5 @@ def describe_kinds() -> list[tuple[str, str, str]]:
     rows = []
     for name in known:
         kind_class = load_kind(name, known)
-        rows.append((name, str(getattr(kind_class, "summary", "")), known[name].value))
+        rows.append((name, str(kind_class.summary), known[name].value))
     return rows

@@ -41,8 +41,13 @@ def assess(results: Sequence[CheckResult]) -> Risk:
     return Risk(level=level, score=score, recommendation=RECOMMENDATIONS[level])
 
 
-def exit_code(results: Sequence[CheckResult], risk: Risk, *, fail_on: RiskLevel, enforce: bool) -> ExitCode:
-    """0 pass or report-only; 1 risk at or above ``fail_on``; 3 no data to judge and nothing failed."""
+def final_reduce(
+    results: Sequence[CheckResult], risk: Risk, *, fail_on: RiskLevel, enforce: bool
+) -> ExitCode:
+    """The run's exit code, reduced at the end from the verdict and the options.
+
+    0 pass or report-only; 1 risk at or above ``fail_on``; 3 no data to judge and nothing failed.
+    """
     if not enforce:
         return ExitCode.OK
     failed_outright = any(r.status.is_failure for r in results)

@@ -10,8 +10,9 @@ body), retries (tenacity, only for failures before any response arrived), timing
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ import httpx
 from spark_ops.errors import CheckError, TargetError, one_line
 from spark_ops.model import CheckResult, Judgement, Status
 from spark_ops.registry import PreparedCheck
-from spark_ops.transport import Probe
+from spark_ops.transport import Probe, SharedFetches
 
 ResultCallback = Callable[[CheckResult], Awaitable[None] | None]
 
@@ -33,23 +34,37 @@ async def run_checks(
     on_result: ResultCallback | None = None,
     backoff: bool = True,
 ) -> list[CheckResult]:
-    """Run ``checks`` with at most ``concurrency`` in flight; results come back in suite order."""
+    """Run ``checks`` with at most ``concurrency`` in flight; results come back in suite order.
+
+    Checks that read the same URL with the same method, headers and body share one response (one
+    snapshot judged, one request sent); a check that must send its own requests opts out.
+    """
     gate = asyncio.Semaphore(concurrency)
+    shared = SharedFetches()
 
     async def run_one(check: PreparedCheck) -> CheckResult:
         async with gate:  # the deadline starts when the check starts, not while it queues
-            result = await _judge_within_deadline(check, client, max_body_bytes, backoff)
+            result = await _judge_within_deadline(
+                check, client, max_body_bytes, backoff, shared if check.check.shares_fetches else None
+            )
         if on_result is not None:
             maybe = on_result(result)
             if maybe is not None:
                 await maybe
         return result
 
-    return list(await asyncio.gather(*(run_one(check) for check in checks)))
+    try:
+        return list(await asyncio.gather(*(run_one(check) for check in checks)))
+    finally:
+        await shared.close()
 
 
 async def _judge_within_deadline(
-    check: PreparedCheck, client: httpx.AsyncClient, max_body_bytes: int, backoff: bool
+    check: PreparedCheck,
+    client: httpx.AsyncClient,
+    max_body_bytes: int,
+    backoff: bool,
+    shared: SharedFetches | None,
 ) -> CheckResult:
     probe = Probe(
         client=client,
@@ -57,6 +72,7 @@ async def _judge_within_deadline(
         max_body_bytes=max_body_bytes,
         timeout_s=check.timeout_s,
         backoff=backoff,
+        shared=shared,
     )
     started = time.perf_counter()
     try:
@@ -73,22 +89,35 @@ async def _judge_within_deadline(
     if not isinstance(judgement, Judgement):
         judgement = Judgement(Status.ERROR, f"check returned {type(judgement).__name__}, not a Judgement")
     return CheckResult(
-        name=check.name,
-        kind=check.kind,
-        severity=check.severity,
-        status=judgement.status,
-        message=judgement.message,
-        observed=_plain(judgement.observed),
-        # A target that never answered still shows what it would have been judged against.
-        threshold=_plain(
-            judgement.threshold
-            if judgement.threshold is not None
-            else getattr(check.check, "threshold", None)
+        spec=check.spec,
+        judgement=Judgement(
+            judgement.status,
+            judgement.message,
+            observed=_plain(judgement.observed),
+            # A target that never answered still shows what it would have been judged against.
+            threshold=_plain(
+                judgement.threshold if judgement.threshold is not None else check.check.threshold
+            ),
+            readings=_finite_readings(judgement.readings),
+            artifacts=dict(judgement.artifacts),
         ),
         duration_ms=round((time.perf_counter() - started) * 1000),
         retries=probe.retries,
-        artifacts=dict(judgement.artifacts),
     )
+
+
+def _finite_readings(readings: Any) -> dict[str, float]:
+    """Only finite numbers are readings: a NaN or a string read is the judgement's business, not a gauge's."""
+    finite: dict[str, float] = {}
+    for name, value in readings.items() if isinstance(readings, Mapping) else ():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond any float
+                continue
+            if math.isfinite(number):
+                finite[str(name)] = number
+    return finite
 
 
 def _plain(value: Any) -> Any:

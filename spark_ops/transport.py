@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,7 @@ class Probe:
     max_body_bytes: int
     timeout_s: float
     backoff: bool = True
+    shared: SharedFetches | None = None  # the run's shared responses; None: every fetch is sent
     retries: int = field(default=0, init=False)
 
     async def fetch(
@@ -105,8 +106,41 @@ class Probe:
         """Send one request and read the whole body, at most ``max_body_bytes`` after decompression.
 
         ``retry=False`` sends exactly once (a load probe counts every failure); ``timeout_s`` bounds this
-        one request inside the check's own deadline.
+        one request inside the check's own deadline. With ``shared``, a request another check of the run
+        already sent (same method, URL, headers, body and limits) is answered with that one response.
         """
+        if self.shared is not None and retry:
+            merged = {**target.headers, **(headers or {})}
+            key = (
+                method,
+                target.url,
+                tuple(sorted(merged.items())),
+                content,
+                follow_redirects,
+                max_body_bytes or self.max_body_bytes,
+                timeout_s,
+            )
+            return await self.shared.fetch(
+                key,
+                lambda: self._fetch_within(
+                    target, method, headers, content, follow_redirects, max_body_bytes, retry, timeout_s
+                ),
+            )
+        return await self._fetch_within(
+            target, method, headers, content, follow_redirects, max_body_bytes, retry, timeout_s
+        )
+
+    async def _fetch_within(
+        self,
+        target: Target,
+        method: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        follow_redirects: bool,
+        max_body_bytes: int | None,
+        retry: bool,
+        timeout_s: float | None,
+    ) -> Fetched:
         if timeout_s is None:
             return await self._fetch(
                 target, method, headers, content, follow_redirects, max_body_bytes, retry
@@ -207,6 +241,31 @@ class Probe:
             await response.aclose()
             request = response.next_request
         raise TargetError(f"{label}: too many redirects")
+
+
+class SharedFetches:
+    """One response per request of a run: the first check to ask sends it; the others await the same answer.
+
+    The request runs as a task of its own, so a check that gives up (its deadline) does not cancel it for
+    the others; what is still running when the run ends is cancelled by ``close``.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[Hashable, asyncio.Task[Fetched]] = {}
+
+    async def fetch(self, key: Hashable, send: Callable[[], Awaitable[Fetched]]) -> Fetched:
+        task = self._tasks.get(key)
+        if task is None:
+            task = self._tasks[key] = asyncio.ensure_future(send())
+        return await asyncio.shield(task)
+
+    async def close(self) -> None:
+        pending = [task for task in self._tasks.values() if not task.done()]
+        for task in pending:
+            task.cancel()
+        # Retrieve every outcome, so an answer nobody awaited any more is not logged as never retrieved.
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
 
 
 class _Inflater:

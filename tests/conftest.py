@@ -20,8 +20,8 @@ from werkzeug import Request, Response
 
 from spark_ops import registry
 from spark_ops.cli import app
-from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult
-from spark_ops.profile import load_profile, load_suite
+from spark_ops.model import CheckResult, Judgement, Risk, RiskLevel, RunResult, Severity, Status
+from spark_ops.profile import CheckSpec, load_profile, load_suite
 from spark_ops.redact import SECRET_NAME
 from spark_ops.runner import run_checks
 from spark_ops.transport import make_client
@@ -58,6 +58,9 @@ RESULT_KEYS = frozenset(
         "summary",
         "checks",
         "exit_code",
+        # Added within v1 (an older reader ignores them): the options the exit code was reduced from.
+        "fail_on",
+        "enforce",
     }
 )
 
@@ -125,6 +128,37 @@ url = "{url}"
     return name
 
 
+def check_result(
+    name: str,
+    kind: str,
+    severity: Severity,
+    status: Status,
+    message: str,
+    *,
+    duration_ms: int = 0,
+    retries: int = 0,
+    **judged: Any,
+) -> CheckResult:
+    """A result as the runner records it, from the fields a report shows (``judged``: observed, threshold,
+    readings, artifacts)."""
+    judgement = Judgement(status, message, **judged)
+    return CheckResult(spec_of(name, kind, severity), judgement, duration_ms=duration_ms, retries=retries)
+
+
+def spec_of(name: str, kind: str, severity: Severity = Severity.MAJOR, **options: Any) -> CheckSpec:
+    """A suite entry as the suite loader parses it."""
+    return CheckSpec(
+        name=name,
+        kind=kind,
+        severity=severity,
+        timeout_s=None,
+        retries=None,
+        description="",
+        options=options,
+        index=0,
+    )
+
+
 def gate_run(results: Sequence[CheckResult], score: float) -> RunResult:
     """A failing gate run on the dev profile holding ``results``, as the reporters receive it."""
     return RunResult(
@@ -135,7 +169,8 @@ def gate_run(results: Sequence[CheckResult], score: float) -> RunResult:
         duration_ms=84,
         results=list(results),
         risk=Risk(RiskLevel.HIGH, score, "Do not deploy: major checks are failing"),
-        exit_code=1,
+        fail_on=RiskLevel.HIGH,
+        enforce=True,
     )
 
 

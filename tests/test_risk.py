@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import check_result
 
 from spark_ops.errors import ExitCode
 from spark_ops.model import CheckResult, RiskLevel, Severity, Status
-from spark_ops.risk import RECOMMENDATIONS, assess, exit_code
+from spark_ops.risk import RECOMMENDATIONS, assess, final_reduce
 
 P, W, F, E, I, S = Status.PASS, Status.WARN, Status.FAIL, Status.ERROR, Status.INCONCLUSIVE, Status.SKIP  # noqa: E741
 CRIT, MAJ, MIN = Severity.CRITICAL, Severity.MAJOR, Severity.MINOR
@@ -15,7 +16,7 @@ CRIT, MAJ, MIN = Severity.CRITICAL, Severity.MAJOR, Severity.MINOR
 def results(*cases: tuple[Status, Severity]) -> list[CheckResult]:
     """One CheckResult per (status, severity) pair."""
     return [
-        CheckResult(name=f"check.{index}", kind="http", severity=severity, status=status, message="why")
+        check_result(name=f"check.{index}", kind="http", severity=severity, status=status, message="why")
         for index, (status, severity) in enumerate(cases)
     ]
 
@@ -94,7 +95,7 @@ def test_nothing_judged_is_never_low(cases):
     checks = results(*cases)
     risk = assess(checks)
     assert risk.level is not RiskLevel.LOW
-    assert exit_code(checks, risk, fail_on=RiskLevel.HIGH, enforce=True) is not ExitCode.OK
+    assert final_reduce(checks, risk, fail_on=RiskLevel.HIGH, enforce=True) is not ExitCode.OK
 
 
 EXIT_CODES = {
@@ -122,11 +123,11 @@ EXIT_CODES = {
 def test_exit_code_when_enforced(cases, fail_on, code):
     """With --exit-on-fail: 1 at or above --fail-on, 3 when only data is missing, otherwise 0."""
     checks = results(*cases)
-    assert exit_code(checks, assess(checks), fail_on=fail_on, enforce=True) is code
+    assert final_reduce(checks, assess(checks), fail_on=fail_on, enforce=True) is code
 
 
 @pytest.mark.parametrize(("cases", "fail_on", "_code"), list(EXIT_CODES.values()), ids=list(EXIT_CODES))
 def test_report_only_always_exits_0(cases, fail_on, _code):
     """Without --exit-on-fail every verdict exits 0."""
     checks = results(*cases)
-    assert exit_code(checks, assess(checks), fail_on=fail_on, enforce=False) is ExitCode.OK
+    assert final_reduce(checks, assess(checks), fail_on=fail_on, enforce=False) is ExitCode.OK

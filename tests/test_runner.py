@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
-from conftest import free_port
+from conftest import free_port, spec_of
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -20,7 +20,7 @@ from spark_ops.checks.http import HttpCheck, HttpOptions
 from spark_ops.errors import CheckError, TargetError
 from spark_ops.model import CheckResult, Judgement, Severity, Status
 from spark_ops.profile import Profile, load_profile
-from spark_ops.registry import Check, PreparedCheck
+from spark_ops.registry import Check, CheckBase, PreparedCheck
 from spark_ops.runner import run_checks
 from spark_ops.transport import Probe, make_client
 
@@ -136,7 +136,7 @@ def http(
     """An ``http`` check of ``url`` expecting 200, bound by hand."""
     check = HttpCheck(HttpOptions(url=url), profile)
     return PreparedCheck(
-        name=name, kind="http", severity=Severity.MAJOR, timeout_s=timeout_s, retries=retries, check=check
+        spec_of(name, "http", Severity.MAJOR), timeout_s=timeout_s, retries=retries, check=check
     )
 
 
@@ -269,7 +269,7 @@ def test_an_error_answer_is_not_retried(httpserver, profile, status_code):
 # --- exceptions become statuses -------------------------------------------------------------------
 
 
-class FakeCheck:
+class FakeCheck(CheckBase):
     """A check kind whose judge does whatever the test says."""
 
     kind: ClassVar[str] = "fake"
@@ -292,9 +292,7 @@ def raiser(exc: BaseException) -> Callable[[], Any]:
 
 
 def fake(check: Check, *, name: str = "fake", timeout_s: float = 1.0) -> PreparedCheck:
-    return PreparedCheck(
-        name=name, kind="fake", severity=Severity.MINOR, timeout_s=timeout_s, retries=0, check=check
-    )
+    return PreparedCheck(spec_of(name, "fake", Severity.MINOR), timeout_s=timeout_s, retries=0, check=check)
 
 
 @pytest.mark.parametrize(
@@ -393,7 +391,10 @@ def test_concurrency_is_bounded(threaded_server, profile, concurrency):
     """At most ``concurrency`` checks are in flight at once, and that many really do run together."""
     handler = InFlight(delay_s=0.1)
     threaded_server.expect_request("/").respond_with_handler(handler)
-    checks = [http(profile, threaded_server.url_for("/"), name=f"c{i}", timeout_s=5) for i in range(10)]
+    # Ten URLs: checks of one URL would share one request.
+    checks = [
+        http(profile, threaded_server.url_for(f"/?check={i}"), name=f"c{i}", timeout_s=5) for i in range(10)
+    ]
     results = run(checks, concurrency=concurrency)
     assert all(r.status is Status.PASS for r in results), [r.message for r in results]
     assert handler.most == concurrency

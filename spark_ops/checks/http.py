@@ -6,6 +6,7 @@ import math
 import operator
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
@@ -14,9 +15,10 @@ from spark_ops.checks._common import MISSING, Options, TargetOptions, Threshold,
 from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
+from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
-    from spark_ops.transport import Probe
+    from spark_ops.transport import Fetched, Probe
 
 Comparison = Literal["==", "!=", "<", "<=", ">", ">=", "in"]
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
@@ -73,7 +75,7 @@ def parse_status_ranges(written: list[int | str]) -> list[tuple[int, int]]:
     return ranges
 
 
-class HttpCheck:
+class HttpCheck(CheckBase):
     kind: ClassVar[str] = "http"
     summary: ClassVar[str] = "one HTTP request: status, latency, body text and JSON field assertions"
     Options: ClassVar[type[HttpOptions]] = HttpOptions
@@ -109,6 +111,11 @@ class HttpCheck:
             follow_redirects=options.follow_redirects,
             max_body_bytes=options.max_body_bytes,
         )
+        readings = {"status_code": fetched.status, "elapsed_ms": round(fetched.elapsed_ms, 3)}
+        return replace(self._judge_answer(fetched), readings=readings)
+
+    def _judge_answer(self, fetched: Fetched) -> Judgement:
+        options = self.options
         expected = self.threshold
         if not any(low <= fetched.status <= high for low, high in self.status_ranges):
             return Judgement(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +20,7 @@ from spark_ops.errors import ConfigError
 from spark_ops.histogram import LatencyHistogram
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile, Target, require_http_url, target_with_credentials
+from spark_ops.registry import CheckBase
 from spark_ops.stats import compare
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
@@ -62,6 +63,10 @@ class ProbeFigures:
     def percentile_ms(self, name: str) -> float:
         return self.histogram.percentile(PERCENTILES[name])
 
+    def readings(self, prefix: str = "") -> dict[str, float]:
+        """The figures as readings (``baseline_p95_ms`` with ``prefix="baseline_"``)."""
+        return {prefix + name: value for name, value in self.as_observed().items()}
+
     def as_observed(self) -> dict[str, Any]:
         figures: dict[str, Any] = {
             "samples": self.histogram.count,
@@ -77,7 +82,7 @@ class ProbeFigures:
         return figures
 
 
-class LatencyCheck:
+class LatencyCheck(CheckBase):
     kind: ClassVar[str] = "latency"
     summary: ClassVar[str] = "a measured open-loop load probe: p50/p95/p99 and error rate at a fixed rate"
     Options: ClassVar[type[LatencyOptions]] = LatencyOptions
@@ -146,6 +151,10 @@ class LatencyCheck:
     def minimum_timeout_s(self) -> float:
         """The schedule, plus time for the last request to finish."""
         return self.scheduled / self.options.rate_rps + self.request_timeout_s + 1.0
+
+    @property
+    def shares_fetches(self) -> bool:
+        return False  # every request of the schedule is its own measurement
 
     @property
     def threshold(self) -> dict[str, float]:
@@ -234,10 +243,19 @@ class LatencyCheck:
             "marginal_slowdown": self.canary.marginal_slowdown,
             "alpha": self.canary.alpha,
         }
-        return Judgement(status, f"{alone.message}; {comparison.describe()}", observed, threshold)
+        readings = {**alone.readings, **baseline.readings("baseline_")}
+        for name, value in (("p_value", comparison.p_value), ("median_ratio", comparison.median_ratio)):
+            if math.isfinite(value):
+                readings[name] = value
+        return Judgement(
+            status, f"{alone.message}; {comparison.describe()}", observed, threshold, readings=readings
+        )
 
     def _judge_alone(self, figures: ProbeFigures) -> Judgement:
         """The canary's own figures against the absolute thresholds."""
+        return replace(self._judge_figures(figures), readings=figures.readings())
+
+    def _judge_figures(self, figures: ProbeFigures) -> Judgement:
         observed = figures.as_observed()
         rate = f"{self.scheduled} requests at {self.options.rate_rps:g}/s"
         if figures.histogram.count < self.options.min_samples and figures.error_rate == 0:

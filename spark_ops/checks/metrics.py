@@ -11,6 +11,7 @@ from spark_ops.errors import TargetError, one_line
 from spark_ops.exposition import ExpositionError, parse_exposition
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile
+from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Probe
@@ -34,7 +35,7 @@ class MetricsOptions(TargetOptions, frozen=True, kw_only=True):
     values: list[ValueAssertion] = []
 
 
-class MetricsCheck:
+class MetricsCheck(CheckBase):
     kind: ClassVar[str] = "metrics"
     summary: ClassVar[str] = "a Prometheus exposition: parses, byte size, series count, families, values"
     Options: ClassVar[type[MetricsOptions]] = MetricsOptions
@@ -78,6 +79,7 @@ class MetricsCheck:
         size = len(body)
         if size == 0:
             raise TargetError(f"{source}: empty exposition")
+        readings: dict[str, float] = {"exposition_bytes": size}
         try:
             # surrogateescape: bytes that are not UTF-8 fail where promtool fails them (label values).
             exposition = parse_exposition(body.decode("utf-8", "surrogateescape"))
@@ -86,6 +88,7 @@ class MetricsCheck:
                 Status.FAIL,
                 f"{source}: exposition does not parse: {one_line(exc, 200)}",
                 observed=size,
+                readings=readings,
                 artifacts=artifacts,
             )
         if exposition.duplicate is not None:  # promtool lets it by; Prometheus' scraper rejects it
@@ -93,22 +96,30 @@ class MetricsCheck:
                 Status.FAIL,
                 f"{source}: duplicate series {exposition.duplicate} (Prometheus rejects such a scrape)",
                 observed=size,
+                readings=readings,
                 artifacts=artifacts,
             )
         series = exposition.series
+        readings.update(series=series, families=len(exposition.families))
         if series == 0:  # comments or blank lines only: no data is never a pass
             return Judgement(
                 Status.FAIL,
                 f"{source}: exposition holds no series",
                 observed=size,
                 threshold=self.threshold,
+                readings=readings,
                 artifacts=artifacts,
             )
         facts = f"{size} bytes, {series} series, {len(exposition.families)} families"
 
         def verdict(status: Status, reason: str, observed: object, threshold: object) -> Judgement:
             return Judgement(
-                status, f"{facts}: {reason}", observed=observed, threshold=threshold, artifacts=artifacts
+                status,
+                f"{facts}: {reason}",
+                observed=observed,
+                threshold=threshold,
+                readings=readings,
+                artifacts=artifacts,
             )
 
         for bounds, value, what in ((self.size, size, "bytes"), (self.series, series, "series")):
@@ -145,5 +156,6 @@ class MetricsCheck:
             f"{source}: {facts}",
             observed=size,
             threshold=self.size.as_threshold() or None,
+            readings=readings,
             artifacts=artifacts,
         )

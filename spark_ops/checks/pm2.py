@@ -37,6 +37,7 @@ from spark_ops.checks._common import MISSING, TargetOptions, clip, lookup, requi
 from spark_ops.errors import CheckError, ConfigError, TargetError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import NonNegativeFloat, NonNegativeInt, PositiveFloat, Profile, Target
+from spark_ops.registry import CheckBase
 from spark_ops.units import finite_number
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
@@ -285,7 +286,7 @@ def pm2_status(
     return trimmed_status(parse_jlist(data, f"{command} jlist"))
 
 
-class Pm2Check:
+class Pm2Check(CheckBase):
     kind: ClassVar[str] = "pm2"
     summary: ClassVar[str] = "PM2 processes (pm2 jlist, a file or a URL): online, restarts, memory, uptime"
     Options: ClassVar[type[Pm2Options]] = Pm2Options
@@ -404,12 +405,18 @@ class Pm2Check:
                 f"{origin}: PM2 lists no processes{note}",
                 observed={"processes": 0, "bad": []},
                 threshold=self.threshold,
+                readings={"processes": 0},
                 artifacts=artifacts,
             )
         bad = [(name, ["not in the PM2 list"]) for name in missing]
         bad += [(label, faults) for label, process in judged if (faults := self._faults(process))]
         total = len(judged) + len(missing)
         observed = {"processes": total, "bad": [label for label, _ in bad]}
+        readings = {
+            "processes": total,
+            "bad": len(bad),
+            "restarts_max": max((process.restart_time or 0 for _, process in judged), default=0),
+        }
         if bad:
             reasons = "; ".join(f"{label}: {', '.join(faults)}" for label, faults in bad)
             return Judgement(
@@ -417,6 +424,7 @@ class Pm2Check:
                 f"{len(bad)} of {total} PM2 processes bad: {reasons}{note}",
                 observed=observed,
                 threshold=self.threshold,
+                readings=readings,
                 artifacts=artifacts,
             )
         most_restarts = max(process.restart_time or 0 for _, process in judged)
@@ -426,6 +434,7 @@ class Pm2Check:
             f" (max {self.max_restarts})",
             observed=observed,
             threshold=self.threshold,
+            readings=readings,
             artifacts=artifacts,
         )
 

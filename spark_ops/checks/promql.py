@@ -19,6 +19,7 @@ from spark_ops.checks._common import Bounds, Options, Threshold, clip, series_na
 from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement, Status
 from spark_ops.profile import Profile, Target, target_with_credentials
+from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Fetched, Probe
@@ -50,7 +51,7 @@ class Answer:
     warnings: list[str]
 
 
-class PromqlCheck:
+class PromqlCheck(CheckBase):
     kind: ClassVar[str] = "promql"
     summary: ClassVar[str] = "an instant PromQL query; each (or any) series against min/max"
     Options: ClassVar[type[PromqlOptions]] = PromqlOptions
@@ -85,15 +86,22 @@ class PromqlCheck:
         if not answer.series:
             status = Status.FAIL if self.options.on_no_data == "fail" else Status.INCONCLUSIVE
             reason = f"{self.what}: no series (empty result, on_no_data = {self.options.on_no_data!r})"
-            return Judgement(status, reason + warned, threshold=threshold, artifacts=artifacts)
+            return Judgement(
+                status, reason + warned, threshold=threshold, readings={"series": 0}, artifacts=artifacts
+            )
         status, reason, observed = self._judge_series(answer.series)
         if answer.warnings and status is Status.PASS:
             status = Status.WARN  # a partial or doubtful answer never passes outright
+        values = [value for _, value in answer.series]
+        readings = {"series": len(values), "min": min(values), "max": max(values)}
+        if len(values) == 1:
+            readings["value"] = values[0]
         return Judgement(
             status,
             f"{self.what}: {reason}{warned}",
             observed=observed,
             threshold=threshold,
+            readings=readings,
             artifacts=artifacts,
         )
 

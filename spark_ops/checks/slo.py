@@ -17,6 +17,7 @@ from spark_ops.checks._common import (
 from spark_ops.errors import TargetError
 from spark_ops.model import Judgement
 from spark_ops.profile import Profile
+from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Probe
@@ -30,7 +31,7 @@ class SloOptions(TargetOptions, frozen=True, kw_only=True):
     warn_max: Threshold | None = None
 
 
-class SloCheck:
+class SloCheck(CheckBase):
     kind: ClassVar[str] = "slo"
     summary: ClassVar[str] = "a numeric field of a health JSON (e.g. slo.latencyP95) against min/max"
     Options: ClassVar[type[SloOptions]] = SloOptions
@@ -64,5 +65,6 @@ class SloCheck:
             reason,
             observed=number,
             threshold=self.bounds.as_threshold(),
+            readings={self.field: number},  # named after the field, e.g. slo.latencyP95
             artifacts={"body.json": fetched.body},
         )

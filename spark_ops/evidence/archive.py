@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from spark_ops import __version__
+from spark_ops import __version__, result_json
 from spark_ops.errors import ConfigError, EvidenceRefused, one_line
 from spark_ops.evidence.store import (
     STAGING_PREFIX,
@@ -594,17 +594,18 @@ def check_prefix(prefix: str) -> str:
 
 
 def _run_summary(run: StoredRun) -> dict[str, Any]:
-    result = run.result or {}
+    """A kept run as the manifest lists it (the fields of result.json, null for a run without one)."""
+    document = None if run.result is None else result_json.encode(run.result)
     return {
         "id": run.id,
         "command": run.command,
-        "profile": result.get("profile"),
-        "suite": result.get("suite"),
-        "started_at": result.get("started_at"),
+        **{key: None if document is None else document[key] for key in _SUMMARY_KEYS},
         "risk": run.risk,
-        "summary": result.get("summary"),
-        "exit_code": result.get("exit_code"),
+        "exit_code": None if document is None else document["exit_code"],
     }
+
+
+_SUMMARY_KEYS = ("profile", "suite", "started_at", "summary")
 
 
 def export(

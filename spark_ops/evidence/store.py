@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from spark_ops import result_json
 from spark_ops.errors import ConfigError
 from spark_ops.model import RunResult
 
@@ -110,16 +111,16 @@ def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any]
 
     ``run`` is already redacted; ``profile_view`` is the resolved profile with secrets masked.
     """
-    from spark_ops.report import json as json_report
 
     runs = base_dir / "runs"
     staging = new_staging(runs)
     stamp = datetime.now(UTC).strftime(STAMP_FORMAT)
     try:
-        write_durably(staging / "result.json", json_report.render(run).encode())
+        write_durably(staging / "result.json", result_json.render(run).encode())
         if profile_view is not None:
             write_durably(staging / "profile.json", (json.dumps(profile_view, indent=2) + "\n").encode())
         log = [f"{run.started_at} {run.command} profile={run.profile} suite={run.suite}"]
+        kept: dict[bytes, Path] = {}  # a response several checks judged is kept once
         for result in run.results:
             log.append(f"{result.status.value:<12} {result.name} [{result.severity.value}] {result.message}")
             for name, body in result.artifacts.items():
@@ -129,6 +130,10 @@ def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any]
                     relative = Path(_safe(folder)) / _safe(leaf)
                 else:
                     relative = Path("checks") / _safe(result.name) / _safe(name)
+                if body in kept:
+                    log.append(f"{'':<12} {relative.as_posix()}: the same body as {kept[body].as_posix()}")
+                    continue
+                kept[body] = relative
                 write_durably(staging / relative, body)
         log.append(f"risk {run.risk.level.value} score {run.risk.score:g} exit {run.exit_code}")
         write_durably(staging / "run.log", ("\n".join(log) + "\n").encode())
@@ -156,19 +161,17 @@ class StoredRun:
     path: Path
     command: str
     created: datetime  # from the folder name (UTC)
-    result: Mapping[str, Any] | None  # result.json, or None when it is missing or unreadable
+    result: RunResult | None  # result.json decoded, or None when it is missing, torn or not ours
+    problem: str | None = None  # why ``result`` is None
 
     @property
     def risk(self) -> str:
         """The run's risk level; INCOMPLETE when result.json is missing or torn (never written whole)."""
-        if self.result is None:
-            return INCOMPLETE
-        level = self.result.get("risk", {})
-        return str(level.get("level", "?")) if isinstance(level, dict) else "?"
+        return INCOMPLETE if self.result is None else self.result.risk.level.value
 
     @property
     def profile(self) -> str:
-        return str((self.result or {}).get("profile", "?"))
+        return "?" if self.result is None else self.result.profile
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
@@ -196,12 +199,16 @@ def read_json(path: Path) -> Any:
         raise ValueError(f"{path.name}: nested too deeply") from None
 
 
-def _read_result(path: Path) -> Mapping[str, Any] | None:
+def read_result(path: Path) -> tuple[RunResult | None, str | None]:
+    """The run a ``result.json`` records, or None and why it cannot be read (one line)."""
+    from spark_ops.result_json import ResultRefused, decode
+
     try:
-        document = read_json(path)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
+        return decode(path.read_bytes()), None
+    except OSError as exc:
+        return None, f"{path.name}: cannot read: {exc.strerror or exc}"
+    except ResultRefused as exc:
+        return None, f"{path.name}: {exc}"
 
 
 def list_runs(base_dir: Path) -> list[StoredRun]:
@@ -215,13 +222,15 @@ def list_runs(base_dir: Path) -> list[StoredRun]:
         created = parse_stamp(match["stamp"]) if match else None
         if not match or created is None or not folder.is_dir():  # a stray, not a run
             continue
+        result, problem = read_result(folder / "result.json")
         found.append(
             StoredRun(
                 id=folder.name,
                 path=folder,
                 command=match["command"],
                 created=created,
-                result=_read_result(folder / "result.json"),
+                result=result,
+                problem=problem,
             )
         )
     return sorted(found, key=_run_order)

@@ -1,12 +1,10 @@
-"""The ``spark-ops/result/v1`` JSON document."""
+"""The ``spark-ops/result/v1`` JSON document (written by the one encoder in ``result_json``)."""
 
 from __future__ import annotations
 
-import json
-
+from spark_ops import result_json
 from spark_ops.model import RunResult
 
 
 def render(run: RunResult) -> str:
-    # allow_nan=False: a NaN that slipped through must crash loudly, not write invalid JSON.
-    return json.dumps(run.to_dict(), indent=2, allow_nan=False) + "\n"
+    return result_json.render(run)

@@ -12,6 +12,7 @@ from conftest import assert_config_error, free_port, run_one_check, write_suite
 from pytest_httpserver import HTTPServer
 
 from spark_ops.model import CheckResult, Status
+from spark_ops.result_json import encode_check
 
 QUERY_PATH = "/api/v1/query"
 UP_A = {"__name__": "up", "job": "executor-1", "instance": "127.0.0.1:4001"}
@@ -317,7 +318,7 @@ def test_basic_auth_and_headers_are_sent_and_never_shown(judge, httpserver):
     url = httpserver.url_for("").rstrip("/").replace("http://", "http://alice:s3cr3t-pw@")
     result = judge(promql(min=1), sets=(f"prometheus.url={url}", "prometheus.headers.X-Scope-OrgID=tenant-7"))
     assert result.status is Status.PASS, result.message
-    shown = json.dumps(result.to_dict())
+    shown = json.dumps(encode_check(result))
     assert "s3cr3t" not in shown
     assert basic.split()[1] not in shown
 

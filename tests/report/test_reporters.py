@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GATE_CHECKS, RESULT_KEYS, gate_run
+from conftest import GATE_CHECKS, RESULT_KEYS, check_result, gate_run
 
 import spark_ops.checks.slo
-from spark_ops.model import CheckResult, RunResult, Severity, Status
+from spark_ops.model import RunResult, Severity, Status
 from spark_ops.report import github, junit, markdown, renderer
 from spark_ops.report import table as table_report
 
@@ -23,7 +23,7 @@ CHECK_KEYS = {"name", "kind", "status", "severity", "observed", "threshold", "me
 def one_of_each_status() -> RunResult:
     """A run holding one check per status, as the reporters receive it."""
     checks = [
-        CheckResult(
+        check_result(
             f"check.{status.value.lower()}",
             "slo",
             Severity.MAJOR,
@@ -178,7 +178,7 @@ def test_markdown_has_a_row_per_check_and_the_risk_level():
 def test_markdown_escapes_pipes_in_messages():
     """A reason containing a pipe does not break the markdown table."""
     run = one_of_each_status()
-    broken = [CheckResult("odd", "http", Severity.MINOR, Status.FAIL, "a | b\nc")]
+    broken = [check_result("odd", "http", Severity.MINOR, Status.FAIL, "a | b\nc")]
     text = markdown.render(RunResult(**{**_fields(run), "results": broken}))
     row = next(line for line in text.splitlines() if "`odd`" in line)
     assert row.count(" | ") == 5  # six cells, the escaped pipe is not a separator
@@ -258,7 +258,7 @@ def test_github_annotations_escape_newlines_and_warn_on_warnings(monkeypatch):
     odd = RunResult(
         **{
             **_fields(one_of_each_status()),
-            "results": [CheckResult("a", "http", Severity.MAJOR, Status.FAIL, "line1\nline2 100%")],
+            "results": [check_result("a", "http", Severity.MAJOR, Status.FAIL, "line1\nline2 100%")],
         }
     )
     (line,) = github.publish(odd).splitlines()

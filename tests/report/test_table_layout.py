@@ -8,7 +8,7 @@ import os
 import re
 
 import pytest
-from conftest import gate_run
+from conftest import check_result, gate_run
 
 from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult, Severity, Status
 from spark_ops.report import table
@@ -26,7 +26,7 @@ def run_of(*results: CheckResult) -> RunResult:
 
 
 def result(name: str, message: str, observed: object = 200, status: Status = Status.FAIL) -> CheckResult:
-    return CheckResult(name, "http", Severity.MAJOR, status, message, observed=observed, threshold=[200])
+    return check_result(name, "http", Severity.MAJOR, status, message, observed=observed, threshold=[200])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,186 @@
+"""The ``spark-ops/result/v1`` document: the one encoder and the one decoder of a ``RunResult``.
+
+Every reader (reports, the run store, the daily report, the export, the monitor) goes through these, so
+nothing reads a stored result with guesses. v1 grows only by keys an older reader ignores: ``readings``
+per check and ``fail_on``/``enforce`` per run were added; a document without them still decodes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import msgspec
+
+from spark_ops.errors import SparkOpsError
+from spark_ops.model import CheckResult, Judgement, Risk, RiskLevel, RunResult, Severity, Status
+
+RESULT_SCHEMA = "spark-ops/result/v1"
+
+
+class ResultRefused(SparkOpsError):
+    """A result document that is not ours, or not whole: the message says why in one line."""
+
+
+class _Check(msgspec.Struct, frozen=True):
+    name: str
+    kind: str
+    status: Status
+    severity: Severity
+    message: str
+    observed: Any = None
+    threshold: Any = None
+    duration_ms: int = 0
+    retries: int = 0
+    readings: dict[str, float] = {}
+
+
+class _Risk(msgspec.Struct, frozen=True):
+    level: RiskLevel
+    score: float
+    recommendation: str
+
+
+class _Document(msgspec.Struct, frozen=True):
+    schema: str
+    command: str
+    profile: str
+    suite: str
+    started_at: str
+    duration_ms: int
+    risk: _Risk
+    checks: list[_Check]
+    exit_code: int
+    fail_on: RiskLevel | None = None
+    enforce: bool | None = None
+
+
+def encode(run: RunResult) -> dict[str, Any]:
+    """The document as plain JSON values (the SPEC's shape, plus ``readings``, ``fail_on``, ``enforce``)."""
+    summary = run.summary
+    return {
+        "schema": RESULT_SCHEMA,
+        "command": run.command,
+        "profile": run.profile,
+        "suite": run.suite,
+        "started_at": run.started_at,
+        "duration_ms": run.duration_ms,
+        "risk": {
+            "level": run.risk.level.value,
+            "score": run.risk.score,
+            "recommendation": run.risk.recommendation,
+        },
+        "summary": {
+            "total": summary.total,
+            "passed": summary.passed,
+            "warned": summary.warned,
+            "failed": summary.failed,
+            "errors": summary.errors,
+            "inconclusive": summary.inconclusive,
+            "skipped": summary.skipped,
+        },
+        "checks": [encode_check(result) for result in run.results],
+        "fail_on": run.fail_on.value,
+        "enforce": run.enforce,
+        "exit_code": run.exit_code,
+    }
+
+
+def encode_check(result: CheckResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "kind": result.kind,
+        "status": result.status.value,
+        "severity": result.severity.value,
+        "observed": result.observed,
+        "threshold": result.threshold,
+        "message": result.message,
+        "duration_ms": result.duration_ms,
+        "retries": result.retries,
+        "readings": dict(result.readings),
+    }
+
+
+def render(run: RunResult) -> str:
+    """The document as JSON text; a NaN that slipped through must crash loudly, not write invalid JSON."""
+    return json.dumps(encode(run), indent=2, allow_nan=False) + "\n"
+
+
+def decode(data: bytes | str) -> RunResult:
+    """The run a document records; ``ResultRefused`` when it is not a whole ``spark-ops/result/v1``."""
+    try:
+        document = msgspec.json.decode(data, type=_Document)
+    except msgspec.ValidationError as exc:
+        schema = _schema_of(data)
+        if schema is not None and schema != RESULT_SCHEMA:
+            raise ResultRefused(f"not a {RESULT_SCHEMA} document (schema {schema!r})") from None
+        raise ResultRefused(f"not a {RESULT_SCHEMA} document: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ResultRefused(f"not JSON: {exc}") from None
+    if document.schema != RESULT_SCHEMA:
+        raise ResultRefused(f"not a {RESULT_SCHEMA} document (schema {document.schema!r})")
+    results = [_decode_check(index, check) for index, check in enumerate(document.checks)]
+    risk = Risk(document.risk.level, document.risk.score, document.risk.recommendation)
+    fail_on, enforce = _options(document, results, risk)
+    return RunResult(
+        command=document.command,
+        profile=document.profile,
+        suite=document.suite,
+        started_at=document.started_at,
+        duration_ms=document.duration_ms,
+        results=results,
+        risk=risk,
+        fail_on=fail_on,
+        enforce=enforce,
+    )
+
+
+def _decode_check(index: int, check: _Check) -> CheckResult:
+    from spark_ops.profile import CheckSpec
+
+    readings = {name: value for name, value in check.readings.items() if math.isfinite(value)}
+    spec = CheckSpec(
+        name=check.name,
+        kind=check.kind,
+        severity=check.severity,
+        timeout_s=None,
+        retries=None,
+        description="",
+        options={},
+        index=index,
+    )
+    judgement = Judgement(
+        check.status, check.message, observed=check.observed, threshold=check.threshold, readings=readings
+    )
+    return CheckResult(spec=spec, judgement=judgement, duration_ms=check.duration_ms, retries=check.retries)
+
+
+def _options(document: _Document, results: list[CheckResult], risk: Risk) -> tuple[RiskLevel, bool]:
+    """The options the exit code was reduced from; an older document's are found from its exit code.
+
+    A document whose recorded exit code no options reproduce was not written by a run: refused.
+    """
+    from spark_ops.risk import final_reduce
+
+    if document.fail_on is not None and document.enforce is not None:
+        candidates = [(document.fail_on, document.enforce)]
+    else:  # written before the options were recorded: any options that give the recorded code
+        candidates = [(level, enforce) for enforce in (True, False) for level in _LEVELS_BY_DEFAULT]
+    for fail_on, enforce in candidates:
+        if int(final_reduce(results, risk, fail_on=fail_on, enforce=enforce)) == document.exit_code:
+            return fail_on, enforce
+    raise ResultRefused(f"exit_code {document.exit_code} does not follow from the checks and the risk")
+
+
+# The default first, so an older document decodes to the options most runs had.
+_LEVELS_BY_DEFAULT = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.CRITICAL)
+
+
+def _schema_of(data: bytes | str) -> str | None:
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    schema = document.get("schema") if isinstance(document, dict) else None
+    return schema if isinstance(schema, str) else None
