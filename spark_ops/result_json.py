@@ -165,16 +165,22 @@ def _options(document: _Document, results: list[CheckResult], risk: Risk) -> tup
 
     if document.fail_on is not None and document.enforce is not None:
         candidates = [(document.fail_on, document.enforce)]
-    else:  # written before the options were recorded: any options that give the recorded code
-        candidates = [(level, enforce) for enforce in (True, False) for level in _LEVELS_BY_DEFAULT]
+    else:  # written before the options were recorded: the likeliest options that give the recorded code
+        candidates = _OLDER_OPTIONS
     for fail_on, enforce in candidates:
         if int(final_reduce(results, risk, fail_on=fail_on, enforce=enforce)) == document.exit_code:
             return fail_on, enforce
     raise ResultRefused(f"exit_code {document.exit_code} does not follow from the checks and the risk")
 
 
-# The default first, so an older document decodes to the options most runs had.
-_LEVELS_BY_DEFAULT = (RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.CRITICAL)
+# The defaults first (fail on HIGH, enforced or report-only), so an older document decodes to the options
+# most runs had; report-only exits 0 whatever the level, so one report-only entry covers them all.
+_OLDER_OPTIONS = [
+    (RiskLevel.HIGH, True),
+    (RiskLevel.HIGH, False),
+    (RiskLevel.MEDIUM, True),
+    (RiskLevel.CRITICAL, True),
+]
 
 
 def _schema_of(data: bytes | str) -> str | None:

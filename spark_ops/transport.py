@@ -111,6 +111,7 @@ class Probe:
         """
         if self.shared is not None and retry:
             merged = {**target.headers, **(headers or {})}
+            # The same request under the same limits: one answer serves every check that asks for it.
             key = (
                 method,
                 target.url,
@@ -119,6 +120,8 @@ class Probe:
                 follow_redirects,
                 max_body_bytes or self.max_body_bytes,
                 timeout_s,
+                self.timeout_s,
+                self.max_attempts,
             )
             return await self.shared.fetch(
                 key,

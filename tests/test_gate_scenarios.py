@@ -211,3 +211,13 @@ def test_inconclusive_only_verdict_exits_3(platform, spark, enforce, expected_co
     assert document["risk"]["level"] == "MEDIUM"
     assert code == expected_code
     assert document["exit_code"] == expected_code
+
+
+def test_a_gate_run_sends_one_request_to_the_health_document(platform, spark, httpserver):
+    """The four gate checks on /api/healthz judge one snapshot: the platform sees one request, not four."""
+    code, document, _ = run_json(spark, "gate", "--exit-on-fail", *platform.sets())
+    assert code == 0
+    healthz_checks = [c for c in document["checks"] if c["name"].startswith("healthz.")]
+    assert len(healthz_checks) == 4
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths.count("/api/healthz") == 1, paths

@@ -17,6 +17,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from spark_ops.checks.http import HttpCheck, HttpOptions
+from spark_ops.checks.latency import LatencyCheck, LatencyOptions
+from spark_ops.checks.slo import SloCheck, SloOptions
 from spark_ops.errors import CheckError, TargetError
 from spark_ops.model import CheckResult, Judgement, Severity, Status
 from spark_ops.profile import Profile, load_profile
@@ -459,3 +461,75 @@ def test_tls_trust_follows_ssl_cert_file_from_run_to_run(tls_server, profile, tm
         assert result.status is expected, result.message
         if not trusted:
             assert "certificate" in result.message.lower() or "tls" in result.message.lower(), result.message
+
+
+class Counting:
+    """A handler that answers ``status`` after ``delay_s`` and counts the requests it saw."""
+
+    def __init__(self, delay_s: float = 0.0, status: int = 200) -> None:
+        self.delay_s, self.status, self.requests = delay_s, status, 0
+
+    def __call__(self, request: Request) -> Response:
+        self.requests += 1
+        time.sleep(self.delay_s)
+        return Response('{"slo": {"latencyP95": 12}}', status=self.status, content_type="application/json")
+
+
+def slo(profile: Profile, url: str, *, name: str, timeout_s: float) -> PreparedCheck:
+    check = SloCheck(SloOptions(url=url, field="slo.latencyP95", max=100), profile)
+    return PreparedCheck(spec_of(name, "slo"), timeout_s=timeout_s, retries=0, check=check)
+
+
+def test_checks_of_one_url_share_one_request_and_its_failure(threaded_server, profile):
+    """Checks reading one URL judge one answer: one request is sent, and its failure fails them all alike."""
+    handler = Counting(status=500)
+    threaded_server.expect_request("/h").respond_with_handler(handler)
+    url = threaded_server.url_for("/h")
+    results = run([slo(profile, url, name="a", timeout_s=5), slo(profile, url, name="b", timeout_s=5)])
+    assert handler.requests == 1
+    assert [r.status for r in results] == [Status.FAIL, Status.FAIL]
+    assert results[0].message == results[1].message
+    assert "-> 500" in results[0].message
+
+
+def test_a_check_that_gives_up_does_not_cancel_the_shared_request(threaded_server, profile):
+    """One check's deadline ends that check only: a check that asks later still judges the one answer."""
+    requests = []
+
+    def dribble(request: Request) -> Response:
+        requests.append(request.path)
+
+        def body() -> Iterator[bytes]:  # 0.6 s in all, never 0.4 s without a byte
+            for piece in (b'{"slo": ', b'{"latencyP95": ', b"12}", b"}"):
+                time.sleep(0.15)
+                yield piece
+
+        return Response(body(), content_type="application/json")
+
+    threaded_server.expect_request("/h").respond_with_handler(dribble)
+    url = threaded_server.url_for("/h")
+    # One at a time: "first" gives up at 0.4 s, "second" starts then and waits on the same request.
+    checks = [slo(profile, url, name="first", timeout_s=0.4), slo(profile, url, name="second", timeout_s=0.4)]
+    first, second = run(checks, concurrency=1)
+    assert first.status is Status.FAIL and "deadline" in first.message, first.message
+    assert second.status is Status.PASS, second.message
+    assert second.readings == {"slo.latencyP95": 12.0}
+    assert requests == ["/h"]
+
+
+def test_a_load_probe_sends_its_own_requests(threaded_server, profile):
+    """The latency probe opts out of sharing: each of its requests is a measurement of its own."""
+    handler = Counting()
+    threaded_server.expect_request("/h").respond_with_handler(handler)
+    url = threaded_server.url_for("/h")
+    probe = LatencyCheck(
+        LatencyOptions(url=url, count=5, rate_rps=50, max_p95_ms=1000, min_samples=5), profile
+    )
+    checks = [
+        http(profile, url, name="page", timeout_s=5),
+        PreparedCheck(spec_of("probe", "latency"), 10, 0, probe),
+    ]
+    page, measured = run(checks)
+    assert (page.status, measured.status) == (Status.PASS, Status.PASS), measured.message
+    assert handler.requests == 6
+    assert measured.readings["samples"] == 5
