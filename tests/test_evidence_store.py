@@ -12,7 +12,7 @@ import pytest
 from conftest import RESULT_KEYS, check_result
 
 import spark_ops.evidence.store
-import spark_ops.report.json
+import spark_ops.result_json
 from spark_ops import evidence
 from spark_ops.model import Risk, RiskLevel, RunResult, Severity, Status
 
@@ -193,7 +193,7 @@ def test_a_run_that_cannot_be_stored_leaves_no_temporary_folder(tmp_path, monkey
     def broken(_run: RunResult) -> str:
         raise OSError("disk full")
 
-    monkeypatch.setattr(spark_ops.report.json, "render", broken)
+    monkeypatch.setattr(spark_ops.result_json, "render", broken)
     with pytest.raises(OSError, match="disk full"):
         evidence.store_run(sample_run(), tmp_path)
     assert run_folders(tmp_path) == []

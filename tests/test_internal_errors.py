@@ -91,7 +91,7 @@ STAGES: dict[str, tuple[Any, str, str]] = {
     "load-plugin-constructor": (None, "crashing", "table"),
     "run-runner": (spark_ops.runner, "run_checks", "table"),
     "judge-risk": (spark_ops.risk, "assess", "table"),
-    "judge-exit-code": (spark_ops.risk, "exit_code", "table"),
+    "judge-exit-code": (spark_ops.risk, "final_reduce", "table"),
     "judge-calls-sys-exit": (spark_ops.risk, "assess", "json"),
     "report-table": (spark_ops.report.table, "render", "table"),
     "report-json": (spark_ops.report.json, "render", "json"),
