@@ -80,13 +80,24 @@ class Judgement:
 
 
 @dataclass(frozen=True, slots=True)
+class Measurement:
+    """One measurement of a check in an analysis window: when, what it concluded, what it read."""
+
+    at: str  # ISO 8601 UTC, to the millisecond
+    status: Status
+    readings: Readings = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One check's outcome: the spec it ran from, the judgement, and the timing the runner measured."""
+    """One check's outcome: the spec it ran from, the judgement, the timing the runner measured, and in an
+    analysis window every measurement the judgement was reduced from (one for a single shot)."""
 
     spec: CheckSpec
     judgement: Judgement
     duration_ms: int = 0
     retries: int = 0
+    measurements: tuple[Measurement, ...] = ()
 
     @property
     def name(self) -> str:
@@ -163,6 +174,21 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """How an analysis window went: measurements planned and taken, and how it ended."""
+
+    planned: int
+    taken: int
+    interval_s: float
+    ended: str  # "complete", "aborted: <why>" (a failure already decided the run) or "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the analysis ended on its own (complete, or aborted by a verdict), not by a signal."""
+        return self.ended != "interrupted"
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """A whole run: what ran, what each check said, the risk, and the options its exit code is reduced from.
 
@@ -179,6 +205,7 @@ class RunResult:
     risk: Risk
     fail_on: RiskLevel = RiskLevel.HIGH
     enforce: bool = True
+    window: Window | None = None  # None: a single shot
 
     @property
     def summary(self) -> Summary:
@@ -188,4 +215,9 @@ class RunResult:
     def exit_code(self) -> int:
         from spark_ops.risk import final_reduce
 
-        return int(final_reduce(self.results, self.risk, fail_on=self.fail_on, enforce=self.enforce))
+        finished = self.window is None or self.window.finished
+        return int(
+            final_reduce(
+                self.results, self.risk, fail_on=self.fail_on, enforce=self.enforce, finished=finished
+            )
+        )

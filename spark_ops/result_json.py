@@ -1,8 +1,10 @@
 """The ``spark-ops/result/v1`` document: the one encoder and the one decoder of a ``RunResult``.
 
 Every reader (reports, the run store, the daily report, the export, the monitor) goes through these, so
-nothing reads a stored result with guesses. v1 grows only by keys an older reader ignores: ``readings``
-per check and ``fail_on``/``enforce`` per run were added; a document without them still decodes.
+nothing reads a stored result with guesses. v1 grows only by keys an older reader ignores: per check
+``readings`` and ``measurements`` (``{"at", "status", "readings"}``, one per interval of an analysis
+window, one for a single shot), per run ``fail_on``/``enforce`` and ``window`` (null for a single shot);
+a document without them still decodes.
 """
 
 from __future__ import annotations
@@ -14,13 +16,36 @@ from typing import Any
 import msgspec
 
 from spark_ops.errors import SparkOpsError
-from spark_ops.model import CheckResult, Judgement, Risk, RiskLevel, RunResult, Severity, Status
+from spark_ops.model import (
+    CheckResult,
+    Judgement,
+    Measurement,
+    Risk,
+    RiskLevel,
+    RunResult,
+    Severity,
+    Status,
+    Window,
+)
 
 RESULT_SCHEMA = "spark-ops/result/v1"
 
 
 class ResultRefused(SparkOpsError):
     """A result document that is not ours, or not whole: the message says why in one line."""
+
+
+class _Measurement(msgspec.Struct, frozen=True):
+    at: str
+    status: Status
+    readings: dict[str, float] = {}
+
+
+class _Window(msgspec.Struct, frozen=True):
+    planned: int
+    taken: int
+    interval_s: float
+    ended: str
 
 
 class _Check(msgspec.Struct, frozen=True):
@@ -34,6 +59,7 @@ class _Check(msgspec.Struct, frozen=True):
     duration_ms: int = 0
     retries: int = 0
     readings: dict[str, float] = {}
+    measurements: list[_Measurement] = []
 
 
 class _Risk(msgspec.Struct, frozen=True):
@@ -54,6 +80,7 @@ class _Document(msgspec.Struct, frozen=True):
     exit_code: int
     fail_on: RiskLevel | None = None
     enforce: bool | None = None
+    window: _Window | None = None
 
 
 def encode(run: RunResult) -> dict[str, Any]:
@@ -83,6 +110,14 @@ def encode(run: RunResult) -> dict[str, Any]:
         "checks": [encode_check(result) for result in run.results],
         "fail_on": run.fail_on.value,
         "enforce": run.enforce,
+        "window": None
+        if run.window is None
+        else {
+            "planned": run.window.planned,
+            "taken": run.window.taken,
+            "interval_s": run.window.interval_s,
+            "ended": run.window.ended,
+        },
         "exit_code": run.exit_code,
     }
 
@@ -99,6 +134,9 @@ def encode_check(result: CheckResult) -> dict[str, Any]:
         "duration_ms": result.duration_ms,
         "retries": result.retries,
         "readings": dict(result.readings),
+        "measurements": [
+            {"at": m.at, "status": m.status.value, "readings": dict(m.readings)} for m in result.measurements
+        ],
     }
 
 
@@ -122,7 +160,8 @@ def decode(data: bytes | str) -> RunResult:
         raise ResultRefused(f"not a {RESULT_SCHEMA} document (schema {document.schema!r})")
     results = [_decode_check(index, check) for index, check in enumerate(document.checks)]
     risk = Risk(document.risk.level, document.risk.score, document.risk.recommendation)
-    fail_on, enforce = _options(document, results, risk)
+    window = None if document.window is None else Window(**msgspec.structs.asdict(document.window))
+    fail_on, enforce = _options(document, results, risk, window)
     return RunResult(
         command=document.command,
         profile=document.profile,
@@ -133,13 +172,14 @@ def decode(data: bytes | str) -> RunResult:
         risk=risk,
         fail_on=fail_on,
         enforce=enforce,
+        window=window,
     )
 
 
 def _decode_check(index: int, check: _Check) -> CheckResult:
     from spark_ops.profile import CheckSpec
 
-    readings = {name: value for name, value in check.readings.items() if math.isfinite(value)}
+    measurements = tuple(Measurement(m.at, m.status, _finite(m.readings)) for m in check.measurements)
     spec = CheckSpec(
         name=check.name,
         kind=check.kind,
@@ -151,12 +191,28 @@ def _decode_check(index: int, check: _Check) -> CheckResult:
         index=index,
     )
     judgement = Judgement(
-        check.status, check.message, observed=check.observed, threshold=check.threshold, readings=readings
+        check.status,
+        check.message,
+        observed=check.observed,
+        threshold=check.threshold,
+        readings=_finite(check.readings),
     )
-    return CheckResult(spec=spec, judgement=judgement, duration_ms=check.duration_ms, retries=check.retries)
+    return CheckResult(
+        spec=spec,
+        judgement=judgement,
+        duration_ms=check.duration_ms,
+        retries=check.retries,
+        measurements=measurements,
+    )
 
 
-def _options(document: _Document, results: list[CheckResult], risk: Risk) -> tuple[RiskLevel, bool]:
+def _finite(readings: dict[str, float]) -> dict[str, float]:
+    return {name: value for name, value in readings.items() if math.isfinite(value)}
+
+
+def _options(
+    document: _Document, results: list[CheckResult], risk: Risk, window: Window | None
+) -> tuple[RiskLevel, bool]:
     """The options the exit code was reduced from; an older document's are found from its exit code.
 
     A document whose recorded exit code no options reproduce was not written by a run: refused.
@@ -168,7 +224,9 @@ def _options(document: _Document, results: list[CheckResult], risk: Risk) -> tup
     else:  # written before the options were recorded: the likeliest options that give the recorded code
         candidates = _OLDER_OPTIONS
     for fail_on, enforce in candidates:
-        if int(final_reduce(results, risk, fail_on=fail_on, enforce=enforce)) == document.exit_code:
+        finished = window is None or window.finished
+        code = final_reduce(results, risk, fail_on=fail_on, enforce=enforce, finished=finished)
+        if int(code) == document.exit_code:
             return fail_on, enforce
     raise ResultRefused(f"exit_code {document.exit_code} does not follow from the checks and the risk")
 

@@ -14,7 +14,7 @@ RECOMMENDATIONS = {
     RiskLevel.CRITICAL: "Do not deploy: critical checks are failing, investigate now",
 }
 _WEIGHTS = {Status.PASS: 1.0, Status.WARN: 0.5}
-_LEVEL_OF_FAILURE = {
+LEVEL_OF_FAILURE = {
     Severity.CRITICAL: RiskLevel.CRITICAL,
     Severity.MAJOR: RiskLevel.HIGH,
     Severity.MINOR: RiskLevel.MEDIUM,
@@ -26,7 +26,7 @@ def assess(results: Sequence[CheckResult]) -> Risk:
     level = RiskLevel.LOW
     for result in results:
         if result.status.is_failure:
-            candidate = _LEVEL_OF_FAILURE[result.severity]
+            candidate = LEVEL_OF_FAILURE[result.severity]
         elif result.status in (Status.WARN, Status.INCONCLUSIVE):
             candidate = RiskLevel.MEDIUM
         else:
@@ -42,12 +42,16 @@ def assess(results: Sequence[CheckResult]) -> Risk:
 
 
 def final_reduce(
-    results: Sequence[CheckResult], risk: Risk, *, fail_on: RiskLevel, enforce: bool
+    results: Sequence[CheckResult], risk: Risk, *, fail_on: RiskLevel, enforce: bool, finished: bool = True
 ) -> ExitCode:
     """The run's exit code, reduced at the end from the verdict and the options.
 
-    0 pass or report-only; 1 risk at or above ``fail_on``; 3 no data to judge and nothing failed.
+    0 pass or report-only; 1 risk at or above ``fail_on``; 3 no data to judge and nothing failed. An
+    analysis that was interrupted never exits 0, report-only or not: what it measured is no verdict.
     """
+    if not finished:
+        failed = enforce and risk.level.rank >= fail_on.rank
+        return ExitCode.VERDICT_FAILED if failed else ExitCode.INCONCLUSIVE
     if not enforce:
         return ExitCode.OK
     failed_outright = any(r.status.is_failure for r in results)
@@ -59,3 +63,8 @@ def final_reduce(
     if risk.level.rank >= fail_on.rank:
         return ExitCode.VERDICT_FAILED
     return ExitCode.OK
+
+
+def decides_the_run(severity: Severity, status: Status, fail_on: RiskLevel) -> bool:
+    """Whether one check at ``status`` already makes the run fail at ``fail_on`` (an analysis can stop)."""
+    return status.is_failure and LEVEL_OF_FAILURE[severity].rank >= fail_on.rank

@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
+from spark_ops import clock
 from spark_ops.errors import CheckError, TargetError, one_line
-from spark_ops.model import CheckResult, Judgement, Status
+from spark_ops.model import CheckResult, Judgement, Measurement, Status
 from spark_ops.registry import PreparedCheck
 from spark_ops.transport import Probe, SharedFetches
 
@@ -74,7 +75,7 @@ async def _judge_within_deadline(
         backoff=backoff,
         shared=shared,
     )
-    started = time.perf_counter()
+    at, started = clock.iso_now(), time.perf_counter()
     try:
         async with asyncio.timeout(check.timeout_s):
             judgement = await check.check.judge(probe)
@@ -88,6 +89,7 @@ async def _judge_within_deadline(
         judgement = Judgement(Status.ERROR, f"check crashed: {type(exc).__name__}: {one_line(exc)}")
     if not isinstance(judgement, Judgement):
         judgement = Judgement(Status.ERROR, f"check returned {type(judgement).__name__}, not a Judgement")
+    readings = _finite_readings(judgement.readings)
     return CheckResult(
         spec=check.spec,
         judgement=Judgement(
@@ -98,11 +100,12 @@ async def _judge_within_deadline(
             threshold=_plain(
                 judgement.threshold if judgement.threshold is not None else check.check.threshold
             ),
-            readings=_finite_readings(judgement.readings),
+            readings=readings,
             artifacts=dict(judgement.artifacts),
         ),
         duration_ms=round((time.perf_counter() - started) * 1000),
         retries=probe.retries,
+        measurements=(Measurement(at, judgement.status, readings),),
     )
 
 

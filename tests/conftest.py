@@ -58,9 +58,11 @@ RESULT_KEYS = frozenset(
         "summary",
         "checks",
         "exit_code",
-        # Added within v1 (an older reader ignores them): the options the exit code was reduced from.
+        # Added within v1 (an older reader ignores them): the options the exit code was reduced from, and
+        # the analysis window (null for a single shot).
         "fail_on",
         "enforce",
+        "window",
     }
 )
 
