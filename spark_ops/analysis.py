@@ -16,14 +16,20 @@ with no measurement at all is INCONCLUSIVE, never PASS (Kayenta PR #326).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
-from spark_ops.model import CheckResult, Judgement, Measurement, Status
+from spark_ops.model import CheckResult, Judgement, Measurement, RiskLevel, Status, Window
+from spark_ops.risk import decides_the_run
+
+if TYPE_CHECKING:
+    from spark_ops.registry import PreparedCheck
 
 NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -166,3 +172,104 @@ def judge_window(
         retries=sum(r.retries for r in results),
         measurements=tuple(measurements),
     )
+
+
+IntervalCallback = Callable[[int, Sequence[CheckResult]], None]
+
+
+async def analyse(
+    checks: Sequence[PreparedCheck],
+    plan: AnalysisPlan,
+    *,
+    fail_on: RiskLevel,
+    stop: asyncio.Event,
+    measure: Callable[[Sequence[PreparedCheck], float], Awaitable[list[CheckResult]]],
+    on_interval: IntervalCallback | None = None,
+) -> tuple[list[CheckResult], Window]:
+    """Measure ``checks`` every ``plan.interval_s`` for ``plan.count`` intervals, then judge each check.
+
+    ``measure(checks, interval_s)`` runs every check once (the runner). The analysis ends early when a
+    check's verdict already fails the run at ``fail_on`` (after the interval that decided it), or when
+    ``stop`` is set (Ctrl-C, SIGTERM): then the interval under way is dropped and what was measured so
+    far is judged, and the window says it was interrupted.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    by_check: dict[str, list[CheckResult]] = {check.name: [] for check in checks}
+    ended, taken = "complete", 0
+    for index in range(plan.count):
+        if await _wait_for(stop, start + index * plan.interval_s - loop.time()):
+            ended = "interrupted"
+            break
+        interval = asyncio.ensure_future(measure(checks, plan.interval_s))
+        if await _first_of(interval, stop):
+            ended = "interrupted"
+            break
+        taken += 1
+        results = interval.result()
+        for result in results:
+            by_check[result.name].append(result)
+        if on_interval is not None:
+            on_interval(index, results)
+        decided = _deciding_failure(checks, by_check, plan, fail_on)
+        if decided is not None and index + 1 < plan.count:
+            ended = f"aborted: {decided}"
+            break
+    judged = [
+        judge_window(results, _measurements(results), plan.limits(check.name), planned=plan.count)
+        if (results := by_check[check.name])
+        else _unmeasured(check)
+        for check in checks
+    ]
+    return judged, Window(planned=plan.count, taken=taken, interval_s=plan.interval_s, ended=ended)
+
+
+def _measurements(results: Sequence[CheckResult]) -> list[Measurement]:
+    return [measurement for result in results for measurement in result.measurements]
+
+
+def _unmeasured(check: PreparedCheck) -> CheckResult:
+    """A check the window ended before measuring: no data, never a pass."""
+    return CheckResult(check.spec, Judgement(Status.INCONCLUSIVE, "no measurement was taken"))
+
+
+def _deciding_failure(
+    checks: Sequence[PreparedCheck],
+    by_check: Mapping[str, Sequence[CheckResult]],
+    plan: AnalysisPlan,
+    fail_on: RiskLevel,
+) -> str | None:
+    """Why the run has already failed (a check past its limits that fails it at ``fail_on``), or None."""
+    for check in checks:
+        results = by_check[check.name]
+        status, why = verdict(_measurements(results), plan.limits(check.name), planned=plan.count)
+        if decides_the_run(check.spec.severity, status, fail_on):
+            return f"{check.name} {status.value}: {why}"
+    return None
+
+
+async def _wait_for(stop: asyncio.Event, delay_s: float) -> bool:
+    """Wait ``delay_s`` (nothing when it is not positive); True when ``stop`` was set first."""
+    if stop.is_set():
+        return True
+    if delay_s <= 0:
+        return False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(delay_s):
+            await stop.wait()
+    return stop.is_set()
+
+
+async def _first_of(work: asyncio.Future[Any], stop: asyncio.Event) -> bool:
+    """Wait for ``work``; True (and ``work`` cancelled) when ``stop`` was set first."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if work.done():
+        return False
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await work
+    return True

@@ -43,6 +43,14 @@ class LatencyHistogram:
         self.min_ms = min(self.min_ms, value_ms)
         self.max_ms = max(self.max_ms, value_ms)
 
+    def merge(self, other: LatencyHistogram) -> None:
+        """Add ``other``'s samples to this histogram (an analysis window pools its intervals)."""
+        for index, count in other._counts.items():
+            self._counts[index] = self._counts.get(index, 0) + count
+        self.count += other.count
+        self.min_ms = min(self.min_ms, other.min_ms)
+        self.max_ms = max(self.max_ms, other.max_ms)
+
     def percentile(self, fraction: float) -> float:
         """The latency at ``fraction`` (0.95 for p95) of the samples, to within 0.5 %."""
         if self.count == 0:

@@ -11,11 +11,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from spark_ops import clock
 from spark_ops import risk as risk_rules
-from spark_ops.model import CheckResult, RiskLevel, RunResult
+from spark_ops.analysis import AnalysisPlan, IntervalCallback, analyse
+from spark_ops.model import CheckResult, RiskLevel, RunResult, Window
 from spark_ops.profile import Profile, Suite, load_profile, load_suite
 from spark_ops.redact import Redactor, environment_secrets
 from spark_ops.registry import PreparedCheck, prepare
@@ -122,11 +123,16 @@ def execute(
     on_result: Callable[[CheckResult], None] | None = None,
     backoff: bool = True,
     session: RunSession | None = None,
+    plan: AnalysisPlan | None = None,
+    on_interval: IntervalCallback | None = None,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """Run every check and assess the risk; the result is already redacted (its exit code follows from it).
 
-    Without ``session`` the run has an event loop and a client of its own; with one it runs on the
-    session's (a caller running suites again and again).
+    With ``plan`` the checks are measured every interval of an analysis window and judged from their
+    measurements (``on_interval`` hears of each interval; setting ``stop`` ends the window early, judged
+    on what was measured). Without ``session`` the run has an event loop and a client of its own; with
+    one it runs on the session's (a caller running suites again and again).
     """
     from spark_ops.runner import run_checks
     from spark_ops.transport import make_client
@@ -140,24 +146,42 @@ def execute(
         if on_result is not None:
             on_result(redacted[result.name])
 
-    async def go(client: Any) -> list[CheckResult]:
-        return await run_checks(
-            run.checks,
+    async def once(client: Any, checks: Sequence[PreparedCheck], slot_s: float | None) -> list[CheckResult]:
+        raw = await run_checks(
+            checks,
             client=client,
             concurrency=defaults.concurrency,
             max_body_bytes=defaults.max_body_bytes,
             on_result=report,
             backoff=backoff,
+            slot_s=slot_s,
         )
+        return [redacted[r.name] for r in raw]
 
-    async def alone() -> list[CheckResult]:
+    async def go(client: Any) -> tuple[list[CheckResult], Window | None]:
+        if plan is None:
+            return await once(client, run.checks, None), None
+        stopping = asyncio.Event()
+        watcher = asyncio.ensure_future(_watch(stop, stopping))
+        try:
+            return await analyse(
+                run.checks,
+                plan,
+                fail_on=run.fail_on,
+                stop=stopping,
+                measure=lambda checks, slot_s: once(client, checks, slot_s),
+                on_interval=on_interval,
+            )
+        finally:
+            watcher.cancel()
+
+    async def alone() -> tuple[list[CheckResult], Window | None]:
         async with make_client(defaults.concurrency) as client:
             return await go(client)
 
-    started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started_at = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     started = time.perf_counter()
-    raw = asyncio.run(alone()) if session is None else session.run(lambda: go(session.client))
-    results = [redacted[r.name] for r in raw]
+    results, window = asyncio.run(alone()) if session is None else session.run(lambda: go(session.client))
     return RunResult(
         command=run.command,
         profile=run.profile.name,
@@ -168,7 +192,19 @@ def execute(
         risk=risk_rules.assess(results),
         fail_on=run.fail_on,
         enforce=enforce,
+        window=window,
     )
+
+
+async def _watch(stop: threading.Event | None, stopping: asyncio.Event) -> None:
+    """Set ``stopping`` (this loop's) once ``stop`` (set from a signal handler or another thread) is set."""
+    while stop is not None and not stop.is_set():
+        await asyncio.sleep(_STOP_POLL_S)
+    if stop is not None:
+        stopping.set()
+
+
+_STOP_POLL_S = 0.1  # how soon a stop request ends an analysis window
 
 
 def _redact_result(result: CheckResult, redactor: Redactor) -> CheckResult:

@@ -89,6 +89,7 @@ class Probe:
     timeout_s: float
     backoff: bool = True
     shared: SharedFetches | None = None  # the run's shared responses; None: every fetch is sent
+    slot_s: float | None = None  # an analysis window's interval: how long one measurement may take
     retries: int = field(default=0, init=False)
 
     async def fetch(

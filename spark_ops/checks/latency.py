@@ -117,6 +117,8 @@ class LatencyCheck(CheckBase):
             )
         self.canary = profile.config.canary
         self.baseline = None if self.canary.baseline is None else self._baseline_target(self.canary.baseline)
+        # Both sides' samples over an analysis window, pooled interval by interval.
+        self.window_canary, self.window_baseline = LatencyHistogram(), LatencyHistogram()
 
     def _baseline_target(self, reference: str) -> Target:
         """The same request against the baseline: a base URL (same path) or another profile's service."""
@@ -164,8 +166,10 @@ class LatencyCheck(CheckBase):
         return limits
 
     async def measure(self, probe: Probe, target: Target) -> ProbeFigures:
-        """Run the schedule against ``target`` and return the figures."""
+        """Run the schedule against ``target`` and return the figures; in an analysis window the schedule
+        fills the interval (``probe.slot_s``), so the probe runs through the whole window."""
         options = self.options
+        scheduled = self.scheduled if probe.slot_s is None else max(1, int(probe.slot_s * options.rate_rps))
         loop = asyncio.get_running_loop()
         interval_s = 1.0 / options.rate_rps
         histogram = LatencyHistogram()
@@ -188,7 +192,7 @@ class LatencyCheck(CheckBase):
 
         start = loop.time() + 0.005
         try:
-            for slot in range(self.scheduled):
+            for slot in range(scheduled):
                 intended = start + slot * interval_s
                 delay = intended - loop.time()
                 if delay > 0:
@@ -207,7 +211,7 @@ class LatencyCheck(CheckBase):
         finally:
             for task in in_flight:
                 task.cancel()
-        return ProbeFigures(self.scheduled, sent, errors, missed, late, histogram)
+        return ProbeFigures(scheduled, sent, errors, missed, late, histogram)
 
     async def judge(self, probe: Probe) -> Judgement:
         if self.baseline is None:
@@ -217,9 +221,14 @@ class LatencyCheck(CheckBase):
             self.measure(probe, self.target), self.measure(probe, self.baseline)
         )
         alone = self._judge_alone(figures)
+        canary_samples, baseline_samples = figures.histogram, baseline.histogram
+        if probe.slot_s is not None:  # in an analysis window the comparison is over every interval so far
+            self.window_canary.merge(figures.histogram)
+            self.window_baseline.merge(baseline.histogram)
+            canary_samples, baseline_samples = self.window_canary, self.window_baseline
         comparison = compare(
-            figures.histogram,
-            baseline.histogram,
+            canary_samples,
+            baseline_samples,
             min_samples=self.options.min_samples,
             alpha=self.canary.alpha,
             max_slowdown=self.canary.max_slowdown,
@@ -257,7 +266,7 @@ class LatencyCheck(CheckBase):
 
     def _judge_figures(self, figures: ProbeFigures) -> Judgement:
         observed = figures.as_observed()
-        rate = f"{self.scheduled} requests at {self.options.rate_rps:g}/s"
+        rate = f"{figures.scheduled} requests at {self.options.rate_rps:g}/s"
         if figures.histogram.count < self.options.min_samples and figures.error_rate == 0:
             return Judgement(
                 Status.INCONCLUSIVE,

@@ -1,0 +1,152 @@
+"""The analysis window end to end through the pipeline: intervals, early abort, errors, interruption."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import FakePlatform
+from werkzeug import Request, Response
+
+from spark_ops import pipeline
+from spark_ops.analysis import AnalysisConfig, AnalysisPlan
+from spark_ops.model import RunResult, Status
+
+HEALTH_STATUS = """
+[[checks]]
+name = "healthz.status"
+kind = "http"
+service = "web"
+path = "/api/healthz"
+expect_json = [{ field = "status", op = "==", value = "UP" }]
+severity = "{severity}"
+"""
+
+
+def analyse(
+    platform: FakePlatform,
+    tmp_path: Path,
+    plan: AnalysisPlan | None,
+    *,
+    severity: str = "critical",
+    stop: threading.Event | None = None,
+    on_interval: object = None,
+) -> RunResult:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(HEALTH_STATUS.replace("{severity}", severity), encoding="utf-8")
+    prepared = pipeline.prepare_run(
+        "canary", profile_ref="dev", suite_ref=str(suite), sets=platform.sets()[1::2]
+    )
+    return pipeline.execute(prepared, enforce=True, plan=plan, stop=stop, on_interval=on_interval)  # type: ignore[arg-type]
+
+
+def plan_of(count: int, interval_s: float = 0.05, **limits: int) -> AnalysisPlan:
+    plan = AnalysisPlan.of(AnalysisConfig(count=count, interval_s=interval_s, **limits))
+    assert plan is not None
+    return plan
+
+
+def flapping(platform: FakePlatform, every: int) -> list[str]:
+    """Make /api/healthz answer DOWN on every ``every``-th request; returns the statuses it served."""
+    served: list[str] = []
+
+    def handle(request: Request) -> Response:
+        if request.path != "/api/healthz":
+            return platform._handle(request)
+        status = "DOWN" if len(served) % every == every - 1 else "UP"
+        served.append(status)
+        return Response(json.dumps({**platform.health, "status": status}), content_type="application/json")
+
+    platform.server.clear()
+    platform.server.expect_request("/api/healthz").respond_with_handler(handle)
+    return served
+
+
+def test_an_intermittent_failure_a_single_shot_misses_is_caught_by_a_window(platform, tmp_path):
+    """DOWN one answer in five: the single shot sees UP and passes; ten intervals see it and fail."""
+    served = flapping(platform, every=5)
+    single = analyse(platform, tmp_path, None)
+    assert (single.results[0].status, single.exit_code, served) == (Status.PASS, 0, ["UP"])
+    flapping(platform, every=5)
+    window = analyse(platform, tmp_path, plan_of(10))
+    (check,) = window.results
+    assert check.status is Status.FAIL
+    assert "1 of 5 measurements failed (failure_limit 0)" in check.message  # aborted after the 5th
+    assert "JSON field 'status' = 'DOWN', expected == 'UP'" in check.message
+    assert window.exit_code == 1
+
+
+def test_a_deciding_failure_ends_the_window_within_one_interval(platform, tmp_path):
+    """A critical check past its failure limit ends the analysis after the interval that decided it."""
+    served = flapping(platform, every=3)
+    seen: list[int] = []
+    run = analyse(platform, tmp_path, plan_of(10, failure_limit=0), on_interval=lambda i, _: seen.append(i))
+    assert run.window is not None
+    assert run.window.ended.startswith("aborted: healthz.status FAIL")
+    assert (run.window.taken, len(served), seen) == (3, 4 - 1, [0, 1, 2])
+    assert [m.status for m in run.results[0].measurements] == [Status.PASS, Status.PASS, Status.FAIL]
+    assert run.exit_code == 1
+
+
+def test_a_failure_below_fail_on_does_not_end_the_window(platform, tmp_path):
+    """A minor check's failure does not fail the run at fail_on high: the window runs to its end."""
+    flapping(platform, every=3)
+    run = analyse(platform, tmp_path, plan_of(6), severity="minor")
+    assert run.window is not None and (run.window.taken, run.window.ended) == (6, "complete")
+    assert run.results[0].status is Status.FAIL
+    assert "2 of 6 measurements failed" in run.results[0].message
+
+
+PROMQL = '[[checks]]\nname = "up"\nkind = "promql"\nquery = "up"\nmin = 1\nseverity = "{severity}"\n'
+
+
+@pytest.mark.parametrize(
+    ("severity", "taken", "ended", "exit_code"),
+    [("minor", 4, "complete", 0), ("critical", 1, "aborted: up ERROR", 1)],
+    ids=["minor-runs-to-the-end", "critical-ends-the-window"],
+)
+def test_a_window_where_every_measurement_errored_is_error_never_pass(
+    platform, tmp_path, severity, taken, ended, exit_code
+):
+    """Argo #4479's fail-open: every measurement could not judge. Here the check is ERROR, never PASS."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text(PROMQL.replace("{severity}", severity), encoding="utf-8")
+    sets = [f"prometheus.url={platform.url}"]  # the fake platform is no Prometheus: every answer errors
+    prepared = pipeline.prepare_run("canary", profile_ref="dev", suite_ref=str(suite), sets=sets)
+    run = pipeline.execute(prepared, enforce=True, plan=plan_of(4, consecutive_error_limit=10))
+    (check,) = run.results
+    assert [m.status for m in check.measurements] == [Status.ERROR] * taken
+    assert check.status is Status.ERROR
+    assert f"{taken} of {taken} measurements could not judge" in check.message
+    assert run.window is not None and run.window.ended.startswith(ended)
+    assert run.exit_code == exit_code  # a minor ERROR is MEDIUM: below fail_on high, but never PASS
+
+
+def test_an_interrupted_window_is_judged_on_what_it_measured_and_never_exits_0(platform, tmp_path):
+    """A stop request (Ctrl-C, SIGTERM) ends the window; what was measured is judged; the exit is not 0."""
+    stop = threading.Event()
+
+    def after_two(index: int, _results: object) -> None:
+        if index == 1:
+            stop.set()
+
+    run = analyse(platform, tmp_path, plan_of(20, interval_s=0.3), stop=stop, on_interval=after_two)
+    assert run.window is not None
+    assert run.window.ended == "interrupted"
+    assert run.window.taken == 2
+    (check,) = run.results
+    assert [m.status for m in check.measurements] == [Status.PASS, Status.PASS]
+    assert check.status is Status.INCONCLUSIVE  # 2 of 20 planned: too few to pass
+    assert run.exit_code == 3
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_every_measurement_is_kept_in_the_result(platform, tmp_path, count):
+    """Each interval adds one measurement with its time, status and readings."""
+    run = analyse(platform, tmp_path, plan_of(count))
+    (check,) = run.results
+    assert len(check.measurements) == count
+    assert all(m.at.endswith("Z") and m.readings["status_code"] == 200 for m in check.measurements)
+    assert [m.at for m in check.measurements] == sorted(m.at for m in check.measurements)
