@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TextIO
 
 from spark_ops.model import CheckResult
 
@@ -54,3 +56,46 @@ def byte_progress(total_bytes: int, label: str) -> Iterator[Callable[[int], None
     ) as progress:
         task = progress.add_task(label, total=total_bytes)
         yield lambda done: progress.update(task, advance=done)
+
+
+@contextmanager
+def window_progress(
+    planned: int, interval_s: float, label: str, *, stream: TextIO | None = None
+) -> Iterator[Callable[[int, Sequence[CheckResult]], None]]:
+    """Yields the callback an analysis window calls after each interval.
+
+    On a terminal: one live line with the interval, the time left, each check's status this interval and
+    the failures so far. Elsewhere (a CI log): one plain line per interval.
+    """
+    out = sys.stderr if stream is None else stream
+    failures: dict[str, int] = {}
+
+    def line(index: int, results: Sequence[CheckResult]) -> str:
+        for result in results:
+            if result.status.is_failure:
+                failures[result.name] = failures.get(result.name, 0) + 1
+        left_s = max(0.0, (planned - index - 1) * interval_s)
+        by_status = Counter(result.status.value for result in results)
+        counts = ", ".join(f"{count} {status}" for status, count in sorted(by_status.items()))
+        odd = ", ".join(f"{r.name} {r.status.value}" for r in results if r.status.needs_attention)
+        failed = ", ".join(f"{name} x{count}" for name, count in failures.items()) or "none"
+        return (
+            f"{label}: interval {index + 1}/{planned}, {left_s:.0f} s left: {counts}"
+            f"{f' ({odd})' if odd else ''}; failures so far: {failed}"
+        )
+
+    if not out.isatty():
+
+        def plain(index: int, results: Sequence[CheckResult]) -> None:
+            print(line(index, results), file=out, flush=True)
+
+        yield plain
+        return
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(Text(f"{label}: first interval…"), console=Console(file=out), transient=True) as live:
+        yield lambda index, results: live.update(
+            Text(line(index, results), overflow="ellipsis", no_wrap=True)
+        )
