@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 from spark_ops import metric_names as names
 from spark_ops import pipeline, risk
 from spark_ops.errors import ConfigError, ExitCode, one_line
+from spark_ops.loop_thread import ClientLoop
 from spark_ops.model import CheckResult, Judgement, Risk, RunResult, Status
 from spark_ops.profile import require_http_url, target_with_credentials
 from spark_ops.redact import Redactor, url_secrets
@@ -265,7 +266,7 @@ class Monitor:
         self.metrics = MonitorMetrics(prepared, interval_s=interval_s)
         self.pushgateway = pushgateway
         self.redactor = prepared.redactor
-        self._session: pipeline.RunSession | None = None  # while ``loop`` runs: one loop and client for all
+        self._session: ClientLoop | None = None  # while ``loop`` runs: one loop and client for all
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -318,7 +319,7 @@ class Monitor:
         done = 0
         next_start = time.monotonic()
         # Every cycle runs on one event loop and HTTP client (connections kept alive between cycles).
-        self._session = pipeline.RunSession(self.prepared.profile.config.defaults.concurrency)
+        self._session = ClientLoop(self.prepared.profile.config.defaults.concurrency)
         try:
             while (iterations is None or done < iterations) and not stop.wait(next_start - time.monotonic()):
                 outcome = self._cycle_unless_stopped(done + 1, stop)

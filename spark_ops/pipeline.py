@@ -9,20 +9,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spark_ops import clock
 from spark_ops import risk as risk_rules
 from spark_ops.analysis import AnalysisPlan, IntervalCallback, analyse
+from spark_ops.loop_thread import ClientLoop
 from spark_ops.model import CheckResult, RiskLevel, RunResult, Window
 from spark_ops.profile import Profile, Suite, load_profile, load_suite
 from spark_ops.redact import Redactor, environment_secrets
 from spark_ops.registry import PreparedCheck, prepare
 
 if TYPE_CHECKING:
-    import httpx
+    pass
 
 T = TypeVar("T")
 
@@ -69,60 +70,13 @@ def describe_load(run: PreparedRun) -> list[str]:
     return [f"{check.name}: {check.check.planned_load}" for check in run.checks]
 
 
-class RunSession:
-    """One event loop, on a thread of its own, and one HTTP client for many runs in a row (the monitor's
-    cycles): connections stay open between runs and nothing is set up again per run. Against the
-    simulator a fresh loop, client and connections per cycle were about half of a cycle's CPU time.
-    """
-
-    def __init__(self, max_connections: int) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="spark-run-session", daemon=True)
-        self._thread.start()
-        self.client: httpx.AsyncClient = self.run(lambda: self._open(max_connections))
-
-    async def _open(self, max_connections: int) -> httpx.AsyncClient:
-        from spark_ops.transport import make_client
-
-        return await make_client(max_connections).__aenter__()
-
-    def run(self, coroutine: Callable[[], Awaitable[T]]) -> T:
-        """Run ``coroutine()`` on the session's loop and wait for its result (from any other thread)."""
-
-        async def wrapped() -> T:
-            return await coroutine()
-
-        return asyncio.run_coroutine_threadsafe(wrapped(), self._loop).result()
-
-    def close(self) -> None:
-        """Cancel whatever still runs (an abandoned run), close the client, stop the loop."""
-
-        async def shut() -> None:
-            current = asyncio.current_task()
-            pending = [task for task in asyncio.all_tasks() if task is not current]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            await self.client.aclose()
-
-        if not self._thread.is_alive():
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=10)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            if not self._thread.is_alive():
-                self._loop.close()
-
-
 def execute(
     run: PreparedRun,
     *,
     enforce: bool,
     on_result: Callable[[CheckResult], None] | None = None,
     backoff: bool = True,
-    session: RunSession | None = None,
+    session: ClientLoop | None = None,
     plan: AnalysisPlan | None = None,
     on_interval: IntervalCallback | None = None,
     stop: threading.Event | None = None,
@@ -146,6 +100,13 @@ def execute(
         if on_result is not None:
             on_result(redacted[result.name])
 
+    # A probe runs on a loop and client of its own, so the other checks' work does not delay its sends.
+    apart = (
+        ClientLoop(defaults.concurrency, "spark-probe")
+        if any(c.check.runs_alone for c in run.checks)
+        else None
+    )
+
     async def once(client: Any, checks: Sequence[PreparedCheck], slot_s: float | None) -> list[CheckResult]:
         raw = await run_checks(
             checks,
@@ -155,6 +116,7 @@ def execute(
             on_result=report,
             backoff=backoff,
             slot_s=slot_s,
+            apart=apart,
         )
         return [redacted[r.name] for r in raw]
 
@@ -181,7 +143,11 @@ def execute(
 
     started_at = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     started = time.perf_counter()
-    results, window = asyncio.run(alone()) if session is None else session.run(lambda: go(session.client))
+    try:
+        results, window = asyncio.run(alone()) if session is None else session.run(lambda: go(session.client))
+    finally:
+        if apart is not None:
+            apart.close()
     return RunResult(
         command=run.command,
         profile=run.profile.name,

@@ -45,6 +45,11 @@ class Check(Protocol):
     def shares_fetches(self) -> bool:
         """Whether it may judge the run's one response to a request other checks send too."""
 
+    @property
+    def runs_alone(self) -> bool:
+        """Whether it runs on an event loop of its own (a probe whose timing the other checks must not
+        disturb)."""
+
     async def judge(self, probe: Probe) -> Judgement: ...
 
 
@@ -74,6 +79,10 @@ class CheckBase:
     @property
     def shares_fetches(self) -> bool:
         return True
+
+    @property
+    def runs_alone(self) -> bool:
+        return False
 
     async def judge(self, probe: Probe) -> Judgement:
         raise NotImplementedError(f"{type(self).__name__}.judge")

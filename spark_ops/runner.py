@@ -19,6 +19,7 @@ import httpx
 
 from spark_ops import clock
 from spark_ops.errors import CheckError, TargetError, one_line
+from spark_ops.loop_thread import ClientLoop
 from spark_ops.model import CheckResult, Judgement, Measurement, Status
 from spark_ops.registry import PreparedCheck
 from spark_ops.transport import Probe, SharedFetches
@@ -35,10 +36,12 @@ async def run_checks(
     on_result: ResultCallback | None = None,
     backoff: bool = True,
     slot_s: float | None = None,
+    apart: ClientLoop | None = None,
 ) -> list[CheckResult]:
     """Run ``checks`` with at most ``concurrency`` in flight; results come back in suite order.
 
-    ``slot_s`` is how long one measurement may take in an analysis window (None: a single shot).
+    ``slot_s`` is how long one measurement may take in an analysis window (None: a single shot). Checks
+    that run alone (the latency probe) run on ``apart``'s loop and client, when given.
 
     Checks that read the same URL with the same method, headers and body share one response (one
     snapshot judged, one request sent); a check that must send its own requests opts out.
@@ -47,10 +50,14 @@ async def run_checks(
     shared = SharedFetches()
 
     async def run_one(check: PreparedCheck) -> CheckResult:
-        async with gate:  # the deadline starts when the check starts, not while it queues
-            result = await _judge_within_deadline(
-                check, client, max_body_bytes, backoff, shared if check.check.shares_fetches else None, slot_s
+        sharing = shared if check.check.shares_fetches else None
+        if apart is not None and check.check.runs_alone:
+            result = await apart.run_here(
+                lambda: _judge_within_deadline(check, apart.client, max_body_bytes, backoff, None, slot_s)
             )
+        else:
+            async with gate:  # the deadline starts when the check starts, not while it queues
+                result = await _judge_within_deadline(check, client, max_body_bytes, backoff, sharing, slot_s)
         if on_result is not None:
             maybe = on_result(result)
             if maybe is not None:

@@ -159,6 +159,10 @@ class LatencyCheck(CheckBase):
         return False  # every request of the schedule is its own measurement
 
     @property
+    def runs_alone(self) -> bool:
+        return True  # its send times must not wait for the other checks' callbacks
+
+    @property
     def threshold(self) -> dict[str, float]:
         limits: dict[str, float] = {f"max_{name}_ms": value for name, value in self.max_ms.items()}
         if self.max_error_rate is not None:

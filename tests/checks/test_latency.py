@@ -244,6 +244,7 @@ def test_every_slot_is_accounted_once_when_the_prober_hiccups():
         """Answers at once; on the 10th request blocks the event loop as a GC pause or CPU steal would."""
 
         calls = 0
+        slot_s = None  # a single shot, not an analysis window
 
         async def fetch(self, target: Any, **options: Any) -> Fetched:
             self.calls += 1
