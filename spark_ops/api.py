@@ -53,10 +53,12 @@ The judgement
 -------------
 ``Judgement(status, message, observed=, threshold=, readings=, artifacts=)``: ``Status`` (PASS, WARN,
 FAIL, ERROR, INCONCLUSIVE, SKIP), a one-line ``message``, what it saw against what it wanted.
-``readings`` are named finite numbers (``{"connect_ms": 1.8}``, ``{"p95_ms": 14.0}``) that reports,
-the monitor's gauges and analysis windows read without knowing the kind; non-finite values are dropped.
-``artifacts`` maps a file name to the raw bytes judged (``{"body.json": fetched.body}``): the run's
-evidence keeps them.
+``readings`` are named finite numbers (``{"connect_ms": 1.8}``, ``{"p95_ms": 14.0}``): the result JSON
+carries them, and the monitor and the reports read them by name, never by kind (the runner drops NaN,
+infinities and non-numbers). ``artifacts`` maps a file name to the raw bytes judged
+(``{"body.json": fetched.body}``): the run's evidence keeps them, redacted, under the check's name (a
+name with a ``/``, such as ``metrics/web.prom``, is a path in the run); a body several checks judged is
+kept once.
 
 Registering
 -----------
