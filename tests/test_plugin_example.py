@@ -20,10 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import spec_of
 
 from spark_ops.errors import ConfigError, TargetError
-from spark_ops.model import Status
+from spark_ops.model import CheckResult, Status
 from spark_ops.profile import load_profile
+from spark_ops.registry import PreparedCheck
+from spark_ops.runner import run_checks
+from spark_ops.transport import make_client
 
 
 def _repo_root() -> Path:
@@ -147,7 +151,28 @@ def test_no_connection_within_the_deadline_fails(
     monkeypatch.setattr(spark_tcp.asyncio, "open_connection", never_connects)
     with pytest.raises(TargetError) as caught:
         judge(make_check(spark_tcp, host="127.0.0.1", port=9), timeout_s=0.05)
-    assert str(caught.value) == "tcp 127.0.0.1:9: cannot connect: no connection within 0.05 s"
+    assert str(caught.value) == "tcp 127.0.0.1:9: cannot connect: no connection within the 0.05 s deadline"
+
+
+def test_no_connection_within_the_runners_deadline_fails_naming_the_address(
+    spark_tcp: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the runner, a connection that never opens FAILs with the kind's reason, not a generic one."""
+
+    async def never_connects(host: str, port: int) -> Any:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(spark_tcp.asyncio, "open_connection", never_connects)
+    check = make_check(spark_tcp, host="10.0.0.9", port=5432)
+    prepared = PreparedCheck(spec=spec_of("db.port", "tcp"), timeout_s=0.3, retries=0, check=check)
+
+    async def run() -> list[CheckResult]:
+        async with make_client(1) as client:
+            return await run_checks([prepared], client=client, concurrency=1, max_body_bytes=1024)
+
+    [result] = asyncio.run(run())
+    assert result.status is Status.FAIL
+    assert result.message == "tcp 10.0.0.9:5432: cannot connect: no connection within the 0.3 s deadline"
 
 
 def test_other_connect_errors_fail_with_their_reason(
