@@ -12,7 +12,8 @@ A kind is a class, usually a subclass of ``CheckBase``, that
   unknown keys, wrong types and missing required keys are configuration errors naming the suite file and
   the key);
 - takes ``(options, profile)`` in ``__init__`` and resolves everything there: targets with
-  ``profile.target(service=, path=, url=)``, thresholds with ``Bounds.resolve`` or
+  ``profile.target(service=, path=, url=)``, thresholds (options typed ``Threshold``: a number or a
+  dotted profile key such as ``"slo.latency_p95_ms"``) with ``Bounds.resolve`` or
   ``profile.number(value, key=)``; a bad value raises ``ConfigError(reason, key="the_key")`` (exit 2);
 - implements ``async judge(probe) -> Judgement``: reach the target, judge what came back, return.
 
@@ -52,7 +53,8 @@ on something other than HTTP. ``require_2xx``, ``parse_json``, ``lookup``/``MISS
 The judgement
 -------------
 ``Judgement(status, message, observed=, threshold=, readings=, artifacts=)``: ``Status`` (PASS, WARN,
-FAIL, ERROR, INCONCLUSIVE, SKIP), a one-line ``message``, what it saw against what it wanted.
+FAIL, ERROR, INCONCLUSIVE, SKIP), a one-line ``message``, what it saw against what it wanted. How much
+a failure weighs (``Severity``) is the suite's ``severity`` key, never the kind's.
 ``readings`` are named finite numbers (``{"connect_ms": 1.8}``, ``{"p95_ms": 14.0}``): the result JSON
 carries them, and the monitor and the reports read them by name, never by kind (the runner drops NaN,
 infinities and non-numbers). ``artifacts`` maps a file name to the raw bytes judged
@@ -75,7 +77,7 @@ Start-up
 --------
 ``Probe`` and ``Fetched`` load the HTTP transport (httpx, aiohttp) the first time they are accessed here;
 a kind that only annotates with them imports them under ``typing.TYPE_CHECKING`` so that loading it
-(``spark checks list``, ``spark --help``) stays fast.
+(``spark checks list`` loads every kind) stays fast.
 """
 
 from __future__ import annotations

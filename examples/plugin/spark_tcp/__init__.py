@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # Probe loads spark-ops' HTTP transport; annotations need not
 __all__ = ["TcpCheck", "TcpOptions"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}  # a service URL without a port
-GIVE_UP_EARLY_S = 0.05  # before the check's deadline (at most a tenth of it)
+GIVE_UP_EARLY_S = 0.25  # before the check's deadline (at most a tenth of it): room for a busy event loop
 
 
 class TcpOptions(Options, frozen=True, kw_only=True):
