@@ -25,7 +25,13 @@ wrong for the kind:
 - ``minimum_timeout_s`` (0): the shortest deadline it can work in (a suite asking less is refused);
 - ``shares_fetches`` (True): whether ``probe.fetch`` may answer with the run's one response to the same
   request (same method, URL, headers, body and limits) another check sent; a kind that must send its own
-  requests (a load probe, anything that times each request) returns False.
+  requests (a load probe, anything that times each request) returns False;
+- ``runs_alone`` (False): whether it runs on an event loop and HTTP client of its own, so the other
+  checks' work never delays it (the latency probe: its send times are its measurement).
+
+In an analysis window (``spark canary --duration``) every check is judged once per interval;
+``probe.slot_s`` is then the interval's length (None for a single shot), and a kind that runs for a
+while by design (``minimum_timeout_s`` > 0) may fill it, as the latency probe does.
 
 A class that does not subclass ``CheckBase`` still loads (the defaults are mixed in) as long as it has
 ``Options`` and ``judge``.
@@ -48,7 +54,8 @@ timed out, or read NaN, an empty body or a missing field ever counts as passing.
 headers, the whole body within a size limit, ``elapsed_ms``; ``describe()`` for messages), with the
 deadline and retries already applied. ``probe.timeout_s`` is the check's deadline, for a kind that waits
 on something other than HTTP. ``require_2xx``, ``parse_json``, ``lookup``/``MISSING`` and
-``number_from`` turn an answer into a number, failing closed (each raises ``TargetError``).
+``number_from`` turn an answer into a number, failing closed (each raises ``TargetError``);
+``one_line(exc)`` puts an exception's message on one short line for a reason.
 
 The judgement
 -------------
@@ -95,8 +102,8 @@ from spark_ops.checks._common import (
     parse_json,
     require_2xx,
 )
-from spark_ops.errors import CheckError, ConfigError, TargetError
-from spark_ops.model import Judgement, Severity, Status
+from spark_ops.errors import CheckError, ConfigError, TargetError, one_line
+from spark_ops.model import Judgement, Readings, Severity, Status
 from spark_ops.profile import Profile, Target
 from spark_ops.registry import Check, CheckBase, CheckKind
 
@@ -116,6 +123,7 @@ __all__ = [
     "Options",
     "Probe",
     "Profile",
+    "Readings",
     "Severity",
     "Status",
     "Target",
@@ -124,6 +132,7 @@ __all__ = [
     "Threshold",
     "lookup",
     "number_from",
+    "one_line",
     "parse_json",
     "require_2xx",
 ]

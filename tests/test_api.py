@@ -19,6 +19,7 @@ HOMES = {
     "Judgement": model,
     "Status": model,
     "Severity": model,
+    "Readings": model,
     "Probe": transport,
     "Fetched": transport,
     "Target": profile,
@@ -35,6 +36,7 @@ HOMES = {
     "ConfigError": errors,
     "CheckError": errors,
     "TargetError": errors,
+    "one_line": errors,
 }
 
 
