@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 from conftest import free_port, write_suite
 
-from spark_ops.evidence.store import RUN_ID, STAGING_PREFIX
+from spark_ops.evidence.store import RUN_ID
+from spark_ops.fsio import STAGING_PREFIX
 
 pytestmark = [
     pytest.mark.slow,

@@ -27,16 +27,8 @@ from typing import IO, Any
 
 from spark_ops import __version__
 from spark_ops.errors import ConfigError, EvidenceRefused, one_line
-from spark_ops.evidence.store import (
-    STAGING_PREFIX,
-    STAMP_FORMAT,
-    StoredRun,
-    list_runs,
-    process_alive,
-    read_json,
-    sweep_stale_staging,
-    write_atomically,
-)
+from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, read_json
+from spark_ops.fsio import STAGING_PREFIX, process_alive, sweep_stale_staging, write_atomically
 from spark_ops.redact import Redactor, SecretScanner, StreamRedactor
 
 MANIFEST = "manifest.json"
