@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,3 +298,19 @@ def judge_check(
         return run_one_check(tmp_path, check, profile, [f"services.{service}.url={url}", *sets])
 
     return run
+
+
+@pytest.fixture
+def fake_pm2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """``fake_pm2(shell_body)`` puts an executable ``pm2`` running ``shell_body`` first on PATH."""
+    folder = tmp_path / "fake-bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+    def install(body: str) -> Path:
+        script = folder / "pm2"
+        script.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return script
+
+    return install

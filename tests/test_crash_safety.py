@@ -260,7 +260,7 @@ def open_archive_size(pid: int, out_dir: Path) -> int:
 
 # Without O_TMPFILE (other systems, some filesystems) the archive is a hidden named temporary file.
 # Forcing that path in the killed process is the only way to test it on Linux: hence the prelude.
-NO_TMPFILE = "import spark_ops.evidence.archive as a; a._anonymous_file = lambda folder: None"
+NO_TMPFILE = "import spark_ops.fsio as f; f.anonymous_file = lambda folder: None"
 
 
 @pytest.mark.parametrize("prelude", ["", NO_TMPFILE], ids=["o-tmpfile", "named-temporary-file"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import run_one_check
 
-from spark_ops.checks import pm2
+from spark_ops import pm2_client
 from spark_ops.model import Status
 
 PM2 = shutil.which("pm2")
@@ -59,7 +59,7 @@ def wait_for_crash_loop() -> dict[str, object]:
     """The crasher's trimmed entry once PM2 marks it errored or its restarts pass the default limit."""
     deadline = time.monotonic() + WAIT_S
     while True:
-        crasher = next(entry for entry in pm2.pm2_status() if entry["name"] == CRASHER)
+        crasher = next(entry for entry in pm2_client.pm2_status() if entry["name"] == CRASHER)
         restarts = crasher["restart_time"]
         if crasher["status"] == "errored" or (isinstance(restarts, int) and restarts > 10):
             return crasher
