@@ -20,11 +20,9 @@ DATA = Path(__file__).resolve().parent / "data" / "pm2"
 PLANTED = ("pm2-planted-token-7f3c9e", "pm2-planted-dbpass-41d2")
 TRIMMED_KEYS = {"name", "pm_id", "status", "restart_time", "memory", "cpu", "uptime_s"}
 SEED_RECORDED_AT_S = 1795268737.474  # when banner_then_seed_crashloop.txt was recorded
+# These force the Windows path on POSIX; on Windows itself signal 0 would send Ctrl-C, and PATHEXT applies.
+posix_only = pytest.mark.skipif(os.name != "posix", reason="forces the Windows path on a POSIX system")
 
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="fake pm2 is a /bin/sh script")
-
-
-@posix_only
 def test_pm2_status_returns_the_trimmed_list(fake_pm2, monkeypatch):
     """pm2_status() runs `pm2 jlist` and returns only name, pm_id, status, restarts, memory, cpu, uptime."""
     monkeypatch.setattr(pm2_client, "clock", lambda: SEED_RECORDED_AT_S)
@@ -40,7 +38,6 @@ def test_pm2_status_returns_the_trimmed_list(fake_pm2, monkeypatch):
     assert not any(secret in json.dumps(status) for secret in PLANTED)
 
 
-@posix_only
 def test_pm2_status_times_out_and_reports_a_missing_pm2(fake_pm2, monkeypatch, tmp_path):
     """pm2_status() raises CheckError when pm2 hangs past its timeout or is not on PATH."""
     fake_pm2("exec sleep 30")
@@ -53,7 +50,7 @@ def test_pm2_status_times_out_and_reports_a_missing_pm2(fake_pm2, monkeypatch, t
         pm2_client.pm2_status()
 
 
-@posix_only
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process group from /proc")
 @pytest.mark.parametrize("groups", [True, False], ids=["process-group", "no-process-groups-windows-path"])
 def test_a_hanging_pm2_is_killed_and_reaped_with_or_without_process_groups(
     fake_pm2, monkeypatch, tmp_path, groups
@@ -90,6 +87,7 @@ def executable(path: Path) -> Path:
         pytest.param([], False, None, id="posix-none"),
     ],
 )
+@posix_only
 def test_find_executable_prefers_pm2_cmd_on_windows(tmp_path, monkeypatch, files, windows, found):
     """npm's extensionless pm2 is a shell script Windows cannot start: there pm2.cmd (or .exe) is taken."""
     for name in files:
@@ -99,6 +97,7 @@ def test_find_executable_prefers_pm2_cmd_on_windows(tmp_path, monkeypatch, files
     assert result == (None if found is None else str(tmp_path / found))
 
 
+@posix_only
 def test_an_explicit_command_is_taken_as_given_on_windows(tmp_path, monkeypatch):
     """A command with an extension (``pm2.cmd``, ``node.exe``) is looked up as it is."""
     executable(tmp_path / "pm2.cmd")
@@ -117,6 +116,7 @@ def test_an_explicit_command_is_taken_as_given_on_windows(tmp_path, monkeypatch)
         pytest.param("dead", False, True, id="no-pid-probe-windows-trusts-the-file"),
     ],
 )
+@posix_only
 def test_daemon_running_reads_the_pid_file(tmp_path, monkeypatch, pid_file, probe, running):
     """A PM2 daemon runs when $PM2_HOME/pm2.pid names a live process; where pids cannot be probed
     (Windows), the pid file alone is taken as a running daemon."""

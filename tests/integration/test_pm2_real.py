@@ -1,5 +1,6 @@
 """Real PM2 (``pm2`` on PATH) under an isolated ``PM2_HOME``: the ``pm2`` kind runs ``pm2 jlist`` itself
-and catches a real crash loop. Without pm2 this skips, except under ``CI=true``, where it fails."""
+and catches a real crash loop. Without pm2 this skips, except under ``SPARK_REQUIRE_TOOLS=1`` (.ci/run),
+where it fails."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_one_check
+from conftest import missing_tool, run_one_check
 
 from spark_ops import pm2_client
 from spark_ops.model import Status
@@ -29,9 +30,7 @@ pytestmark = pytest.mark.slow
 def pm2_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An isolated PM2 home (its own daemon), killed with ``pm2 kill`` afterwards whatever happened."""
     if PM2 is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("pm2 is not on PATH; CI must install it (npm install -g pm2)")
-        pytest.skip("pm2 is not on PATH (npm install -g pm2)")
+        missing_tool("pm2 is not on PATH (npm install -g pm2)")
     home = tmp_path / "pm2-home"
     monkeypatch.setenv("PM2_HOME", str(home))
     # PM2 copies its environment into every process's jlist entry: this must never be kept.
