@@ -23,6 +23,7 @@ SEED_RECORDED_AT_S = 1795268737.474  # when banner_then_seed_crashloop.txt was r
 # These force the Windows path on POSIX; on Windows itself signal 0 would send Ctrl-C, and PATHEXT applies.
 posix_only = pytest.mark.skipif(os.name != "posix", reason="forces the Windows path on a POSIX system")
 
+
 def test_pm2_status_returns_the_trimmed_list(fake_pm2, monkeypatch):
     """pm2_status() runs `pm2 jlist` and returns only name, pm_id, status, restarts, memory, cpu, uptime."""
     monkeypatch.setattr(pm2_client, "clock", lambda: SEED_RECORDED_AT_S)
