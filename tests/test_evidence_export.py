@@ -767,3 +767,63 @@ def test_a_secret_at_the_end_of_a_big_log_still_refuses_the_export(logs, spark, 
     assert "(base64 form)" in result.stderr
     assert final_archives(tmp_path / "evidence") == []
     assert temporary_files(tmp_path / "evidence") == []
+
+
+# --- system/pm2_status.json: PM2's process list, trimmed ---------------------------------------------
+
+PM2_DATA = Path(__file__).resolve().parent / "data" / "pm2"
+PM2_PLANTED = ("pm2-planted-token-7f3c9e", "pm2-planted-dbpass-41d2")  # in every recorded environment
+
+
+@pytest.fixture
+def pm2_home(tmp_path, monkeypatch) -> Path:
+    """An empty $PM2_HOME: no daemon until a test writes a live pid into pm2.pid."""
+    home = tmp_path / "pm2-home"
+    home.mkdir()
+    monkeypatch.setenv("PM2_HOME", str(home))
+    return home
+
+
+def test_export_keeps_the_trimmed_pm2_list_when_a_daemon_runs(logs, spark, tmp_path, fake_pm2, pm2_home):
+    """With pm2 on PATH and its daemon alive, the archive holds system/pm2_status.json: the trimmed
+    process list, no process environment (no planted secret), and it verifies."""
+    (pm2_home / "pm2.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")
+    fake_pm2(f'cat "{PM2_DATA / "banner_then_seed_crashloop.txt"}"')
+    path = exported_path(spark("evidence", "export"), tmp_path)
+    members = archive_members(path)
+    document = json.loads(members["system/pm2_status.json"])
+    assert [process["name"] for process in document["processes"]] == [
+        "spark-executor-1",
+        "spark-executor-2",
+        "spark-marketdata",
+        "spark-web-next",
+    ]
+    assert not any(secret.encode() in data for data in members.values() for secret in PM2_PLANTED)
+    assert spark("evidence", "verify", str(path)).exit_code == 0
+
+
+def test_pm2_source_never_starts_a_daemon_and_says_why(tmp_path, fake_pm2, pm2_home):
+    """Without a live daemon pm2 is not run (`pm2 jlist` would start one): the member says so."""
+    ran = tmp_path / "pm2-ran"
+    fake_pm2(f'touch "{ran}"; echo "[]"')
+    (pm2_home / "pm2.pid").write_text("not a pid\n", encoding="utf-8")
+    source = spark_ops.evidence.export.pm2_source()
+    assert source is not None and source.member == "system/pm2_status.json"
+    assert source.data is not None
+    assert "daemon is not running" in json.loads(source.data)["error"]
+    assert not ran.exists()
+
+
+def test_pm2_source_keeps_why_pm2_failed(fake_pm2, pm2_home):
+    """A pm2 that fails is kept as the reason (its stderr line), not as an export failure."""
+    (pm2_home / "pm2.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")
+    fake_pm2("echo 'connect EACCES /pm2/rpc.sock: error' >&2; exit 3")
+    source = spark_ops.evidence.export.pm2_source()
+    assert source is not None and source.data is not None
+    assert json.loads(source.data)["error"] == "pm2 jlist exited 3: connect EACCES /pm2/rpc.sock: error"
+
+
+def test_without_pm2_on_path_there_is_no_pm2_member(tmp_path, monkeypatch):
+    """No pm2 on PATH: no system/pm2_status.json at all."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert spark_ops.evidence.export.pm2_source() is None
