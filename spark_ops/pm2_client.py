@@ -7,12 +7,13 @@ export``'s ``system/pm2_status.json``: ``pm2_status()`` (run pm2, return the tri
 
 Portable: ``pm2`` is found with ``shutil.which`` (``pm2.cmd`` first on Windows, where npm's extensionless
 ``pm2`` is a shell script); the child runs in its own process group where there are process groups, so
-a kill reaches what it started; elsewhere only the child itself is killed.
+a kill reaches what it started; elsewhere ``taskkill /T`` ends the child's tree, and the child is killed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from typing import Any
 
 from spark_ops.checks._common import MISSING, clip, lookup
 from spark_ops.errors import CheckError, TargetError
+from spark_ops.fsio import process_alive
 from spark_ops.units import finite_number
 
 DEFAULT_COMMAND = "pm2"
@@ -194,14 +196,33 @@ async def _read_to_eof(
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:
-    """Kill the child and, where there are process groups, everything it started (a wrapper's children)."""
+    """Kill the child and everything it started (a wrapper's children: node under ``pm2.cmd``)."""
     try:
         if KILLS_PROCESS_GROUPS:
             os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.kill()
+            return
+        _kill_tree(process.pid)
+        process.kill()  # the child itself, whether or not taskkill could run
     except ProcessLookupError:
         pass
+
+
+def _kill_tree(pid: int) -> None:
+    """Without process groups (Windows) ``taskkill /T`` ends ``pid`` with its descendants, if it runs."""
+    import subprocess
+
+    taskkill = shutil.which("taskkill")
+    if taskkill is None:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):  # the child is still killed after
+        subprocess.run(
+            [taskkill, "/T", "/F", "/PID", str(pid)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        )
 
 
 def find_executable(command: str, *, windows: bool | None = None) -> str | None:
@@ -217,8 +238,6 @@ def find_executable(command: str, *, windows: bool | None = None) -> str | None:
 
 def daemon_running() -> bool:
     """Whether a PM2 daemon runs (a live pid in ``$PM2_HOME/pm2.pid``): ``pm2 jlist`` would start one."""
-    from spark_ops.fsio import process_alive
-
     home = Path(os.environ.get("PM2_HOME") or Path.home() / ".pm2")
     try:
         pid = int((home / "pm2.pid").read_text(encoding="utf-8").strip())

@@ -310,6 +310,16 @@ def judge_check(
     return run
 
 
+def gone_or_zombie(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie left to an init that does not reap counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
 @pytest.fixture
 def fake_pm2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
     """``fake_pm2(shell_body)`` puts an executable ``pm2`` running ``shell_body`` first on PATH."""

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import gone_or_zombie
 
 from spark_ops import fsio, pm2_client
 from spark_ops.errors import CheckError
@@ -69,6 +70,28 @@ def test_a_hanging_pm2_is_killed_and_reaped_with_or_without_process_groups(
     assert (group == pid) is groups  # a session of its own only where groups are killed
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped (a zombie would still answer)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_without_process_groups_taskkill_ends_the_tree(fake_pm2, monkeypatch, tmp_path):
+    """On the Windows path a hanging pm2 and what it started are ended by `taskkill /T /F /PID <pid>`
+    (a fake taskkill here, killing the tree as the real one does); the child is reaped."""
+    monkeypatch.setattr(pm2_client, "KILLS_PROCESS_GROUPS", False)
+    bin_folder, calls, pids = tmp_path / "fake-bin", tmp_path / "taskkill-calls", tmp_path / "pids"
+    fake_pm2(f'sleep 30 &\necho "$$ $!" > "{pids}"\nwait')
+    executable(bin_folder / "taskkill").write_text(
+        f'#!/bin/sh\necho "$@" >> "{calls}"\npkill -KILL -P "$4"\nkill -KILL "$4"\n', encoding="utf-8"
+    )
+    with pytest.raises(CheckError, match="no answer within"):
+        pm2_client.pm2_status(timeout_s=0.5)
+    shell_pid, sleep_pid = (int(pid) for pid in pids.read_text().split())
+    assert calls.read_text().split() == ["/T", "/F", "/PID", str(shell_pid)]
+    with pytest.raises(ProcessLookupError):
+        os.kill(shell_pid, 0)
+    deadline = time.monotonic() + 5
+    while not gone_or_zombie(sleep_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone_or_zombie(sleep_pid)
 
 
 def executable(path: Path) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_config_error, run_one_check, write_suite
+from conftest import assert_config_error, gone_or_zombie, run_one_check, write_suite
 
 from spark_ops import pm2_client
 from spark_ops.model import CheckResult, Status
@@ -521,16 +521,6 @@ def test_output_over_the_body_limit_fails(tmp_path, fake_pm2):
     result = run(tmp_path, pm2_check())
     assert result.status is Status.FAIL
     assert "larger than the 1048576-byte limit" in result.message
-
-
-def gone_or_zombie(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie left to an init that does not reap counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-        return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def test_deadline_kills_and_reaps_a_hanging_pm2(tmp_path, fake_pm2):
