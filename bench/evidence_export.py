@@ -74,9 +74,9 @@ def stage_costs(log: Path, megabytes: int, repeat: int) -> dict[str, float]:
     import hashlib
     import zlib
 
-    from spark_ops.evidence.archive import CHUNK, export_redactor
     from spark_ops.evidence.store import list_runs
-    from spark_ops.redact import SecretScanner, StreamRedactor
+    from spark_ops.evidence.zipio import CHUNK
+    from spark_ops.redact import SecretScanner, StreamRedactor, export_redactor
 
     base = Path(os.environ["SPARK_EVIDENCE_DIR"])
     redactor = export_redactor(list_runs(base), None, [], note=lambda _: None)

@@ -168,7 +168,7 @@ def _write_atomically(path: Path, text: str, option: str) -> None:
     """Write a report file whole or not at all; an unwritable path is a usage error (exit 2)."""
     if path.is_dir() or not path.name:
         raise ConfigError(f"{option} {path}: is a folder; give a file name")
-    from spark_ops.evidence.store import write_atomically
+    from spark_ops.fsio import write_atomically
 
     try:
         write_atomically(path, text.encode())

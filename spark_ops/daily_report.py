@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, write_atomically
+from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs
+from spark_ops.fsio import write_atomically
 from spark_ops.model import RiskLevel
 from spark_ops.risk import RECOMMENDATIONS
 from spark_ops.units import finite_number

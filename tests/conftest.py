@@ -8,10 +8,11 @@ import os
 import re
 import shutil
 import socket
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -88,16 +89,26 @@ def drop_secret_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPARK_EVIDENCE_DIR", raising=False)
 
 
-def require_tool(name: str, install: str) -> str:
-    """The ``name`` executable on PATH. Without one the test skips, but fails when CI=true: CI must
-    run every test that needs it."""
-    found = shutil.which(name)
-    if found is not None:
-        return found
-    reason = f"{name} is missing ({install})"
-    if os.environ.get("CI", "").lower() == "true":
+# Set by .ci/run: there a test that needs a real peer (promtool, prometheus, pm2, the Pushgateway) fails
+# instead of skipping when the peer is missing. Not CI=true: GitHub sets that on every runner, and the
+# macOS and Windows runners have no Debian packages to install these peers from.
+REQUIRE_TOOLS = "SPARK_REQUIRE_TOOLS"
+
+
+def missing_tool(reason: str) -> NoReturn:
+    """Skip the test for ``reason``, or fail it where SPARK_REQUIRE_TOOLS=1 (CI must run it)."""
+    if os.environ.get(REQUIRE_TOOLS) == "1":
         pytest.fail(f"{reason}; CI must run the tests that need it", pytrace=False)
     pytest.skip(reason)
+
+
+def require_tool(name: str, install: str) -> str:
+    """The ``name`` executable on PATH. Without one the test skips, but fails when SPARK_REQUIRE_TOOLS=1
+    (as .ci/run sets it): CI must run every test that needs it."""
+    found = shutil.which(name)
+    if found is None:
+        missing_tool(f"{name} is missing ({install})")
+    return found
 
 
 def promtool() -> str:
@@ -334,3 +345,31 @@ def judge_check(
         return run_one_check(tmp_path, check, profile, [f"services.{service}.url={url}", *sets])
 
     return run
+
+
+def gone_or_zombie(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie left to an init that does not reap counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+@pytest.fixture
+def fake_pm2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """``fake_pm2(shell_body)`` puts an executable ``pm2`` running ``shell_body`` first on PATH."""
+    if os.name != "posix":
+        pytest.skip("the fake pm2 is a /bin/sh script")
+    folder = tmp_path / "fake-bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+    def install(body: str) -> Path:
+        script = folder / "pm2"
+        script.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return script
+
+    return install

@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 from conftest import free_port, write_suite
 
-from spark_ops.evidence.store import RUN_ID, STAGING_PREFIX
+from spark_ops.evidence.store import RUN_ID
+from spark_ops.fsio import STAGING_PREFIX
 
 pytestmark = [
     pytest.mark.slow,
@@ -259,7 +260,7 @@ def open_archive_size(pid: int, out_dir: Path) -> int:
 
 # Without O_TMPFILE (other systems, some filesystems) the archive is a hidden named temporary file.
 # Forcing that path in the killed process is the only way to test it on Linux: hence the prelude.
-NO_TMPFILE = "import spark_ops.evidence.archive as a; a._anonymous_file = lambda folder: None"
+NO_TMPFILE = "import spark_ops.fsio as f; f.anonymous_file = lambda folder: None"
 
 
 @pytest.mark.parametrize("prelude", ["", NO_TMPFILE], ids=["o-tmpfile", "named-temporary-file"])

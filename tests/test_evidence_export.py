@@ -23,7 +23,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 from conftest import assert_config_error, drop_secret_env, write_stack_profile
 
-import spark_ops.evidence.archive
+import spark_ops.evidence.export
+import spark_ops.evidence.zipio
 
 ARCHIVE_NAME = re.compile(r"^(?P<prefix>.+)_(?P<stamp>\d{8}_\d{6})(?:-(?P<n>\d+))?\.zip$")
 WEB_TOKEN = "tok-9f8e/7d6c+5b4a=3210"  # '/', '+' and '=' make its URL-encoded forms differ from it
@@ -292,7 +293,7 @@ def test_a_second_default_export_with_nothing_new_exits_2(spark, tmp_path):
 
 def test_runs_of_the_same_second_as_the_export_are_not_new_afterwards(spark, tmp_path, monkeypatch):
     """A run older than the last export is not "new" even when it shares the export's second."""
-    monkeypatch.setattr(spark_ops.evidence.archive, "datetime", FrozenClock)
+    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
     base, second = tmp_path / "evidence", FrozenClock.now(UTC)
     write_run(base, second, "gate")
     write_run(base, second, "gate", suffix="-2")
@@ -500,7 +501,7 @@ class FrozenClock(datetime):
 
 def test_exports_in_the_same_second_get_distinct_names(logs, spark, tmp_path, monkeypatch):
     """Three exports stamped with the same second are all kept, as <stamp>, <stamp>-2 and <stamp>-3."""
-    monkeypatch.setattr(spark_ops.evidence.archive, "datetime", FrozenClock)
+    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
     paths = [exported_path(spark("evidence", "export", "--all"), tmp_path) for _ in range(3)]
     assert [p.name for p in paths] == [
         "canary_20260304_050607.zip",
@@ -512,7 +513,7 @@ def test_exports_in_the_same_second_get_distinct_names(logs, spark, tmp_path, mo
 
 def test_an_existing_file_is_never_overwritten(logs, spark, tmp_path, monkeypatch):
     """A file already holding the archive's name is left alone; the export takes the next free name."""
-    monkeypatch.setattr(spark_ops.evidence.archive, "datetime", FrozenClock)
+    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
     taken = tmp_path / "evidence" / "canary_20260304_050607.zip"
     taken.write_bytes(b"someone else's archive")
     path = exported_path(spark("evidence", "export"), tmp_path)
@@ -602,7 +603,7 @@ def test_a_secret_sharing_a_prefix_with_another_is_masked_whole_in_a_long_line(
 # --- SIGKILL half-way through a large export -----------------------------------------------------
 
 EXPORT_WITHOUT_O_TMPFILE = (
-    "import sys, spark_ops.evidence.archive as a; a._anonymous_file = lambda folder: None; "
+    "import sys, spark_ops.fsio as f; f.anonymous_file = lambda folder: None; "
     "from spark_ops.cli import main; sys.argv[0] = 'spark'; main()"
 )
 
@@ -700,7 +701,7 @@ SYNC_FLUSH = b"\x00\x00\xff\xff"  # the empty stored block that ends every block
 
 
 def parallel_deflate(data: bytes, piece: int, workers: int) -> bytes:
-    deflater = spark_ops.evidence.archive._ParallelDeflate(6, workers)
+    deflater = spark_ops.evidence.zipio._ParallelDeflate(6, workers)
     return (
         b"".join(deflater.compress(data[i : i + piece]) for i in range(0, len(data), piece))
         + deflater.flush()
@@ -738,7 +739,7 @@ def test_parallel_deflate_compresses_as_well_as_one_stream_and_the_same_every_ti
 
 def test_a_big_log_is_deflated_in_blocks_and_its_archive_verifies(logs, spark, tmp_path):
     """A log above the parallel threshold is deflated in blocks; zipfile, unzip and verify all accept it."""
-    size = spark_ops.evidence.archive.PARALLEL_FROM + 3 * MIB
+    size = spark_ops.evidence.zipio.PARALLEL_FROM + 3 * MIB
     (logs / "big.log").write_bytes((LOG_TEXT * (size // len(LOG_TEXT) + 1))[:size])
     path = exported_path(spark("evidence", "export", "--include", "logs/big.log"), tmp_path)
     with zipfile.ZipFile(path) as archive:
@@ -756,7 +757,7 @@ def test_a_big_log_is_deflated_in_blocks_and_its_archive_verifies(logs, spark, t
 def test_a_secret_at_the_end_of_a_big_log_still_refuses_the_export(logs, spark, tmp_path, monkeypatch):
     """Deflate threads or not, a base64 secret in the last line refuses the export and leaves nothing."""
     monkeypatch.setenv("SPARK_API_TOKEN", API_TOKEN)
-    size = spark_ops.evidence.archive.PARALLEL_FROM + MIB
+    size = spark_ops.evidence.zipio.PARALLEL_FROM + MIB
     body = (LOG_TEXT * (size // len(LOG_TEXT) + 1))[:size]
     (logs / "big.log").write_bytes(
         body + b"Authorization: Basic " + base64.b64encode(API_TOKEN.encode()) + b"\n"
@@ -766,3 +767,63 @@ def test_a_secret_at_the_end_of_a_big_log_still_refuses_the_export(logs, spark, 
     assert "(base64 form)" in result.stderr
     assert final_archives(tmp_path / "evidence") == []
     assert temporary_files(tmp_path / "evidence") == []
+
+
+# --- system/pm2_status.json: PM2's process list, trimmed ---------------------------------------------
+
+PM2_DATA = Path(__file__).resolve().parent / "data" / "pm2"
+PM2_PLANTED = ("pm2-planted-token-7f3c9e", "pm2-planted-dbpass-41d2")  # in every recorded environment
+
+
+@pytest.fixture
+def pm2_home(tmp_path, monkeypatch) -> Path:
+    """An empty $PM2_HOME: no daemon until a test writes a live pid into pm2.pid."""
+    home = tmp_path / "pm2-home"
+    home.mkdir()
+    monkeypatch.setenv("PM2_HOME", str(home))
+    return home
+
+
+def test_export_keeps_the_trimmed_pm2_list_when_a_daemon_runs(logs, spark, tmp_path, fake_pm2, pm2_home):
+    """With pm2 on PATH and its daemon alive, the archive holds system/pm2_status.json: the trimmed
+    process list, no process environment (no planted secret), and it verifies."""
+    (pm2_home / "pm2.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")
+    fake_pm2(f'cat "{PM2_DATA / "banner_then_seed_crashloop.txt"}"')
+    path = exported_path(spark("evidence", "export"), tmp_path)
+    members = archive_members(path)
+    document = json.loads(members["system/pm2_status.json"])
+    assert [process["name"] for process in document["processes"]] == [
+        "spark-executor-1",
+        "spark-executor-2",
+        "spark-marketdata",
+        "spark-web-next",
+    ]
+    assert not any(secret.encode() in data for data in members.values() for secret in PM2_PLANTED)
+    assert spark("evidence", "verify", str(path)).exit_code == 0
+
+
+def test_pm2_source_never_starts_a_daemon_and_says_why(tmp_path, fake_pm2, pm2_home):
+    """Without a live daemon pm2 is not run (`pm2 jlist` would start one): the member says so."""
+    ran = tmp_path / "pm2-ran"
+    fake_pm2(f'touch "{ran}"; echo "[]"')
+    (pm2_home / "pm2.pid").write_text("not a pid\n", encoding="utf-8")
+    source = spark_ops.evidence.export.pm2_source()
+    assert source is not None and source.member == "system/pm2_status.json"
+    assert source.data is not None
+    assert "daemon is not running" in json.loads(source.data)["error"]
+    assert not ran.exists()
+
+
+def test_pm2_source_keeps_why_pm2_failed(fake_pm2, pm2_home):
+    """A pm2 that fails is kept as the reason (its stderr line), not as an export failure."""
+    (pm2_home / "pm2.pid").write_text(f"{os.getpid()}\n", encoding="utf-8")
+    fake_pm2("echo 'connect EACCES /pm2/rpc.sock: error' >&2; exit 3")
+    source = spark_ops.evidence.export.pm2_source()
+    assert source is not None and source.data is not None
+    assert json.loads(source.data)["error"] == "pm2 jlist exited 3: connect EACCES /pm2/rpc.sock: error"
+
+
+def test_without_pm2_on_path_there_is_no_pm2_member(tmp_path, monkeypatch):
+    """No pm2 on PATH: no system/pm2_status.json at all."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert spark_ops.evidence.export.pm2_source() is None

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GATE_CHECKS, assert_config_error, free_port
+from conftest import GATE_CHECKS, assert_config_error, free_port, missing_tool
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
@@ -455,9 +455,7 @@ def test_signal_stops_a_running_monitor_cleanly(sim, tmp_path, signum, busy):
 def pushgateway(tmp_path: Path) -> Iterator[str]:
     """A real Pushgateway on a free loopback port, without persistence; stopped after the test."""
     if not Path(PUSHGATEWAY).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{PUSHGATEWAY} is missing (apt-get install -y prometheus-pushgateway)")
-        pytest.skip(f"{PUSHGATEWAY} is missing (apt-get install -y prometheus-pushgateway)")
+        missing_tool(f"{PUSHGATEWAY} is missing (apt-get install -y prometheus-pushgateway)")
     port = free_port()
     process = subprocess.Popen(
         [PUSHGATEWAY, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],

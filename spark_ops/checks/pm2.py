@@ -9,53 +9,34 @@ ERROR: the check could not look, which says nothing about the processes but neve
 answered with something other than a healthy process list (not JSON, not a list, a bad process) is FAIL;
 an empty list is INCONCLUSIVE unless ``processes`` named some, which are then missing (FAIL).
 
-A raw jlist holds every process's whole environment (tokens, passwords): it is parsed here, trimmed by
-``trimmed_status`` and never stored or shown. Reusable pieces, e.g. for ``spark evidence export``'s
-``system/pm2_status.json``: ``pm2_status()`` (run pm2, return the trimmed list), ``read_jlist``,
-``parse_jlist`` and ``trimmed_status``.
+A raw jlist holds every process's whole environment (tokens, passwords): ``spark_ops.pm2_client`` reads,
+parses and trims it; only the trimmed list is kept as the check's artifact.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import re
-import shutil
-import signal
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import msgspec
 
-from spark_ops.checks._common import MISSING, TargetOptions, clip, lookup, require_2xx
+from spark_ops import pm2_client
+from spark_ops.checks._common import TargetOptions, require_2xx
 from spark_ops.errors import CheckError, ConfigError, TargetError
 from spark_ops.model import Judgement, Status
+from spark_ops.pm2_client import DEFAULT_COMMAND, ProcessStatus, parse_jlist, read_jlist, read_process
 from spark_ops.profile import NonNegativeFloat, NonNegativeInt, PositiveFloat, Profile, Target
 from spark_ops.registry import CheckBase
-from spark_ops.units import finite_number
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Probe
 
 NonEmptyText = Annotated[str, msgspec.Meta(min_length=1)]
-DEFAULT_COMMAND = "pm2"
 DEFAULT_PATH = "/api/tools/pm2"
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MIB = 1024 * 1024  # PM2 shows memory in MiB and calls it "mb"
-STDERR_KEEP_BYTES = 64 * 1024
-STDERR_LINE_CHARS = 200
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_LIST_START = re.compile(r"^[ \t]*\[", re.M)
 _DAEMON_SPAWNED = b"Spawning PM2 daemon"
-
-# Seconds since the epoch, for uptimes; tests pin it to a recording's time.
-clock: Callable[[], float] = time.time
 
 
 class Pm2Options(TargetOptions, frozen=True, kw_only=True):
@@ -65,225 +46,6 @@ class Pm2Options(TargetOptions, frozen=True, kw_only=True):
     max_restarts: NonNegativeInt | None = None
     max_memory_mb: PositiveFloat | None = None
     min_uptime_s: NonNegativeFloat | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessStatus:
-    """What the check reads of one jlist entry: typed values only, and what was missing or mistyped."""
-
-    name: str | None
-    pm_id: int | None
-    status: str | None
-    restart_time: int | None
-    memory_bytes: float | None
-    cpu: float | None
-    uptime_s: float | None  # online processes only
-    problems: tuple[str, ...]
-
-    def trimmed(self) -> dict[str, Any]:
-        """The entry as evidence may keep it: no environment, no paths."""
-        return {
-            "name": self.name,
-            "pm_id": self.pm_id,
-            "status": self.status,
-            "restart_time": self.restart_time,
-            "memory": self.memory_bytes,
-            "cpu": self.cpu,
-            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
-        }
-
-
-def _shown(value: Any) -> str:
-    """A wrongly typed value, described without echoing containers (they may hold an environment)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return f"the string {value!r}" if len(value) <= 20 else "a string"
-    return "a list" if isinstance(value, list) else "an object"
-
-
-def _count(value: Any, where: str, what: str, problems: list[str], *, whole: bool = False) -> Any:
-    """``value`` when it is a finite number >= 0 (an int when ``whole``), else None and a problem."""
-    if value is MISSING:
-        problems.append(f"{where} missing")
-        return None
-    typed = isinstance(value, int) if whole else isinstance(value, int | float)
-    if isinstance(value, bool) or not typed or finite_number(value) is None or value < 0:
-        problems.append(f"{where} is {_shown(value)}, not {what}")
-        return None
-    return value
-
-
-def read_process(entry: Any, now_ms: float) -> ProcessStatus:
-    """Read one jlist entry; missing or mistyped fields become problems, never good values."""
-    problems: list[str] = []
-    if not isinstance(entry, dict):
-        return ProcessStatus(None, None, None, None, None, None, None, (f"entry is {_shown(entry)}",))
-    name = entry.get("name")
-    if not isinstance(name, str) or not name:
-        problems.append("name missing")
-        name = None
-    pm_id = entry.get("pm_id")
-    pm_id = pm_id if isinstance(pm_id, int) and not isinstance(pm_id, bool) else None
-    env, monit = entry.get("pm2_env"), entry.get("monit")
-    status = lookup(env, "status")
-    if not isinstance(status, str) or not status:
-        problems.append(
-            "pm2_env.status missing" if status is MISSING else f"pm2_env.status is {_shown(status)}"
-        )
-        status = None
-    restarts = _count(lookup(env, "restart_time"), "pm2_env.restart_time", "a count", problems, whole=True)
-    memory = _count(lookup(monit, "memory"), "monit.memory", "a number of bytes", problems)
-    cpu = finite_number(lookup(monit, "cpu"))
-    started_ms = finite_number(lookup(env, "pm_uptime"))
-    uptime_s = (now_ms - started_ms) / 1000 if status == "online" and started_ms is not None else None
-    return ProcessStatus(name, pm_id, status, restarts, memory, cpu, uptime_s, tuple(problems))
-
-
-def trimmed_status(processes: list[Any], now_ms: float | None = None) -> list[dict[str, Any]]:
-    """A parsed jlist cut down to name, pm_id, status, restart_time, memory, cpu, uptime_s per process."""
-    now_ms = clock() * 1000 if now_ms is None else now_ms
-    return [read_process(entry, now_ms).trimmed() for entry in processes]
-
-
-def parse_jlist(data: bytes, origin: str) -> list[Any]:
-    """The process list in ``data``; PM2's banner or warning lines before the JSON are skipped.
-
-    Raises TargetError when ``data`` is not UTF-8 or holds no JSON array that runs to its end. Messages never
-    quote the data: a broken jlist may still hold environment values.
-    """
-    try:
-        text = data.decode("utf-8")  # JSON is UTF-8 (RFC 8259); pm2 (Node) never writes anything else
-    except UnicodeDecodeError as exc:
-        raise TargetError(f"{origin}: not valid UTF-8 (byte {exc.start}), not a PM2 process list") from None
-    if not text.strip():
-        raise TargetError(f"{origin}: empty answer where the PM2 process list was expected")
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        document = MISSING
-    if document is not MISSING and not isinstance(document, list):
-        raise TargetError(f"{origin}: JSON {_shown(document)}, not a PM2 process list")
-    if isinstance(document, list):
-        return document
-    decoder = json.JSONDecoder()
-    # Banner lines can start with "[" too ("[PM2] Spawning..."): the list is the array that ends the output.
-    for start in _LIST_START.finditer(text):
-        try:
-            found, end = decoder.raw_decode(text, start.end() - 1)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(found, list) and not text[end:].strip():
-            return found
-    raise TargetError(f"{origin}: not a PM2 process list (no JSON array in {len(data)} bytes)")
-
-
-def _stderr_line(stderr: bytes) -> str:
-    """The most telling stderr line (the first naming an error, else the last), short.
-
-    Not redacted here: every output (the run's results, the export, the CLI's errors) is redacted once.
-    """
-    lines = [line.strip() for line in _ANSI.sub("", stderr.decode("utf-8", errors="replace")).splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
-        return "no output on stderr"
-    line = next((line for line in lines if "error" in line.lower()), lines[-1])
-    return clip(line, STDERR_LINE_CHARS)
-
-
-async def _read_to_eof(
-    stream: asyncio.StreamReader | None, keep: int, on_overflow: Callable[[], None] | None = None
-) -> tuple[bytes, bool]:
-    """Read ``stream`` to its end (an undrained pipe keeps the child from being reaped) and say whether it
-    held more than ``keep`` bytes. With ``on_overflow`` (called once) the first ``keep`` bytes are kept,
-    without it the last ``keep``."""
-    data = bytearray()
-    overflowed = False
-    while stream is not None and (chunk := await stream.read(65536)):
-        if overflowed and on_overflow is not None:
-            continue
-        data += chunk
-        if len(data) > keep:
-            overflowed = True
-            if on_overflow is None:
-                del data[:-keep]
-            else:
-                on_overflow()
-    return bytes(data), overflowed
-
-
-def _kill(process: asyncio.subprocess.Process) -> None:
-    """Kill the child and everything in its session (a wrapper script's own children too)."""
-    try:
-        if sys.platform == "win32":
-            process.kill()
-        else:
-            os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-async def read_jlist(command: str = DEFAULT_COMMAND, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """The standard output of ``<command> jlist`` (raw: it holds environments; parse and trim it).
-
-    Raises CheckError when the command is not on PATH, cannot start or exits non-zero (the reason
-    carries one redacted stderr line), TargetError when the output exceeds ``max_bytes``. When the
-    caller is cancelled (a deadline), the child and its session are killed and reaped before returning.
-    """
-    what = f"{command} jlist"
-    executable = shutil.which(command)
-    if executable is None:
-        raise CheckError(f"cannot read the PM2 process list: {command!r} is not on PATH")
-    try:
-        process = await asyncio.create_subprocess_exec(
-            executable,
-            "jlist",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a kill reaches whatever it started
-        )
-    except OSError as exc:
-        raise CheckError(f"cannot run {what}: {exc.strerror or exc}") from None
-    try:
-        (stdout, too_long), (stderr, _) = await asyncio.gather(
-            _read_to_eof(process.stdout, max_bytes, on_overflow=lambda: _kill(process)),
-            _read_to_eof(process.stderr, STDERR_KEEP_BYTES),
-        )
-        returncode = await process.wait()
-    finally:
-        if process.returncode is None:
-            _kill(process)
-            await process.wait()
-    if too_long:
-        raise TargetError(f"{what}: output larger than the {max_bytes}-byte limit")
-    if returncode != 0:
-        raise CheckError(f"{what} exited {returncode}: {_stderr_line(stderr)}")
-    return stdout
-
-
-def pm2_status(
-    command: str = DEFAULT_COMMAND, *, timeout_s: float = 10.0, max_bytes: int = DEFAULT_MAX_BYTES
-) -> list[dict[str, Any]]:
-    """Run ``<command> jlist`` and return the trimmed process list (e.g. for ``system/pm2_status.json``).
-
-    Synchronous, for code outside the runner. Raises CheckError when pm2 is missing, fails or gives
-    no answer within ``timeout_s`` (the child is killed), TargetError when its output is no process list.
-    """
-
-    async def read() -> bytes:
-        async with asyncio.timeout(timeout_s):
-            return await read_jlist(command, max_bytes=max_bytes)
-
-    try:
-        data = asyncio.run(read())
-    except TimeoutError:
-        raise CheckError(f"{command} jlist gave no answer within {timeout_s:g} s") from None
-    return trimmed_status(parse_jlist(data, f"{command} jlist"))
 
 
 class Pm2Check(CheckBase):
@@ -386,7 +148,7 @@ class Pm2Check(CheckBase):
     async def judge(self, probe: Probe) -> Judgement:
         data, origin = await self._read(probe)
         entries = parse_jlist(data, origin)
-        now_ms = clock() * 1000
+        now_ms = pm2_client.clock() * 1000
         listed = [read_process(entry, now_ms) for entry in entries]
         artifacts = {self.artifact: json.dumps([p.trimmed() for p in listed], indent=2).encode()}
         # PM2 starts its daemon for `jlist` when none runs: then nothing was being supervised.

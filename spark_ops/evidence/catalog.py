@@ -36,7 +36,7 @@ def _size(path: Path) -> int:
 
 def archives(folder: Path) -> list[Entry]:
     """The evidence archives directly in ``folder``, oldest first."""
-    from spark_ops.evidence.archive import read_manifest
+    from spark_ops.evidence.verify import read_manifest
 
     found = []
     for path in sorted(folder.glob("*.zip")) if folder.is_dir() else []:

@@ -7,7 +7,6 @@ writer removes once that process is gone.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -21,13 +20,13 @@ from typing import Any
 
 from spark_ops import result_json
 from spark_ops.errors import ConfigError
+from spark_ops.fsio import STAGING_PREFIX, publish_folder, sweep_stale_staging, write_durably
 from spark_ops.model import RunResult
 
 DEFAULT_DIR = "evidence"
 STAMP_FORMAT = "%Y%m%d_%H%M%S"
 # <stamp>_<command>[-N]; the command is a plain word (gate, smoke, canary, report).
 RUN_ID = re.compile(r"^(?P<stamp>\d{8}_\d{6})_(?P<command>[a-z][a-z0-9-]*?)(?:-(?P<n>\d+))?$")
-STAGING_PREFIX = ".tmp-"
 INCOMPLETE = "INCOMPLETE"  # the risk shown for a run folder without a readable result.json
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -35,65 +34,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def _safe(name: str) -> str:
     cleaned = _UNSAFE.sub("_", name).strip("._")
     return cleaned or "_"
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` and fsync it (parents created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` whole or not at all (hidden ``.tmp-<pid>-`` file, fsynced, renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{STAGING_PREFIX}{os.getpid()}-{path.name}")
-    try:
-        write_durably(temporary, data)
-        temporary.replace(path)
-    finally:
-        with contextlib.suppress(OSError):  # gone after the rename; or the write failed and says why
-            temporary.unlink(missing_ok=True)
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep_stale_staging(folder: Path) -> None:
-    """Remove ``.tmp-<pid>-*`` entries left by writers that were killed (their pid is gone)."""
-    if not folder.is_dir():
-        return
-    for entry in folder.iterdir():
-        if not entry.name.startswith(STAGING_PREFIX):
-            continue
-        pid_text = entry.name[len(STAGING_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not process_alive(int(pid_text)):
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-
-
-def publish_folder(staging: Path, parent: Path, stem: str) -> Path:
-    """Rename ``staging`` to ``parent/stem`` (or ``stem-2``, ``stem-3``...): atomic, never over another."""
-    for attempt in range(1, 1000):
-        final = parent / (stem + (f"-{attempt}" if attempt > 1 else ""))
-        try:
-            staging.rename(final)  # atomic; fails if a run of the same second already took the name
-            return final
-        except OSError:
-            if not final.exists():
-                raise
-    raise FileExistsError(f"no free folder name for {stem}")
 
 
 def new_staging(parent: Path) -> Path:

@@ -5,7 +5,7 @@ does.
 lints what parsed. Its exit code: 1 when the exposition does not parse ("error while linting: text format
 parsing error ..."), 3 when it parses but has lint problems (no HELP, counter not named _total, ...), 0
 when it parses clean. Lint is advice, not validity, so the verdict compared is "exit 1" against our
-ExpositionError. Without promtool these tests skip, except under ``CI=true``, where they fail.
+ExpositionError. Without promtool these tests skip, except under ``SPARK_REQUIRE_TOOLS=1``, where they fail.
 """
 
 from __future__ import annotations
@@ -111,12 +111,14 @@ CORPUS: list[tuple[str, bytes | str, bool]] = [
 
 
 def test_missing_promtool_skips_locally_and_fails_in_ci(monkeypatch, tmp_path):
-    """Without promtool on PATH these tests skip, but under CI=true they fail: CI never skips them."""
+    """Without promtool on PATH these tests skip (GitHub's CI=true too), but fail under .ci/run's
+    SPARK_REQUIRE_TOOLS=1: CI never skips them."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("SPARK_REQUIRE_TOOLS", raising=False)
+    monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.skip.Exception):
         promtool()
-    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("SPARK_REQUIRE_TOOLS", "1")
     with pytest.raises(pytest.fail.Exception, match="promtool is missing"):
         promtool()
 

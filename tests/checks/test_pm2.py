@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_config_error, run_one_check, write_suite
+from conftest import assert_config_error, gone_or_zombie, run_one_check, write_suite
 
-from spark_ops.checks import pm2
-from spark_ops.errors import CheckError
+from spark_ops import pm2_client
 from spark_ops.model import CheckResult, Status
 from spark_ops.sim import Simulator, parse_fault
 
@@ -69,25 +67,9 @@ def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 
     def pin(file: str) -> None:
         recorded_ms = RECORDED_AT_MS.get(file, 1795268760000)
-        monkeypatch.setattr(pm2, "clock", lambda: recorded_ms / 1000)
+        monkeypatch.setattr(pm2_client, "clock", lambda: recorded_ms / 1000)
 
     return pin
-
-
-@pytest.fixture
-def fake_pm2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
-    """``fake_pm2(shell_body)`` puts an executable ``pm2`` running ``shell_body`` first on PATH."""
-    folder = tmp_path / "fake-bin"
-    folder.mkdir()
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-
-    def install(body: str) -> Path:
-        script = folder / "pm2"
-        script.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
-        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        return script
-
-    return install
 
 
 # --- the recorded files, read as a file and through a fake `pm2 jlist` --------------------------------
@@ -541,16 +523,6 @@ def test_output_over_the_body_limit_fails(tmp_path, fake_pm2):
     assert "larger than the 1048576-byte limit" in result.message
 
 
-def gone_or_zombie(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie left to an init that does not reap counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-        return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-
-
 def test_deadline_kills_and_reaps_a_hanging_pm2(tmp_path, fake_pm2):
     """When the runner's deadline cancels the check, pm2 and what it started are killed and reaped."""
     pids = tmp_path / "pids"
@@ -567,33 +539,3 @@ def test_deadline_kills_and_reaps_a_hanging_pm2(tmp_path, fake_pm2):
     while not gone_or_zombie(sleep_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone_or_zombie(sleep_pid)
-
-
-# --- the reusable pieces (for `spark evidence export`) ---------------------------------------------
-
-
-def test_pm2_status_returns_the_trimmed_list(fake_pm2, pinned_clock):
-    """pm2_status() runs `pm2 jlist` and returns only name, pm_id, status, restarts, memory, cpu, uptime."""
-    pinned_clock("seed_crashloop_49_restarts.json")
-    fake_pm2(f'cat "{DATA / "banner_then_seed_crashloop.txt"}"')
-    status = pm2.pm2_status()
-    assert [entry["name"] for entry in status] == [
-        "spark-executor-1",
-        "spark-executor-2",
-        "spark-marketdata",
-        "spark-web-next",
-    ]
-    assert all(set(entry) == TRIMMED_KEYS for entry in status)
-    assert not any(secret in json.dumps(status) for secret in PLANTED)
-
-
-def test_pm2_status_times_out_and_reports_a_missing_pm2(fake_pm2, monkeypatch, tmp_path):
-    """pm2_status() raises CheckError when pm2 hangs past its timeout or is not on PATH."""
-    fake_pm2("exec sleep 30")
-    started = time.monotonic()
-    with pytest.raises(CheckError, match=r"no answer within 0\.3 s"):
-        pm2.pm2_status(timeout_s=0.3)
-    assert time.monotonic() - started < 5
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(CheckError, match="not on PATH"):
-        pm2.pm2_status()

@@ -1,5 +1,6 @@
 """Real PM2 (``pm2`` on PATH) under an isolated ``PM2_HOME``: the ``pm2`` kind runs ``pm2 jlist`` itself
-and catches a real crash loop. Without pm2 this skips, except under ``CI=true``, where it fails."""
+and catches a real crash loop. Without pm2 this skips, except under ``SPARK_REQUIRE_TOOLS=1`` (.ci/run),
+where it fails."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_one_check
+from conftest import missing_tool, run_one_check
 
-from spark_ops.checks import pm2
+from spark_ops import pm2_client
 from spark_ops.model import Status
 
 PM2 = shutil.which("pm2")
@@ -29,9 +30,7 @@ pytestmark = pytest.mark.slow
 def pm2_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An isolated PM2 home (its own daemon), killed with ``pm2 kill`` afterwards whatever happened."""
     if PM2 is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("pm2 is not on PATH; CI must install it (npm install -g pm2)")
-        pytest.skip("pm2 is not on PATH (npm install -g pm2)")
+        missing_tool("pm2 is not on PATH (npm install -g pm2)")
     home = tmp_path / "pm2-home"
     monkeypatch.setenv("PM2_HOME", str(home))
     # PM2 copies its environment into every process's jlist entry: this must never be kept.
@@ -59,7 +58,7 @@ def wait_for_crash_loop() -> dict[str, object]:
     """The crasher's trimmed entry once PM2 marks it errored or its restarts pass the default limit."""
     deadline = time.monotonic() + WAIT_S
     while True:
-        crasher = next(entry for entry in pm2.pm2_status() if entry["name"] == CRASHER)
+        crasher = next(entry for entry in pm2_client.pm2_status() if entry["name"] == CRASHER)
         restarts = crasher["restart_time"]
         if crasher["status"] == "errored" or (isinstance(restarts, int) and restarts > 10):
             return crasher

@@ -139,11 +139,13 @@ def test_factory_loads_rule_files(prometheus_server, tmp_path):
 
 
 def test_missing_binary_skips_locally_and_fails_in_ci(monkeypatch, tmp_path):
-    """Without prometheus on PATH the tests skip, but under CI=true they fail: CI never skips them."""
+    """Without prometheus on PATH the tests skip (GitHub's CI=true too), but fail under .ci/run's
+    SPARK_REQUIRE_TOOLS=1: CI never skips them."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("SPARK_REQUIRE_TOOLS", raising=False)
+    monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.skip.Exception):
         prometheus_binary()
-    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("SPARK_REQUIRE_TOOLS", "1")
     with pytest.raises(pytest.fail.Exception, match="CI must run"):
         prometheus_binary()
