@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs
-from spark_ops.fsio import write_atomically
+from spark_ops.fsio import nameless_file, publish_unique, write_atomically
 from spark_ops.model import RiskLevel
 from spark_ops.risk import RECOMMENDATIONS
 from spark_ops.units import finite_number
@@ -158,14 +158,13 @@ def _shown(value: float | None) -> str:
 
 
 def store(report: Mapping[str, Any], base_dir: Path, *, now: datetime) -> tuple[Path, Path]:
-    """Keep the report as ``reports/<stamp>_report.md`` and ``.json`` (whole files, never half-written)."""
+    """Keep the report as ``reports/<stamp>_report.json`` and ``.md`` (whole files, never half-written;
+    a second report of the same second is ``<stamp>_report-2``)."""
     folder = base_dir / "reports"
-    stem = f"{now.strftime(STAMP_FORMAT)}_report"
-    n = 1
-    while (folder / f"{stem}.json").exists():
-        n += 1
-        stem = f"{now.strftime(STAMP_FORMAT)}_report-{n}"
-    paths = folder / f"{stem}.md", folder / f"{stem}.json"
-    for path, text in zip(paths, (render_markdown(report), json.dumps(report, indent=2) + "\n"), strict=True):
-        write_atomically(path, text.encode())
-    return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    with nameless_file(folder, ".json") as (handle, publish):
+        handle.write((json.dumps(report, indent=2) + "\n").encode())
+        document = publish_unique(publish, folder, f"{now.strftime(STAMP_FORMAT)}_report", ".json")
+    markdown = document.with_suffix(".md")
+    write_atomically(markdown, render_markdown(report).encode())
+    return markdown, document
