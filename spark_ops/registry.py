@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
+from spark_ops.config import CheckSpec, Profile, Suite
+from spark_ops.config.schema import convert
 from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement, Severity
-from spark_ops.profile import CheckSpec, Profile, Suite, convert
 
 if TYPE_CHECKING:
     from spark_ops.transport import Probe
@@ -115,7 +116,7 @@ def _prepare_one(
     return PreparedCheck(
         name=spec.name,
         kind=spec.kind,
-        severity=Severity(spec.severity),
+        severity=spec.severity,
         timeout_s=spec.timeout_s if spec.timeout_s is not None else max(defaults.timeout_s, needed_s),
         retries=spec.retries if spec.retries is not None else defaults.retries,
         check=check,

@@ -20,8 +20,8 @@ from werkzeug import Request, Response
 
 from spark_ops import registry
 from spark_ops.cli import app
+from spark_ops.config import load_profile, load_suite
 from spark_ops.model import CheckResult, Risk, RiskLevel, RunResult
-from spark_ops.profile import load_profile, load_suite
 from spark_ops.redact import SECRET_NAME
 from spark_ops.runner import run_checks
 from spark_ops.transport import make_client

@@ -10,8 +10,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 from conftest import assert_config_error
 
+from spark_ops.config.overrides import parse_set
 from spark_ops.errors import ConfigError
-from spark_ops.profile import parse_set
 
 
 def show(spark: Any, *args: str) -> dict[str, Any]:

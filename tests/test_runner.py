@@ -17,9 +17,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from spark_ops.checks.http import HttpCheck, HttpOptions
+from spark_ops.config import Profile, load_profile
 from spark_ops.errors import CheckError, TargetError
 from spark_ops.model import CheckResult, Judgement, Severity, Status
-from spark_ops.profile import Profile, load_profile
 from spark_ops.registry import Check, PreparedCheck
 from spark_ops.runner import run_checks
 from spark_ops.transport import Probe, make_client

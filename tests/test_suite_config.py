@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import GATE_CHECKS, assert_config_error
 
-from spark_ops.profile import load_suite
+from spark_ops.config import load_suite
 
 SLO_CHECK = 'name = "p95"\nkind = "slo"\nservice = "web"\npath = "/api/healthz"\nfield = "slo.latencyP95"\n'
 

@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import msgspec
 
 from spark_ops.checks._common import MISSING, TargetOptions, clip, lookup, require_2xx
+from spark_ops.config import Profile, Target
+from spark_ops.config.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat
 from spark_ops.errors import CheckError, ConfigError, TargetError
 from spark_ops.model import Judgement, Status
-from spark_ops.profile import NonNegativeFloat, NonNegativeInt, PositiveFloat, Profile, Target
 from spark_ops.units import finite_number
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run

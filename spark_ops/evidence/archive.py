@@ -191,8 +191,8 @@ def export_redactor(
 
     A run's profile that no longer loads is noted and skipped: its bodies were redacted when it was kept.
     """
+    from spark_ops.config import load_profile
     from spark_ops.errors import SparkOpsError
-    from spark_ops.profile import load_profile
     from spark_ops.redact import environment_secrets
 
     secrets = set(environment_secrets())

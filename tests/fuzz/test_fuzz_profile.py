@@ -16,8 +16,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from spark_ops import registry
+from spark_ops.config import Profile, Suite, load_profile, load_suite
+from spark_ops.config.files import shipped_dir
 from spark_ops.errors import ConfigError
-from spark_ops.profile import Profile, Suite, load_profile, load_suite, shipped_dir
 
 from . import FUZZ, FUZZ_CLI, HUGE_INTS, KEYS, ODD_FLOATS, ODD_STRINGS, TEXT, VALUES, toml_document
 

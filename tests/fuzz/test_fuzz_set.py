@@ -17,8 +17,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from spark_ops.config import Profile, load_profile
+from spark_ops.config.overrides import parse_set
 from spark_ops.errors import ConfigError
-from spark_ops.profile import Profile, load_profile, parse_set
 
 from . import FUZZ, FUZZ_CLI, ODD_STRINGS, SCALARS, TEXT, VALUES, toml_value
 
@@ -193,7 +194,7 @@ LATENCY_SUITE = '[[checks]]\nname = "p95"\nkind = "latency"\nservice = "web"\n'
 def test_a_canary_baseline_binds_or_is_a_config_error(folder: Any, baseline: str) -> None:
     """`--set canary.baseline=...` with any value: a latency check binds to it or it is a ConfigError."""
     from spark_ops import registry
-    from spark_ops.profile import load_suite
+    from spark_ops.config import load_suite
 
     suite_file = folder / "latency.toml"
     suite_file.write_text(LATENCY_SUITE, encoding="utf-8")
