@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,12 @@ class Profile:
     config: ProfileConfig
     values: Mapping[str, Any]  # the merged, interpolated TOML, for thresholds named by dotted key
     secrets: frozenset[str]
+    # Masks the profile's secrets and secret-named environment variables (a target may echo either).
+    # Built once here: a Redactor prepares every encoded form of every secret.
+    redactor: Redactor = field(init=False, repr=False, compare=False)
 
-    @property
-    def redactor(self) -> Redactor:
-        """Masks the profile's secrets and secret-named environment variables (a target may echo either)."""
-        return Redactor([*self.secrets, *environment_secrets()])
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "redactor", Redactor([*self.secrets, *environment_secrets()]))
 
     def service(self, name: str) -> ServiceConfig:
         """The service called ``name``, or a ConfigError listing the ones the profile has."""
