@@ -235,6 +235,14 @@ def assert_config_error(result: Any, *fragments: str) -> str:
     return lines[0]
 
 
+def show_profile(spark: Any, *args: str) -> dict[str, Any]:
+    """``spark profiles show ARGS`` as JSON (it must succeed)."""
+    result = spark("profiles", "show", *args)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
 # --- one check through the runner -----------------------------------------------------------------
 
 
