@@ -110,8 +110,8 @@ def load_profile(ref: str = DEFAULT_PROFILE, sets: Iterable[str] = ()) -> Profil
         secrets.update(header_secrets(service_config.headers))
         secrets.update(url_secrets(service_config.url))
     if config.prometheus.url is not None:
-        file = provenance.source_of("prometheus", str(path))
-        require_http_url(config.prometheus.url, key="prometheus.url", file=file)
+        key = "prometheus.url"
+        require_http_url(config.prometheus.url, key=key, file=provenance.source_of(key, str(path)))
         secrets.update(url_secrets(config.prometheus.url))
     secrets.update(header_secrets(config.prometheus.headers))
     return Profile(

@@ -222,6 +222,13 @@ EXTENDS_ERRORS = [
     ),
     pytest.param(
         'extends = "base"\n',
+        '[prometheus]\nurl = ""\n',
+        "child.toml",
+        "prometheus.url",
+        id="bad-prometheus-url-in-child-under-a-parent-table",
+    ),
+    pytest.param(
+        'extends = "base"\n',
         "[services.web]\ntimeout = 3\n",
         "child.toml",
         "services.web.timeout",
