@@ -22,12 +22,19 @@ class Provenance(dict[str, str]):
     """Dotted key -> the file (or ``--set``) that last wrote it, so errors name the right source."""
 
     def source_of(self, key: str, default: str) -> str:
-        """The source of ``key`` or of the nearest table above it that has one, else ``default``."""
+        """The source of ``key`` or of the nearest table or array above it that has one, else ``default``."""
         while key:
             if key in self:
                 return self[key]
-            key = key.rpartition(".")[0]
+            key = _parent(key)
         return default
+
+
+def _parent(key: str) -> str:
+    """The key one level up: ``services.web`` for ``services.web.url``, ``a.list`` for ``a.list[0]``."""
+    if key.endswith("]") and (bracket := key.rfind("[")) > 0:
+        return key[:bracket]
+    return key.rpartition(".")[0]
 
 
 def parse_set(assignment: str) -> tuple[str, Any]:

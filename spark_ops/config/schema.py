@@ -91,7 +91,7 @@ def convert(
     except msgspec.ValidationError as exc:
         message, _, where = str(exc).partition(" - at `$")
         where = where.rstrip("`").lstrip(".")
-        unknown = re.match(r"Object contains unknown field `(.+)`", message)
+        unknown = re.match(r"Object contains unknown field `(.*)`", message)
         missing = re.match(r"Object missing required field `(.+)`", message)
         if unknown or missing:
             field = (unknown or missing)[1]  # type: ignore[index]
@@ -101,9 +101,12 @@ def convert(
             message = f"{message}: expected one of {', '.join(map(repr, allowed))}"
         if "[...]" in where:  # msgspec does not name dict keys: find the offending one in the data
             where = _name_dict_keys(raw, where)
-        key = ".".join(p for p in (prefix, where) if p)
+        key = lookup = ".".join(p for p in (prefix, where) if p)
+        if unknown and not unknown[1]:  # an empty key: shown as TOML writes it; provenance has "table."
+            table = key.removesuffix(".")
+            key, lookup = (f'{table}.""', f"{table}.") if table else ('""', "")
         if source_of is not None:
-            file = source_of(key, file)
+            file = source_of(lookup, file)
         raise ConfigError(message.replace("`", "'"), file=file, key=key or None) from None
 
 

@@ -117,6 +117,13 @@ PROFILE_ERRORS = [
         ["p.toml", "services.web.headers.Authorization", "SPARK_TEST_UNSET_VAR"],
         id="env-var-unset-in-header",
     ),
+    pytest.param(
+        {"p.toml": 'extends = "base"\ndescription = ["${SPARK_TEST_UNSET_VAR}"]\n'},
+        "p.toml",
+        ["p.toml", "description[0]", "SPARK_TEST_UNSET_VAR"],
+        id="env-var-unset-in-an-array",
+    ),
+    pytest.param({"p.toml": '"" = 1\n'}, "p.toml", ["p.toml", '"": unknown key'], id="empty-top-level-key"),
 ]
 
 
@@ -226,6 +233,13 @@ EXTENDS_ERRORS = [
         "child.toml",
         "prometheus.url",
         id="bad-prometheus-url-in-child-under-a-parent-table",
+    ),
+    pytest.param(
+        'extends = "base"\n',
+        '[services.web]\n"" = 1\n',
+        "child.toml",
+        'services.web.""',
+        id="empty-key-in-child-inside-inherited-service",
     ),
     pytest.param(
         'extends = "base"\n',

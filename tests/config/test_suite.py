@@ -91,6 +91,11 @@ SUITE_ERRORS = [
         id="options-is-not-an-entry-key",
     ),
     pytest.param(
+        '[[checks]]\nname = "up"\nkind = "http"\nservice = "web"\n"" = 1\n',
+        ['checks[0]."": unknown key'],
+        id="empty-key",
+    ),
+    pytest.param(
         "description = 3\n[[checks]]\n" + SLO_CHECK + "max = 1\n", ["description"], id="description-type"
     ),
 ]
