@@ -53,7 +53,8 @@ def load_suite(ref: str) -> Suite:
     raw = read_toml(path)
     unknown = set(raw) - {"description", "checks"}
     if unknown:
-        raise ConfigError("unknown key (check the spelling)", file=file, key=sorted(unknown)[0])
+        key = sorted(unknown)[0] or '""'  # an empty key is named as TOML writes it
+        raise ConfigError("unknown key (check the spelling)", file=file, key=key)
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise ConfigError("must be a string", file=file, key="description")

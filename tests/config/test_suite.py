@@ -96,6 +96,9 @@ SUITE_ERRORS = [
         id="empty-key",
     ),
     pytest.param(
+        '"" = 1\n[[checks]]\n' + SLO_CHECK + "max = 1\n", ['"": unknown key'], id="empty-top-level-key"
+    ),
+    pytest.param(
         "description = 3\n[[checks]]\n" + SLO_CHECK + "max = 1\n", ["description"], id="description-type"
     ),
 ]
