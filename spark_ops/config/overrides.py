@@ -58,7 +58,10 @@ def apply_set(values: dict[str, Any], key: str, value: Any, provenance: Provenan
     table = values
     parts = key.split(".")
     for depth, part in enumerate(parts[:-1]):
-        nxt = table.setdefault(part, {})
+        if part not in table:  # a table the override creates: an error inside it is the override's
+            table[part] = {}
+            provenance[".".join(parts[: depth + 1])] = SET_SOURCE
+        nxt = table[part]
         if not isinstance(nxt, dict):
             where = ".".join(parts[: depth + 1])
             raise ConfigError(f"cannot set {key!r}: {where!r} is not a table", file=SET_SOURCE, key=key)

@@ -152,6 +152,12 @@ def test_set_overrides_the_resolved_profile(
             "services.web.flag=true", ["--set", "services.web.flag", "unknown key"], id="unknown-service-key"
         ),
         pytest.param("services.web.url=ftp://x", ["--set", "services.web.url"], id="bad-url"),
+        pytest.param("nope.deeper.still=1", ["--set", "nope", "unknown key"], id="unknown-table-it-creates"),
+        pytest.param(
+            "services.new.headers.X-Team=ops",
+            ["--set", "services.new.url", "required key is missing"],
+            id="service-it-creates-without-url",
+        ),
     ],
 )
 def test_bad_set_exits_2(spark: Any, assignment: str, fragments: list[str]) -> None:
