@@ -39,6 +39,8 @@ COMMON_CHECK_KEYS = frozenset(CheckSpec.__struct_fields__) - {"index", "options"
 
 @dataclass(frozen=True, slots=True)
 class Suite:
+    """A loaded suite: its checks in file order, and the secrets written into them."""
+
     name: str
     source: str
     description: str
