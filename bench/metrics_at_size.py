@@ -99,7 +99,7 @@ def exposition(instances: int, seed: int = 7) -> str:
 KIND = """
 import sys
 from spark_ops.checks.metrics import MetricsCheck, MetricsOptions, ValueAssertion
-from spark_ops.profile import load_profile
+from spark_ops.config import load_profile
 options = MetricsOptions(
     url="http://127.0.0.1:9/metrics", max_bytes=10_485_760, min_series=1,
     require=["http_requests_total", "http_seconds", "process_resident_memory_bytes"],

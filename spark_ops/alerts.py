@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from spark_ops import metric_names as names
-from spark_ops.profile import Profile
+from spark_ops.config import Profile
 
 LATENCY_P95_ALERT_MS = 1000  # SPEC: Alert rules
 ERROR_RATE_ALERT = 0.01

@@ -102,9 +102,10 @@ from spark_ops.checks._common import (
     parse_json,
     require_2xx,
 )
+from spark_ops.config.profile import Profile
+from spark_ops.config.target import Target
 from spark_ops.errors import CheckError, ConfigError, TargetError, one_line
 from spark_ops.model import Judgement, Readings, Severity, Status
-from spark_ops.profile import Profile, Target
 from spark_ops.registry import Check, CheckBase, CheckKind
 
 if TYPE_CHECKING:

@@ -221,7 +221,7 @@ def run_suite_command(
             machine_readable = output in (OutputFormat.json, OutputFormat.junit)
             (sys.stderr if machine_readable else sys.stdout).write(github.publish(run))
         if not no_evidence:
-            from spark_ops.profile import resolved_view
+            from spark_ops.config.profile import resolved_view
 
             folder = evidence.store_run(
                 run, evidence.evidence_dir(evidence_dir), profile_view=resolved_view(prepared.profile)
@@ -602,7 +602,7 @@ def report(
 @profiles_app.command("list")
 def profiles_list() -> None:
     """Every profile that can be used, and where it comes from (./profiles overrides the shipped ones)."""
-    from spark_ops.profile import available, read_toml
+    from spark_ops.config.files import available, read_toml
 
     with _exit_codes():
         for name, path in available("profiles").items():
@@ -616,7 +616,7 @@ def profiles_show(
     sets: SetOpt = None,
 ) -> None:
     """Print the resolved profile (extends merged, ${ENV} and --set applied) with secrets redacted."""
-    from spark_ops.profile import load_profile, resolved_view
+    from spark_ops.config.profile import load_profile, resolved_view
 
     with _exit_codes():
         profile = load_profile(name, sets or ())
@@ -634,7 +634,7 @@ def profiles_validate(
     sets: SetOpt = None,
 ) -> None:
     """Validate a profile (and optionally suites against it); exit 2 naming the file and key on error."""
-    from spark_ops.profile import load_profile, load_suite
+    from spark_ops.config import load_profile, load_suite
     from spark_ops.registry import prepare
 
     with _exit_codes():
@@ -649,7 +649,8 @@ def profiles_validate(
 @checks_app.command("list")
 def checks_list() -> None:
     """The check kinds installed (built-in and plug-in) and the suites that can be run."""
-    from spark_ops.profile import available, load_suite
+    from spark_ops.config import load_suite
+    from spark_ops.config.files import available
     from spark_ops.registry import describe_kinds
 
     with _exit_codes():
@@ -741,7 +742,7 @@ OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write here ins
 def alerts(profile: ProfileOpt = "dev", sets: SetOpt = None, out: OutOpt = None) -> None:
     """Prometheus alerting rules over spark monitor's metrics, with the profile's targets."""
     from spark_ops.alerts import render_rules
-    from spark_ops.profile import load_profile
+    from spark_ops.config import load_profile
 
     with _exit_codes():
         _write_rendered(render_rules(load_profile(profile, sets or ())), out, "alert rules")
@@ -750,8 +751,8 @@ def alerts(profile: ProfileOpt = "dev", sets: SetOpt = None, out: OutOpt = None)
 @app.command()
 def dashboard(profile: ProfileOpt = "dev", sets: SetOpt = None, out: OutOpt = None) -> None:
     """A provisionable Grafana dashboard (JSON) over spark monitor's metrics, with the profile's targets."""
+    from spark_ops.config import load_profile
     from spark_ops.dashboard import render_dashboard
-    from spark_ops.profile import load_profile
 
     with _exit_codes():
         _write_rendered(render_dashboard(load_profile(profile, sets or ())), out, "dashboard")

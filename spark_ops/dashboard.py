@@ -18,8 +18,8 @@ from typing import Any
 
 from spark_ops import metric_names as names
 from spark_ops.alerts import MONITOR_STALE_S, monitor_stale_in_words
+from spark_ops.config import Profile
 from spark_ops.model import RiskLevel
-from spark_ops.profile import Profile
 
 SCHEMA_VERSION = 39
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spark_ops.profile import CheckSpec
+    from spark_ops.config.suite import CheckSpec
 
 
 class Status(StrEnum):

@@ -44,10 +44,10 @@ from urllib.parse import urlsplit
 
 from spark_ops import metric_names as names
 from spark_ops import pipeline, risk
+from spark_ops.config.target import require_http_url, target_with_credentials
 from spark_ops.errors import ConfigError, ExitCode, one_line
 from spark_ops.loop_thread import ClientLoop
 from spark_ops.model import CheckResult, Judgement, Risk, RunResult, Status
-from spark_ops.profile import require_http_url, target_with_credentials
 from spark_ops.redact import Redactor, url_secrets
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from spark_ops import clock
 from spark_ops import risk as risk_rules
 from spark_ops.analysis import AnalysisPlan, IntervalCallback, analyse
+from spark_ops.config import Profile, Suite, load_profile, load_suite
 from spark_ops.loop_thread import ClientLoop
 from spark_ops.model import CheckResult, RiskLevel, RunResult, Window
-from spark_ops.profile import Profile, Suite, load_profile, load_suite
 from spark_ops.redact import Redactor, environment_secrets
 from spark_ops.registry import PreparedCheck, prepare
 

@@ -183,8 +183,8 @@ def export_redactor(
 
     A run's profile that no longer loads is noted and skipped: its bodies were redacted when it was kept.
     """
+    from spark_ops.config.profile import load_profile
     from spark_ops.errors import SparkOpsError
-    from spark_ops.profile import load_profile
 
     secrets = set(environment_secrets())
     references = [profile] if profile else sorted({run.profile for run in runs if run.profile != "?"})

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
+from spark_ops.config import CheckSpec, Profile, Suite
+from spark_ops.config.schema import convert
 from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement
-from spark_ops.profile import CheckSpec, Profile, Suite, convert
 
 if TYPE_CHECKING:
     from spark_ops.transport import Probe

@@ -177,19 +177,10 @@ def decode(data: bytes | str) -> RunResult:
 
 
 def _decode_check(index: int, check: _Check) -> CheckResult:
-    from spark_ops.profile import CheckSpec
+    from spark_ops.config.suite import CheckSpec
 
     measurements = tuple(Measurement(m.at, m.status, _finite(m.readings)) for m in check.measurements)
-    spec = CheckSpec(
-        name=check.name,
-        kind=check.kind,
-        severity=check.severity,
-        timeout_s=None,
-        retries=None,
-        description="",
-        options={},
-        index=index,
-    )
+    spec = CheckSpec(name=check.name, kind=check.kind, severity=check.severity, index=index)
     judgement = Judgement(
         check.status,
         check.message,

@@ -21,8 +21,8 @@ from werkzeug import Request, Response
 
 from spark_ops import registry
 from spark_ops.cli import app
+from spark_ops.config import CheckSpec, load_profile, load_suite
 from spark_ops.model import CheckResult, Judgement, Risk, RiskLevel, RunResult, Severity, Status
-from spark_ops.profile import CheckSpec, load_profile, load_suite
 from spark_ops.redact import SECRET_NAME
 from spark_ops.runner import run_checks
 from spark_ops.transport import make_client
@@ -160,16 +160,7 @@ def check_result(
 
 def spec_of(name: str, kind: str, severity: Severity = Severity.MAJOR, **options: Any) -> CheckSpec:
     """A suite entry as the suite loader parses it."""
-    return CheckSpec(
-        name=name,
-        kind=kind,
-        severity=severity,
-        timeout_s=None,
-        retries=None,
-        description="",
-        options=options,
-        index=0,
-    )
+    return CheckSpec(name=name, kind=kind, severity=severity, options=options)
 
 
 def gate_run(results: Sequence[CheckResult], score: float) -> RunResult:
@@ -281,6 +272,14 @@ def assert_config_error(result: Any, *fragments: str) -> str:
         assert fragment in lines[0], (fragment, lines[0])
     assert "Traceback" not in result.stdout + result.stderr
     return lines[0]
+
+
+def show_profile(spark: Any, *args: str) -> dict[str, Any]:
+    """``spark profiles show ARGS`` as JSON (it must succeed)."""
+    result = spark("profiles", "show", *args)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 # --- one check through the runner -----------------------------------------------------------------

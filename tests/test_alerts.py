@@ -12,9 +12,9 @@ import pytest
 from conftest import assert_config_error, promtool
 
 from spark_ops import alerts
+from spark_ops.config import load_profile
 from spark_ops.monitor import MonitorMetrics
 from spark_ops.pipeline import prepare_run
-from spark_ops.profile import load_profile
 
 PROMTOOL_TESTS = Path(__file__).parent / "promtool" / "alerts_test.yml"
 ALERTS = {

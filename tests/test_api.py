@@ -8,8 +8,9 @@ import sys
 import pytest
 
 import spark_ops.api as api
-from spark_ops import errors, model, profile, registry, transport
+from spark_ops import errors, model, registry, transport
 from spark_ops.checks import _common
+from spark_ops.config import profile, target
 
 # Where each public name lives today; the API re-exports exactly these objects.
 HOMES = {
@@ -22,7 +23,7 @@ HOMES = {
     "Readings": model,
     "Probe": transport,
     "Fetched": transport,
-    "Target": profile,
+    "Target": target,
     "Profile": profile,
     "Options": _common,
     "TargetOptions": _common,

@@ -15,8 +15,8 @@ from test_alerts import exported_names, promql_metric_names, run_promtool
 
 from spark_ops import metric_names
 from spark_ops.alerts import render_rules
+from spark_ops.config import load_profile
 from spark_ops.dashboard import SCHEMA_VERSION, dashboard, render_dashboard
-from spark_ops.profile import load_profile
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -21,9 +21,9 @@ import msgspec
 import pytest
 from conftest import write_suite
 
+import spark_ops.config.profile
 import spark_ops.evidence
 import spark_ops.pipeline
-import spark_ops.profile
 import spark_ops.registry
 import spark_ops.report.json
 import spark_ops.report.junit
@@ -96,7 +96,7 @@ STAGES: dict[str, tuple[Any, str, str]] = {
     "report-table": (spark_ops.report.table, "render", "table"),
     "report-json": (spark_ops.report.json, "render", "json"),
     "report-junit-file": (spark_ops.report.junit, "render", "table"),
-    "evidence-profile-view": (spark_ops.profile, "resolved_view", "table"),
+    "evidence-profile-view": (spark_ops.config.profile, "resolved_view", "table"),
     "evidence-store": (spark_ops.evidence, "store_run", "table"),
 }
 PLUGINS = {"crashing": f"{__name__}:CrashingKind", "exiting": f"{__name__}:ExitingKind"}

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from conftest import spec_of
 
+from spark_ops.config import load_profile
 from spark_ops.errors import ConfigError, TargetError
 from spark_ops.model import CheckResult, Status
-from spark_ops.profile import load_profile
 from spark_ops.registry import PreparedCheck
 from spark_ops.runner import run_checks
 from spark_ops.transport import make_client

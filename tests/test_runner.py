@@ -19,9 +19,9 @@ from werkzeug import Request, Response
 from spark_ops.checks.http import HttpCheck, HttpOptions
 from spark_ops.checks.latency import LatencyCheck, LatencyOptions
 from spark_ops.checks.slo import SloCheck, SloOptions
+from spark_ops.config import Profile, load_profile
 from spark_ops.errors import CheckError, TargetError
 from spark_ops.model import CheckResult, Judgement, Severity, Status
-from spark_ops.profile import Profile, load_profile
 from spark_ops.registry import Check, CheckBase, PreparedCheck
 from spark_ops.runner import run_checks
 from spark_ops.transport import Probe, make_client

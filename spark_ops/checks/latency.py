@@ -16,10 +16,11 @@ import msgspec
 
 from spark_ops.checks._common import TargetOptions, Threshold
 from spark_ops.checks.http import parse_status_ranges
+from spark_ops.config import Profile, Target
+from spark_ops.config.target import require_http_url, target_with_credentials
 from spark_ops.errors import ConfigError
 from spark_ops.histogram import LatencyHistogram
 from spark_ops.model import Judgement, Status
-from spark_ops.profile import Profile, Target, require_http_url, target_with_credentials
 from spark_ops.registry import CheckBase
 from spark_ops.stats import compare
 
@@ -134,7 +135,7 @@ class LatencyCheck(CheckBase):
             return target_with_credentials(
                 urlunsplit((base.scheme, base.netloc, own.path, own.query, "")), {}
             )
-        from spark_ops.profile import load_profile
+        from spark_ops.config import load_profile
 
         try:
             other = load_profile(reference)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 import msgspec
 
 from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, require_2xx, series_name
+from spark_ops.config import Profile
 from spark_ops.errors import TargetError, one_line
 from spark_ops.exposition import ExpositionError, parse_exposition
 from spark_ops.model import Judgement, Status
-from spark_ops.profile import Profile
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run

@@ -24,10 +24,11 @@ import msgspec
 
 from spark_ops import pm2_client
 from spark_ops.checks._common import TargetOptions, require_2xx
+from spark_ops.config import Profile, Target
+from spark_ops.config.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat
 from spark_ops.errors import CheckError, ConfigError, TargetError
 from spark_ops.model import Judgement, Status
 from spark_ops.pm2_client import DEFAULT_COMMAND, ProcessStatus, parse_jlist, read_jlist, read_process
-from spark_ops.profile import NonNegativeFloat, NonNegativeInt, PositiveFloat, Profile, Target
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run

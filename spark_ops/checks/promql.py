@@ -16,9 +16,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import msgspec
 
 from spark_ops.checks._common import Bounds, Options, Threshold, clip, series_name
+from spark_ops.config import Profile, Target
+from spark_ops.config.target import target_with_credentials
 from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement, Status
-from spark_ops.profile import Profile, Target, target_with_credentials
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run

@@ -14,9 +14,9 @@ from spark_ops.checks._common import (
     parse_json,
     require_2xx,
 )
+from spark_ops.config import Profile
 from spark_ops.errors import TargetError
 from spark_ops.model import Judgement
-from spark_ops.profile import Profile
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run

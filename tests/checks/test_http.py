@@ -12,9 +12,9 @@ from conftest import write_suite
 from werkzeug import Request, Response
 
 from spark_ops import registry
+from spark_ops.config import load_profile, load_suite
 from spark_ops.errors import ConfigError
 from spark_ops.model import Status
-from spark_ops.profile import load_profile, load_suite
 
 # One document with every shape an assertion may meet; NaN and Infinity are what Python's json emits.
 DOCUMENT = (

@@ -17,8 +17,8 @@ import pytest
 from conftest import free_port, run_one_check, write_suite
 
 from spark_ops.checks.latency import LatencyCheck, LatencyOptions
+from spark_ops.config import load_profile
 from spark_ops.model import CheckResult, Status
-from spark_ops.profile import load_profile
 from spark_ops.transport import Fetched
 
 

@@ -11,9 +11,9 @@ from conftest import write_suite
 from pytest_httpserver import HTTPServer
 
 from spark_ops import registry
+from spark_ops.config import load_profile, load_suite
 from spark_ops.errors import ConfigError
 from spark_ops.model import Status
-from spark_ops.profile import load_profile, load_suite
 
 HEALTHZ = "/api/healthz"
 

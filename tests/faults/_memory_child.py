@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))  # tests/, for conftest.write_suite
 from conftest import write_suite  # noqa: E402
 
 from spark_ops import registry  # noqa: E402
-from spark_ops.profile import load_profile, load_suite  # noqa: E402
+from spark_ops.config import load_profile, load_suite  # noqa: E402
 from spark_ops.runner import run_checks  # noqa: E402
 from spark_ops.transport import make_client  # noqa: E402
 

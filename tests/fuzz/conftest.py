@@ -14,9 +14,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from spark_ops import registry
+from spark_ops.config import CheckSpec, Profile, Suite, load_profile
 from spark_ops.errors import ConfigError
-from spark_ops.model import CheckResult, Status
-from spark_ops.profile import CheckSpec, Profile, Suite, load_profile
+from spark_ops.model import CheckResult, Severity, Status
 from spark_ops.runner import run_checks
 from spark_ops.transport import make_client
 
@@ -57,7 +57,7 @@ class Served:
         spec = CheckSpec(
             name="fuzzed",
             kind=kind,
-            severity="major",
+            severity=Severity.MAJOR,
             timeout_s=10.0,
             retries=0,
             description="",

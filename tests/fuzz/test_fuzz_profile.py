@@ -1,5 +1,8 @@
 """Fuzzing profile and suite loading: every TOML document loads or is a ConfigError, never a bare exception.
 
+A ConfigError must name the file and the key that is wrong; what loads must hold only known keys, and a
+suite that binds keeps its checks in order with the severity they were given.
+
 Profiles and suites are generated from the documented shape with any value swapped for a hostile one
 (huge ints, NaN and infinities, unicode, datetimes, nested tables, unknown kinds, bad URLs and
 thresholds); raw bytes and mutated shipped files cover what no TOML writer would produce. A subset goes
@@ -16,8 +19,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from spark_ops import registry
+from spark_ops.config import Suite, load_profile, load_suite
+from spark_ops.config.files import shipped_dir
+from spark_ops.config.schema import ProfileConfig
 from spark_ops.errors import ConfigError
-from spark_ops.profile import Profile, Suite, load_profile, load_suite, shipped_dir
+from spark_ops.model import Severity
 
 from . import FUZZ, FUZZ_CLI, HUGE_INTS, KEYS, ODD_FLOATS, ODD_STRINGS, TEXT, VALUES, toml_document
 
@@ -149,8 +155,14 @@ def load_or_config_error(load: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return load(*args, **kwargs)
     except ConfigError as exc:
-        assert str(exc), "a ConfigError needs a message"
+        assert exc.reason and exc.file, f"a ConfigError names a file and says why: {exc}"
         return exc
+
+
+def written_key(key: str | None, document: dict[str, Any]) -> bool:
+    """Whether dotted ``key`` lies under a top-level key of ``document`` (keys may hold dots themselves)."""
+    tops = [top or '""' for top in document]  # an empty key is named as TOML writes it
+    return key is not None and any(key == top or key.startswith((f"{top}.", f"{top}[")) for top in tops)
 
 
 def prepare_or_config_error(profile_file: Path, suite_file: Path, sets: tuple[str, ...] = ()) -> Any:
@@ -176,10 +188,16 @@ def test_profile_loads_or_is_a_config_error(folder: Path, document: dict[str, An
     path = folder / "p.toml"
     path.write_text(toml_document(document, tables=tables), encoding="utf-8")
     loaded = load_or_config_error(load_profile, str(path))
-    assert isinstance(loaded, Profile | ConfigError)
-    if isinstance(loaded, Profile):  # what a check resolves against the profile fails cleanly too
-        for name in loaded.config.services:
-            load_or_config_error(loaded.target, service=name, path="/", url=None)
+    if isinstance(loaded, ConfigError):
+        if loaded.file == str(path):  # the error is about a key this document wrote
+            assert written_key(loaded.key, document), (loaded.key, document)
+        else:  # only the file it extends can be named instead, and then as a whole (unreadable, no TOML)
+            assert isinstance(document.get("extends"), str) and loaded.key is None, loaded
+        return
+    assert set(document) <= set(ProfileConfig.__struct_fields__), "an unknown key was accepted"
+    for name in loaded.config.services:  # every service URL was validated: a check can always target it
+        target = loaded.target(service=name, path="/", url=None)
+        assert target.url.startswith(("http://", "https://")), target.url
 
 
 @FUZZ
@@ -197,7 +215,15 @@ def test_suite_loads_and_binds_or_is_a_config_error(
     path = folder / "s.toml"
     path.write_text(toml_document(document, tables=tables), encoding="utf-8")
     outcome = prepare_or_config_error(shipped_dir("profiles") / "dev.toml", path)
-    assert isinstance(outcome, list | ConfigError)
+    if isinstance(outcome, ConfigError):  # the shipped profile is valid: the suite file and its key are named
+        assert outcome.file == str(path), outcome
+        assert outcome.key == "checks" or written_key(outcome.key, document), (outcome.key, document)
+        return
+    entries = document["checks"]
+    assert [check.name for check in outcome] == [entry["name"] for entry in entries]
+    assert [check.severity for check in outcome] == [
+        Severity(entry.get("severity", "major")) for entry in entries
+    ]
 
 
 def mutate(text: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:

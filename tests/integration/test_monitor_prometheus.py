@@ -13,8 +13,8 @@ from conftest import GATE_CHECKS, free_port
 
 from spark_ops import pipeline
 from spark_ops.alerts import render_rules
+from spark_ops.config import load_profile
 from spark_ops.monitor import run_monitor
-from spark_ops.profile import load_profile
 from spark_ops.sim import Simulator, parse_fault
 
 from .conftest import PrometheusServer, running_prometheus

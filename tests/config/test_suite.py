@@ -1,4 +1,4 @@
-"""Suites: validation that names the file and key, the shipped gate and smoke suites, ./checks overrides."""
+"""Suites (spark_ops/config/suite.py): errors naming file and key, typed specs, shipped suites, ./checks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from conftest import GATE_CHECKS, assert_config_error
 
-from spark_ops.profile import load_suite
+from spark_ops.config import CheckSpec, load_suite
+from spark_ops.model import Severity
 
 SLO_CHECK = 'name = "p95"\nkind = "slo"\nservice = "web"\npath = "/api/healthz"\nfield = "slo.latencyP95"\n'
 
@@ -79,6 +80,24 @@ SUITE_ERRORS = [
     pytest.param("", ["checks", "at least one"], id="empty-file"),
     pytest.param("checks = []\n", ["checks", "at least one"], id="empty-checks-array"),
     pytest.param('[[check]]\nname = "up"\n', ["check", "unknown key"], id="unknown-top-level-key"),
+    pytest.param(
+        '[[checks]]\nname = "up"\nkind = "http"\nservice = "web"\nindex = 5\n',
+        ["checks[0].index", "unknown key"],
+        id="index-is-not-an-entry-key",
+    ),
+    pytest.param(
+        '[[checks]]\nname = "up"\nkind = "http"\noptions = { service = "web" }\n',
+        ["checks[0].options", "unknown key"],
+        id="options-is-not-an-entry-key",
+    ),
+    pytest.param(
+        '[[checks]]\nname = "up"\nkind = "http"\nservice = "web"\n"" = 1\n',
+        ['checks[0]."": unknown key'],
+        id="empty-key",
+    ),
+    pytest.param(
+        '"" = 1\n[[checks]]\n' + SLO_CHECK + "max = 1\n", ['"": unknown key'], id="empty-top-level-key"
+    ),
     pytest.param(
         "description = 3\n[[checks]]\n" + SLO_CHECK + "max = 1\n", ["description"], id="description-type"
     ),
@@ -151,6 +170,29 @@ def test_shipped_suites_validate_against_shipped_profiles(spark: Any) -> None:
         result = spark("profiles", "validate", profile, "--suite", "gate", "--suite", "smoke")
         assert result.exit_code == 0, result.stderr
         assert "ok: suite gate" in result.stdout and "ok: suite smoke" in result.stdout
+
+
+def test_an_entry_is_parsed_once_into_a_typed_spec(tmp_path: Path) -> None:
+    """Each entry is one CheckSpec: shared keys typed (severity a Severity), its index, the kind's keys."""
+    (tmp_path / "suite.toml").write_text(
+        '[[checks]]\nname = "a"\nkind = "http"\nservice = "web"\n'
+        '[[checks]]\nname = "b"\nkind = "slo"\nseverity = "minor"\ntimeout_s = 2.5\nretries = 0\n'
+        'description = "p95"\nurl = "http://127.0.0.1:1/h"\nfield = "p95"\nmax = 1\n',
+        encoding="utf-8",
+    )
+    first, second = load_suite(str(tmp_path / "suite.toml")).checks
+    assert first == CheckSpec(name="a", kind="http", index=0, options={"service": "web"})
+    assert first.severity is Severity.MAJOR and first.timeout_s is None and first.retries is None
+    assert second == CheckSpec(
+        name="b",
+        kind="slo",
+        severity=Severity.MINOR,
+        timeout_s=2.5,
+        retries=0,
+        description="p95",
+        index=1,
+        options={"url": "http://127.0.0.1:1/h", "field": "p95", "max": 1},
+    )
 
 
 # --- shipped suites ------------------------------------------------------------------------------------

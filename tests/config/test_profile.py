@@ -1,4 +1,4 @@
-"""Profiles: validation that names the file and key, extends, ${ENV}, secrets, --set and shipped data."""
+"""Profiles (spark_ops/config/profile.py): errors naming file and key, extends, secrets, shipped profiles."""
 
 from __future__ import annotations
 
@@ -8,19 +8,9 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import assert_config_error
+from conftest import assert_config_error, show_profile
 
-from spark_ops.errors import ConfigError
-from spark_ops.profile import parse_set
-
-
-def show(spark: Any, *args: str) -> dict[str, Any]:
-    """``spark profiles show ARGS`` as JSON (it must succeed)."""
-    result = spark("profiles", "show", *args)
-    assert result.exit_code == 0, result.stdout + result.stderr
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
-
+from spark_ops.config import load_profile
 
 # --- the configuration error matrix ----------------------------------------------------------------
 
@@ -127,6 +117,13 @@ PROFILE_ERRORS = [
         ["p.toml", "services.web.headers.Authorization", "SPARK_TEST_UNSET_VAR"],
         id="env-var-unset-in-header",
     ),
+    pytest.param(
+        {"p.toml": 'extends = "base"\ndescription = ["${SPARK_TEST_UNSET_VAR}"]\n'},
+        "p.toml",
+        ["p.toml", "description[0]", "SPARK_TEST_UNSET_VAR"],
+        id="env-var-unset-in-an-array",
+    ),
+    pytest.param({"p.toml": '"" = 1\n'}, "p.toml", ["p.toml", '"": unknown key'], id="empty-top-level-key"),
 ]
 
 
@@ -182,7 +179,7 @@ def test_child_overrides_parent_and_tables_merge_deeply(spark: Any, tmp_path: Pa
         '[services.web]\nurl = "http://127.0.0.1:9999"\n'
         "[slo]\nlatency_p95_ms = 99\n"
     )
-    profile = show(spark, "child.toml")
+    profile = show_profile(spark, "child.toml")
     assert profile["description"] == "child"
     assert profile["services"]["web"]["url"] == "http://127.0.0.1:9999"
     assert list(profile["services"]["web"]["headers"]) == ["X-Team"]  # kept from parent, value masked
@@ -198,7 +195,7 @@ def test_extends_path_is_relative_to_the_child_file(spark: Any, tmp_path: Path) 
     conf.mkdir()
     (conf / "parent.toml").write_text('extends = "base"\n[slo]\nstaleness_s = 7\n')
     (conf / "child.toml").write_text('extends = "parent.toml"\n')
-    assert show(spark, "conf/child.toml")["slo"]["staleness_s"] == 7
+    assert show_profile(spark, "conf/child.toml")["slo"]["staleness_s"] == 7
 
 
 # (parent text, child text, the file the error must name, the key)
@@ -229,6 +226,20 @@ EXTENDS_ERRORS = [
     ),
     pytest.param(
         'extends = "base"\n', "[slo]\nlatency_p95 = 1\n", "child.toml", "slo.latency_p95", id="typo-in-child"
+    ),
+    pytest.param(
+        'extends = "base"\n',
+        '[prometheus]\nurl = ""\n',
+        "child.toml",
+        "prometheus.url",
+        id="bad-prometheus-url-in-child-under-a-parent-table",
+    ),
+    pytest.param(
+        'extends = "base"\n',
+        '[services.web]\n"" = 1\n',
+        "child.toml",
+        'services.web.""',
+        id="empty-key-in-child-inside-inherited-service",
     ),
     pytest.param(
         'extends = "base"\n',
@@ -264,55 +275,10 @@ def test_child_fixes_a_bad_parent_value_by_overriding_it(spark: Any, tmp_path: P
     """The merged profile is validated, so a child may replace a parent value that is invalid alone."""
     (tmp_path / "parent.toml").write_text('extends = "base"\n[defaults]\nretries = -1\n')
     (tmp_path / "child.toml").write_text('extends = "parent.toml"\n[defaults]\nretries = 2\n')
-    assert show(spark, "child.toml")["defaults"]["retries"] == 2
+    assert show_profile(spark, "child.toml")["defaults"]["retries"] == 2
 
 
-# --- ${ENV} interpolation and secrets ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("written", "env", "expected"),
-    [
-        pytest.param(
-            "http://127.0.0.1:${SPARK_TEST_PORT}",
-            {"SPARK_TEST_PORT": "4321"},
-            "http://127.0.0.1:4321",
-            id="set",
-        ),
-        pytest.param(
-            "${SPARK_TEST_URL:-http://127.0.0.1:7777}", {}, "http://127.0.0.1:7777", id="default-used"
-        ),
-        pytest.param(
-            "${SPARK_TEST_URL:-http://127.0.0.1:7777}",
-            {"SPARK_TEST_URL": "http://10.0.0.1:1"},
-            "http://10.0.0.1:1",
-            id="env-beats-default",
-        ),
-        pytest.param(
-            "http://${SPARK_TEST_HOST:-127.0.0.1}:${SPARK_TEST_PORT:-80}/x",
-            {"SPARK_TEST_PORT": "81"},
-            "http://127.0.0.1:81/x",
-            id="two-references",
-        ),
-        pytest.param("http://127.0.0.1:1/$HOME", {}, "http://127.0.0.1:1/$HOME", id="bare-dollar-kept"),
-    ],
-)
-def test_env_interpolation(
-    spark: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    written: str,
-    env: dict[str, str],
-    expected: str,
-) -> None:
-    """${NAME} and ${NAME:-default} in a profile string take the environment's value or the default."""
-    for name in ("SPARK_TEST_PORT", "SPARK_TEST_URL", "SPARK_TEST_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    (tmp_path / "p.toml").write_text(f'extends = "base"\n[services.web]\nurl = "{written}"\n')
-    assert show(spark, "p.toml")["services"]["web"]["url"] == expected
-
+# --- secrets ----------------------------------------------------------------------------------------
 
 TOKEN = "s3cr3t/t0ken+value=="
 
@@ -390,127 +356,6 @@ def test_bad_header_value_error_names_the_header(spark: Any, tmp_path: Path) -> 
     assert_config_error(spark("profiles", "validate", "p.toml"), "services.web.headers.X-Team")
 
 
-# --- --set ----------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("assignment", "key", "value"),
-    [
-        pytest.param("defaults.retries=3", "defaults.retries", 3, id="integer"),
-        pytest.param("slo.error_rate=0.5", "slo.error_rate", 0.5, id="float"),
-        pytest.param("risk.enabled=true", "risk.enabled", True, id="boolean"),
-        pytest.param("a.list=[1, 2, 3]", "a.list", [1, 2, 3], id="toml-array"),
-        pytest.param('a.list=["x", "y"]', "a.list", ["x", "y"], id="toml-array-of-strings"),
-        pytest.param("a.table={ x = 1 }", "a.table", {"x": 1}, id="toml-inline-table"),
-        pytest.param('description="quoted text"', "description", "quoted text", id="toml-string"),
-        pytest.param("risk.fail_on=critical", "risk.fail_on", "critical", id="bare-word-as-string"),
-        pytest.param("description=two words", "description", "two words", id="not-toml-as-string"),
-        pytest.param(
-            "services.web.url=http://127.0.0.1:5555",
-            "services.web.url",
-            "http://127.0.0.1:5555",
-            id="url-as-string",
-        ),
-        pytest.param("description=a=b", "description", "a=b", id="value-with-equals"),
-        pytest.param("description=", "description", "", id="empty-value"),
-        pytest.param(" slo.staleness_s =7", "slo.staleness_s", 7, id="key-whitespace-trimmed"),
-    ],
-)
-def test_parse_set_reads_toml_or_falls_back_to_string(assignment: str, key: str, value: Any) -> None:
-    """--set values are TOML when they parse as TOML, else taken verbatim as a string."""
-    assert parse_set(assignment) == (key, value)
-
-
-@pytest.mark.parametrize("assignment", ["no-equals", "=3", "a..b=1", ".a=1", "a.=1"], ids=str)
-def test_parse_set_rejects_malformed_keys(assignment: str) -> None:
-    """--set without KEY= or with an empty key part is a configuration error."""
-    with pytest.raises(ConfigError, match="KEY=VALUE"):
-        parse_set(assignment)
-
-
-@pytest.mark.parametrize(
-    ("sets", "path", "expected"),
-    [
-        pytest.param(["defaults.retries=4"], ("defaults", "retries"), 4, id="number"),
-        pytest.param(["defaults.timeout_s=0.25"], ("defaults", "timeout_s"), 0.25, id="float"),
-        pytest.param(["description=my laptop stack"], ("description",), "my laptop stack", id="string"),
-        pytest.param(["risk.fail_on=critical"], ("risk", "fail_on"), "critical", id="not-toml-string"),
-        pytest.param(
-            ["slo.latency_p95_ms=120", "slo.latency_p95_ms=90"], ("slo", "latency_p95_ms"), 90, id="last-wins"
-        ),
-        pytest.param(
-            ["services.extra.url=http://127.0.0.1:6000"],
-            ("services", "extra", "url"),
-            "http://127.0.0.1:6000",
-            id="creates-nested-service",
-        ),
-        pytest.param(
-            ["services.web.headers.X-Api-Key=abc123xyz"],
-            ("services", "web", "headers", "X-Api-Key"),
-            "***",
-            id="creates-header-masked",
-        ),
-    ],
-)
-def test_set_overrides_the_resolved_profile(
-    spark: Any, sets: list[str], path: tuple[str, ...], expected: Any
-) -> None:
-    """--set changes the profile `profiles show` resolves, creating nested keys as needed."""
-    args = [arg for assignment in sets for arg in ("--set", assignment)]
-    found: Any = show(spark, "dev", *args)
-    for part in path:
-        found = found[part]
-    assert found == expected
-    assert "abc123xyz" not in json.dumps(show(spark, "dev", *args))
-
-
-@pytest.mark.parametrize(
-    ("assignment", "fragments"),
-    [
-        pytest.param("slo.latency_p95_ms", ["KEY=VALUE", "slo.latency_p95_ms"], id="no-equals"),
-        pytest.param("=120", ["KEY=VALUE"], id="empty-key"),
-        pytest.param("description.text=x", ["--set", "description.text", "not a table"], id="under-a-string"),
-        pytest.param(
-            "slo.latency_p95_ms.max=1", ["--set", "slo.latency_p95_ms", "not a table"], id="under-a-number"
-        ),
-        pytest.param("slo.latency_p95=120", ["--set", "slo.latency_p95", "unknown key"], id="unknown-key"),
-        pytest.param("defaults.retries=true", ["--set", "defaults.retries", "bool"], id="boolean-for-int"),
-        pytest.param("defaults.retries=[1, 2]", ["--set", "defaults.retries"], id="array-for-int"),
-        pytest.param(
-            "slo.latency_p95_ms=fast", ["--set", "slo.latency_p95_ms", "str"], id="string-for-number"
-        ),
-        pytest.param(
-            "services.web.flag=true", ["--set", "services.web.flag", "unknown key"], id="unknown-service-key"
-        ),
-        pytest.param("services.web.url=ftp://x", ["--set", "services.web.url"], id="bad-url"),
-    ],
-)
-def test_bad_set_exits_2(spark: Any, assignment: str, fragments: list[str]) -> None:
-    """A malformed or invalid --set stops the gate with exit 2 and one line naming --set and the key."""
-    line = assert_config_error(spark("gate", "--no-evidence", "--set", assignment), *fragments)
-    assert "base.toml" not in line and "dev.toml" not in line
-
-
-@pytest.mark.parametrize(
-    ("sets", "expected_status", "expected_exit"),
-    [
-        pytest.param([], "PASS", 0, id="dev-default-150"),
-        pytest.param(["--set", "slo.latency_p95_ms=120"], "FAIL", 1, id="set-to-120"),
-        pytest.param(["--set", "slo.latency_p95_ms=130"], "PASS", 0, id="set-to-130-inclusive"),
-    ],
-)
-def test_set_changes_a_threshold_the_gate_judges_against(
-    spark: Any, platform: Any, sets: list[str], expected_status: str, expected_exit: int
-) -> None:
-    """`--set slo.latency_p95_ms=120` makes a p95 of 130 ms fail a gate that passes on dev's 150 ms."""
-    platform.health["slo"]["latencyP95"] = 130
-    result = spark("gate", "--no-evidence", "--exit-on-fail", "-f", "json", *platform.sets(), *sets)
-    assert result.exit_code == expected_exit, result.stdout + result.stderr
-    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
-    assert checks["healthz.slo.latencyP95"]["status"] == expected_status
-    assert checks["healthz.slo.latencyP95"]["observed"] == 130
-
-
 # --- shipped profiles --------------------------------------------------------------------------------
 
 
@@ -534,7 +379,7 @@ def test_shipped_profiles_are_found_from_an_empty_directory(spark: Any, tmp_path
 )
 def test_shipped_slo_targets(spark: Any, name: str, slo: dict[str, float]) -> None:
     """The shipped profiles carry SPEC's SLO targets."""
-    profile = show(spark, name)
+    profile = show_profile(spark, name)
     assert profile["slo"] == slo
     assert profile["risk"]["fail_on"] == "high"
     assert set(profile["services"]) == {"web", "executor-1", "executor-2", "marketdata"}
@@ -542,7 +387,7 @@ def test_shipped_slo_targets(spark: Any, name: str, slo: dict[str, float]) -> No
 
 def test_default_profile_is_dev(spark: Any) -> None:
     """`spark profiles show` without a name shows dev."""
-    assert show(spark)["name"] == "dev"
+    assert show_profile(spark)["name"] == "dev"
 
 
 def test_local_profiles_override_and_add(spark: Any, tmp_path: Path) -> None:
@@ -560,10 +405,10 @@ def test_local_profiles_override_and_add(spark: Any, tmp_path: Path) -> None:
     assert "my own dev" in rows["dev"] and str(local / "dev.toml") in rows["dev"]
     assert "staging stack" in rows["staging"]
 
-    dev = show(spark, "dev")
+    dev = show_profile(spark, "dev")
     assert Path(dev["source"]) == local / "dev.toml"
     assert dev["slo"]["latency_p95_ms"] == 500
-    assert show(spark, "staging")["slo"]["latency_p95_ms"] == 120  # extends the shipped production
+    assert show_profile(spark, "staging")["slo"]["latency_p95_ms"] == 120  # extends the shipped production
 
 
 def test_a_wrong_choice_names_the_allowed_ones(spark, tmp_path):
@@ -572,3 +417,16 @@ def test_a_wrong_choice_names_the_allowed_ones(spark, tmp_path):
     assert_config_error(
         spark("profiles", "validate", "p.toml"), "risk.fail_on", "'low'", "'medium', 'high', 'critical'"
     )
+
+
+def test_the_redactor_is_built_once_and_masks_profile_and_environment_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile has one redactor; it masks the profile's own secrets and secret-named variables."""
+    monkeypatch.setenv("SPARK_TEST_API_TOKEN", "env-secret-4242")
+    (tmp_path / "p.toml").write_text(
+        'extends = "dev"\n[services.web]\nurl = "http://ops:pw-12345@127.0.0.1:3003"\n', encoding="utf-8"
+    )
+    profile = load_profile(str(tmp_path / "p.toml"))
+    assert profile.redactor is profile.redactor
+    assert profile.redactor.text("pw-12345 and env-secret-4242") == "*** and ***"
