@@ -13,6 +13,7 @@ import typer
 
 from spark_ops import version_line
 from spark_ops.cli import checks, evidence, monitor, profiles, report, run, sim
+from spark_ops.cli._params import PlainCommand, PlainGroup
 
 app = typer.Typer(
     name="spark",
@@ -21,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=PlainGroup,
 )
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(checks.app, name="checks")
@@ -42,20 +44,20 @@ def root(
     """spark-ops: decide whether the Spark platform is safe to deploy to."""
 
 
-app.command(name="gate")(
+app.command(name="gate", cls=PlainCommand)(
     run.suite_command(
         "gate", "Run the CI health gate. Report-only unless --exit-on-fail (or SPARK_EXIT_ON_FAIL=1)."
     )
 )
-app.command(name="smoke")(
+app.command(name="smoke", cls=PlainCommand)(
     run.suite_command("smoke", "Smoke test: the five pages and /api/healthz answer 200 (6/6).")
 )
-app.command()(run.canary)
-app.command()(sim.sim)
-app.command()(report.report)
-app.command()(monitor.monitor)
-app.command()(monitor.alerts)
-app.command()(monitor.dashboard)
+app.command(cls=PlainCommand)(run.canary)
+app.command(cls=PlainCommand)(sim.sim)
+app.command(cls=PlainCommand)(report.report)
+app.command(cls=PlainCommand)(monitor.monitor)
+app.command(cls=PlainCommand)(monitor.alerts)
+app.command(cls=PlainCommand)(monitor.dashboard)
 
 
 def main() -> None:

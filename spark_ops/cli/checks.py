@@ -5,11 +5,12 @@ from __future__ import annotations
 import typer
 
 from spark_ops.cli._errors import exit_codes
+from spark_ops.cli._params import PlainCommand, PlainGroup
 
-app = typer.Typer(help="List check kinds and suites.", no_args_is_help=True)
+app = typer.Typer(help="List check kinds and suites.", no_args_is_help=True, cls=PlainGroup)
 
 
-@app.command("list")
+@app.command("list", cls=PlainCommand)
 def list_checks() -> None:
     """The check kinds installed (built-in and plug-in) and the suites that can be run."""
     from spark_ops.profile import available, load_suite

@@ -11,11 +11,12 @@ import typer
 
 from spark_ops.cli._errors import exit_codes, say
 from spark_ops.cli._options import EvidenceDirOpt, ListFormat, SetOpt
+from spark_ops.cli._params import PlainCommand, PlainGroup
 
-app = typer.Typer(help="Export, verify, list and prune kept runs.", no_args_is_help=True)
+app = typer.Typer(help="Export, verify, list and prune kept runs.", no_args_is_help=True, cls=PlainGroup)
 
 
-@app.command("export")
+@app.command("export", cls=PlainCommand)
 def export(
     run_ids: Annotated[
         list[str] | None, typer.Option("--run", help="A run ID to export (repeatable; see `evidence list`).")
@@ -80,7 +81,7 @@ def export(
         print(exported.path)
 
 
-@app.command("verify")
+@app.command("verify", cls=PlainCommand)
 def verify(
     zip_path: Annotated[Path, typer.Argument(metavar="ZIP", help="The archive to check.")],
 ) -> None:
@@ -100,7 +101,7 @@ def verify(
         print(f"ok: {result.members} members match {archive.MANIFEST} in {zip_path}")
 
 
-@app.command("list")
+@app.command("list", cls=PlainCommand)
 def list_kept(
     evidence_dir: EvidenceDirOpt = None,
     output: Annotated[ListFormat, typer.Option("--format", "-f", help="What to print.")] = ListFormat.table,
@@ -116,7 +117,7 @@ def list_kept(
         sys.stdout.write(listing)
 
 
-@app.command("prune")
+@app.command("prune", cls=PlainCommand)
 def prune(
     older_than: Annotated[str, typer.Option("--older-than", help="Age to remove: 7d, 24h, 2w...")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,

@@ -9,11 +9,12 @@ import typer
 
 from spark_ops.cli._errors import exit_codes
 from spark_ops.cli._options import SetOpt
+from spark_ops.cli._params import PlainCommand, PlainGroup
 
-app = typer.Typer(help="List, show and validate profiles.", no_args_is_help=True)
+app = typer.Typer(help="List, show and validate profiles.", no_args_is_help=True, cls=PlainGroup)
 
 
-@app.command("list")
+@app.command("list", cls=PlainCommand)
 def list_profiles() -> None:
     """Every profile that can be used, and where it comes from (./profiles overrides the shipped ones)."""
     from spark_ops.profile import available, read_toml
@@ -24,7 +25,7 @@ def list_profiles() -> None:
             print(f"{name:<16} {description}  [{path}]")
 
 
-@app.command("show")
+@app.command("show", cls=PlainCommand)
 def show(
     name: Annotated[str, typer.Argument(help="Profile name or TOML file.")] = "dev",
     sets: SetOpt = None,
@@ -39,7 +40,7 @@ def show(
         )
 
 
-@app.command("validate")
+@app.command("validate", cls=PlainCommand)
 def validate(
     file: Annotated[str, typer.Argument(help="Profile name or TOML file.")],
     suite: Annotated[
