@@ -51,7 +51,7 @@ def run_suite_command(
     confirm: Callable[[PreparedRun], None] | None = None,
 ) -> NoReturn:
     """Shared body of gate, smoke and canary: prepare, (confirm,) run with progress, report, keep, exit."""
-    from spark_ops import evidence, pipeline
+    from spark_ops import pipeline
     from spark_ops.progress import live_progress
     from spark_ops.report import renderer
 
@@ -80,6 +80,7 @@ def run_suite_command(
             machine_readable = output in (OutputFormat.json, OutputFormat.junit)
             (sys.stderr if machine_readable else sys.stdout).write(github.publish(run))
         if not no_evidence:
+            from spark_ops import evidence  # only here: a run that keeps nothing need not import the store
             from spark_ops.profile import resolved_view
 
             folder = evidence.store_run(
