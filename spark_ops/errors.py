@@ -6,8 +6,8 @@
     +-- TargetError          the target answered badly or not at all (becomes FAIL inside the runner)
     +-- EvidenceRefused      an export found a secret in a member, or verify found tampering (exit 1)
 
-Only ``cli.py`` turns these into output and an exit code; library code raises them with a readable,
-one-line message.
+Only the CLI (``spark_ops.cli``) turns these into output and an exit code; library code raises them
+with a readable, one-line message.
 """
 
 from __future__ import annotations

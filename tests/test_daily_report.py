@@ -20,7 +20,7 @@ from test_evidence_export import (
     write_run,
 )
 
-import spark_ops.cli
+import spark_ops.cli.report
 from spark_ops.model import RiskLevel
 from spark_ops.risk import RECOMMENDATIONS
 
@@ -298,7 +298,7 @@ class FrozenClock(datetime):
 
 def test_window_is_inclusive_of_its_start_and_ignores_future_runs(spark, tmp_path, monkeypatch):
     """A run stamped at the window's start is in it, one a second earlier is in the window before."""
-    monkeypatch.setattr(spark_ops.cli, "datetime", FrozenClock)
+    monkeypatch.setattr(spark_ops.cli.report, "datetime", FrozenClock)
     base, now = tmp_path / "evidence", FrozenClock.now(UTC)
     write_run(base, now - 24 * HOUR, "gate", result_doc("gate", "LOW"))
     write_run(base, now - 24 * HOUR - timedelta(seconds=1), "smoke", result_doc("smoke", "CRITICAL"))
@@ -313,7 +313,7 @@ def test_window_is_inclusive_of_its_start_and_ignores_future_runs(spark, tmp_pat
 
 def test_two_reports_in_the_same_second_are_both_kept(mixed_window, spark, tmp_path, monkeypatch):
     """A second report stamped with the same second gets its own files, the first is not replaced."""
-    monkeypatch.setattr(spark_ops.cli, "datetime", FrozenClock)
+    monkeypatch.setattr(spark_ops.cli.report, "datetime", FrozenClock)
     spark("report", "--since", "24h")
     spark("report", "--since", "24h", "-f", "json")
     names = sorted(p.name for p in (tmp_path / "evidence" / "reports").iterdir())

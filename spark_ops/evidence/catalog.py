@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -108,3 +109,34 @@ def human_size(size_bytes: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+def as_json(entries: list[Entry]) -> str:
+    """``spark evidence list --format json``: one object per entry, times in UTC."""
+    rows = [
+        {
+            "created": e.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "kind": e.kind,
+            "name": e.name,
+            "command": e.command,
+            "profile": e.profile,
+            "risk": e.risk,
+            "size_bytes": e.size_bytes,
+        }
+        for e in entries
+    ]
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def as_table(entries: list[Entry], base_dir: Path) -> str:
+    """``spark evidence list``: a header and one aligned line per entry, or a line saying nothing is kept."""
+    if not entries:
+        return f"nothing kept in {base_dir}\n"
+    header = ("created (UTC)", "kind", "name", "command", "profile", "risk")
+    lines = ["{:<20} {:<8} {:<40} {:<10} {:<12} {:<10} size".format(*header)]
+    lines += [
+        f"{e.created:%Y-%m-%d %H:%M:%S}  {e.kind:<8} {e.name:<40} {e.command:<10} "
+        f"{e.profile:<12} {e.risk:<10} {human_size(e.size_bytes)}"
+        for e in entries
+    ]
+    return "\n".join(lines) + "\n"

@@ -7,15 +7,17 @@ with Simulator(ports="auto", faults=[parse_fault("marketdata=stale:60")]) as sim
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Literal
 
 from spark_ops.errors import ConfigError
 from spark_ops.sim.faults import SERVICES, Fault, parse_fault
 
-__all__ = ["SERVICES", "Fault", "Simulator", "parse_fault"]
+__all__ = ["SERVICES", "Fault", "Simulator", "parse_fault", "serve_until_stopped"]
 
 
 class Simulator:
@@ -77,3 +79,17 @@ class Simulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def serve_until_stopped(simulator: Simulator, on_ready: Callable[[Simulator], None]) -> None:
+    """Start ``simulator``, call ``on_ready`` and serve until Ctrl-C or SIGTERM; it is stopped however
+    this ends. The SIGTERM handler is in place before the start, so a SIGTERM at any moment stops cleanly."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with simulator:
+            on_ready(simulator)
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
+                stop.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 
 from spark_ops import daily_report
 from spark_ops.errors import ConfigError
-from spark_ops.evidence import archive, catalog
-from spark_ops.evidence.archive import MANIFEST, MANIFEST_SCHEMA
+from spark_ops.evidence import catalog, export, selection, verify
+from spark_ops.evidence.verify import MANIFEST, MANIFEST_SCHEMA
+from spark_ops.redact import export_redactor
 
 from . import FUZZ, FUZZ_CLI, FUZZ_IO, TEXT
 from .test_fuzz_json_fields import JSON
@@ -197,9 +198,9 @@ def archives(draw: st.DrawFn) -> tuple[bytes, bool]:
     return data, intact
 
 
-def verify_or_config_error(path: Path) -> archive.Verification | ConfigError:
+def verify_or_config_error(path: Path) -> verify.Verification | ConfigError:
     try:
-        return archive.verify(path)
+        return verify.verify(path)
     except ConfigError as exc:
         assert str(exc)
         return exc
@@ -231,7 +232,7 @@ def test_verify_is_ok_exactly_for_an_intact_archive(tmp_path: Path, generated: t
         assert outcome.ok, outcome.problems
     assert all(isinstance(problem, str) and "\n" not in problem for problem in outcome.problems)
     assert all(len(problem) <= 300 for problem in outcome.problems), outcome.problems
-    manifest = archive.read_manifest(path)
+    manifest = verify.read_manifest(path)
     assert manifest is None or isinstance(manifest, dict)
     written = (tmp_path / "canary_20261121_120000.zip").write_bytes(data)  # not inside assert: -O drops it
     assert written == len(data) > 0
@@ -359,7 +360,7 @@ def evidence_folders(draw: st.DrawFn) -> dict[str, bytes | None]:
     for name in draw(st.lists(ARCHIVE_NAMES, max_size=2, unique=True)):
         files[name] = draw(archives())[0]
     if draw(st.booleans()):
-        files[archive.LAST_EXPORT] = draw(
+        files[selection.LAST_EXPORT] = draw(
             RESULTS
             | st.fixed_dictionaries({"stamp": JSON, "names": JSON}).map(
                 lambda value: json.dumps(value).encode()
@@ -384,7 +385,7 @@ def write_folder(base: Path, files: dict[str, bytes | None]) -> None:
 @example(files={"runs/20261121_120000_gate/result.json": b"[" * 100_000})
 @example(files={"runs/20261121_120000_gate/result.json": b'{"risk": {"score": 1' + b"0" * 400 + b"}}"})
 @example(files={"runs/20261121_120000_gate/result.json": b'{"risk": {"score": NaN, "level": "LOW"}}'})
-@example(files={archive.LAST_EXPORT: b"[" * 100_000, "runs/20261121_120000_gate/run.log": b""})
+@example(files={selection.LAST_EXPORT: b"[" * 100_000, "runs/20261121_120000_gate/run.log": b""})
 def test_hostile_evidence_folders_list_report_and_plan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes | None]
 ) -> None:
@@ -402,11 +403,11 @@ def test_hostile_evidence_folders_list_report_and_plan(
     assert mean is None or math.isfinite(mean), mean  # no NaN or infinity read from a result.json
     daily_report.render_markdown(report)
     try:
-        plan = archive.plan_export(base, all_runs=True)
+        plan = export.plan_export(base, all_runs=True)
     except ConfigError:
         return
     notes: list[str] = []  # profiles a run names that do not load are noted and skipped, never raised
-    archive.export_redactor(plan.runs, None, (), note=notes.append)
+    export_redactor(plan.runs, None, (), note=notes.append)
 
 
 @FUZZ_CLI

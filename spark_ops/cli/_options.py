@@ -1,0 +1,79 @@
+"""The option types and choices the commands share, declared once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    markdown = "markdown"
+
+
+class Mode(StrEnum):
+    mock = "mock"
+    real = "real"
+
+
+class Ports(StrEnum):
+    default = "default"
+    auto = "auto"
+
+
+class FailOn(StrEnum):
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class ReportFormat(StrEnum):
+    markdown = "markdown"
+    json = "json"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+ProfileOpt = Annotated[
+    str, typer.Option("--profile", "-p", help="Profile name or TOML file.", envvar="SPARK_PROFILE")
+]
+SuiteOpt = Annotated[str, typer.Option("--suite", "-s", help="Suite name or TOML file.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override one profile key: KEY=VALUE (dotted key, TOML value). Repeatable."),
+]
+ExitOnFailOpt = Annotated[
+    bool,
+    typer.Option("--exit-on-fail", help="Let the exit code carry the verdict.", envvar="SPARK_EXIT_ON_FAIL"),
+]
+FailOnOpt = Annotated[
+    FailOn | None,
+    typer.Option(
+        "--fail-on", help="Lowest risk level that fails the verdict (default: the profile's, high)."
+    ),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")]
+ReportJsonOpt = Annotated[Path | None, typer.Option("--report-json", help="Also write the result JSON here.")]
+ReportJunitOpt = Annotated[Path | None, typer.Option("--report-junit", help="Also write JUnit XML here.")]
+EvidenceDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--evidence-dir", help="Where runs are kept (default ./evidence).", envvar="SPARK_EVIDENCE_DIR"
+    ),
+]
+NoEvidenceOpt = Annotated[bool, typer.Option("--no-evidence", help="Do not keep this run.")]
+FaultOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault", help="SERVICE=KIND[:ARG]: down, slow:MS, errors:FRACTION, stale:S, status:CODE, crashloop."
+    ),
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")]

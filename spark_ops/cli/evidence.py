@@ -1,0 +1,138 @@
+"""``spark evidence export|verify|list|prune``: the kept runs, reports and archives."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spark_ops.cli._errors import exit_codes, say
+from spark_ops.cli._options import EvidenceDirOpt, ListFormat, SetOpt
+from spark_ops.cli._params import PlainCommand, PlainGroup
+
+app = typer.Typer(help="Export, verify, list and prune kept runs.", no_args_is_help=True, cls=PlainGroup)
+
+
+@app.command("export", cls=PlainCommand)
+def export(
+    run_ids: Annotated[
+        list[str] | None, typer.Option("--run", help="A run ID to export (repeatable; see `evidence list`).")
+    ] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="Every kept run and report.")] = False,
+    includes: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Extra files: a path, glob or folder, e.g. PM2 logs (repeatable)."),
+    ] = None,
+    max_log_bytes: Annotated[
+        str | None, typer.Option("--max-log-bytes", help="Keep only the tail of larger included logs (100M).")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Archive name prefix.")] = "canary",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Archive folder (default: the evidence folder).")
+    ] = None,
+    evidence_dir: EvidenceDirOpt = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", "-p", help="Profile whose secrets to redact (default: the runs')"),
+    ] = None,
+    sets: SetOpt = None,
+) -> None:
+    """Pack runs, reports and logs into <out>/<NAME>_<UTC stamp>.zip with a checksummed manifest.
+
+    By default it takes the latest run of each command since the last export. Every member is redacted
+    and scanned for known secrets (raw, URL-encoded, base64); a hit refuses the archive (exit 1).
+    """
+    import time
+
+    from spark_ops.evidence import evidence_dir as resolve_dir
+    from spark_ops.evidence import export
+    from spark_ops.progress import byte_progress
+    from spark_ops.redact import export_redactor
+    from spark_ops.units import parse_size
+
+    with exit_codes() as guard:
+        base = resolve_dir(evidence_dir)
+        tail = parse_size(max_log_bytes, option="--max-log-bytes") if max_log_bytes else None
+        plan = export.plan_export(
+            base,
+            run_ids=run_ids or (),
+            all_runs=all_runs,
+            includes=includes or (),
+            max_log_bytes=tail,
+            extra=[source for source in [export.pm2_source()] if source is not None],
+        )
+        for run_id in plan.incomplete:
+            say(f"note: run {run_id} has no readable result.json: packed, marked INCOMPLETE in the manifest")
+        redactor = export_redactor(plan.runs, profile, sets or (), note=say)
+        guard.know_secrets(frozenset(redactor.secrets))
+        total = sum(min(s.path.stat().st_size, tail or 1 << 62) for s in plan.sources if s.path is not None)
+        started = time.perf_counter()
+        with byte_progress(total, "exporting") as on_bytes:
+            exported = export.export(
+                plan, base_dir=base, out_dir=out or base, prefix=name, redactor=redactor, on_bytes=on_bytes
+            )
+        seconds = time.perf_counter() - started
+        say(
+            f"exported {len(exported.runs)} runs, {len(exported.members)} members, "
+            f"{exported.content_bytes / 1e6:.1f} MB in {seconds:.1f} s; nothing secret found"
+        )
+        print(exported.path)
+
+
+@app.command("verify", cls=PlainCommand)
+def verify(
+    zip_path: Annotated[Path, typer.Argument(metavar="ZIP", help="The archive to check.")],
+) -> None:
+    """Exit 0 when every member matches the manifest; 1 when one was changed, added or removed.
+
+    Exit 2 when the file is not a readable zip. The archive is read, never extracted.
+    """
+    from spark_ops.errors import EvidenceRefused
+    from spark_ops.evidence import verify
+
+    with exit_codes():
+        result = verify.verify(zip_path)
+        for problem in result.problems:
+            print(f"TAMPERED {problem}")
+        if not result.ok:
+            raise EvidenceRefused(f"{zip_path}: {len(result.problems)} problems: the archive was altered")
+        print(f"ok: {result.members} members match {verify.MANIFEST} in {zip_path}")
+
+
+@app.command("list", cls=PlainCommand)
+def list_kept(
+    evidence_dir: EvidenceDirOpt = None,
+    output: Annotated[ListFormat, typer.Option("--format", "-f", help="What to print.")] = ListFormat.table,
+) -> None:
+    """Kept runs, daily reports and archives: time, kind, name, command, profile, risk, size."""
+    from spark_ops.evidence import catalog
+    from spark_ops.evidence import evidence_dir as resolve_dir
+
+    with exit_codes():
+        base = resolve_dir(evidence_dir)
+        entries = catalog.catalog(base)
+        listing = catalog.as_json(entries) if output is ListFormat.json else catalog.as_table(entries, base)
+        sys.stdout.write(listing)
+
+
+@app.command("prune", cls=PlainCommand)
+def prune(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age to remove: 7d, 24h, 2w...")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
+    evidence_dir: EvidenceDirOpt = None,
+) -> None:
+    """Remove kept runs, reports and archives older than a duration."""
+    from spark_ops.evidence import catalog
+    from spark_ops.evidence import evidence_dir as resolve_dir
+    from spark_ops.units import parse_duration
+
+    with exit_codes():
+        cutoff = datetime.now(UTC) - parse_duration(older_than, option="--older-than")
+        removed = catalog.prune(resolve_dir(evidence_dir), cutoff, dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        for entry in removed:
+            print(f"{verb} {entry.kind} {entry.name}")
+        say(f"{verb} {len(removed)} entries older than {cutoff:%Y-%m-%d %H:%M:%S} UTC")
