@@ -5,7 +5,10 @@
   the p95 latency and error rate of what the platform served in the last minute, and the staleness of
   a market-data feed that ticks;
 - ``/api/tools/pm2`` serves the ``pm2 jlist`` shape;
-- faults apply at start or at run time through ``/__sim/faults`` (loopback callers only).
+- faults apply at start or at run time through ``/__sim/faults`` (loopback callers only); a fault with a
+  cycle (``@ON/PERIOD``) acts only in its on-phase, timed by ``Platform.clock`` (a seam for tests);
+- a ``role`` (e.g. ``canary``) is a constant label on every series each service exposes, so one
+  Prometheus scraping two simulators can tell baseline from canary.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,8 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from spark_ops.sim.faults import SERVICES, Fault, parse_fault
 
@@ -101,6 +106,7 @@ class ServiceState:
     port: int
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     faults: dict[str, Fault] = field(default_factory=dict)
+    applied_at: dict[str, float] = field(default_factory=dict)  # fault kind -> Platform.clock() then
     started_at: float = field(default_factory=time.time)
     restarts: int = 0
     served: int = 0
@@ -129,12 +135,20 @@ class ServiceState:
     def is_listening(self) -> bool:
         return "down" not in self.faults and "crashloop" not in self.faults
 
-    def should_inject_error(self) -> bool:
-        """Deterministic error fraction: the running share of 500s tracks ``errors:FRACTION`` exactly."""
-        fault = self.faults.get("errors")
-        self.served += 1
+    def acting(self, kind: str, now: float) -> Fault | None:
+        """The fault of ``kind`` if it acts at ``now``: applied, and in its on-phase if it has a cycle."""
+        fault = self.faults.get(kind)
+        if fault is None or not fault.is_on(now - self.applied_at.get(kind, now)):
+            return None
+        return fault
+
+    def should_inject_error(self, now: float) -> bool:
+        """Deterministic error fraction: the running share of 500s tracks ``errors:FRACTION`` exactly
+        (counted over the answers served while the fault acts)."""
+        fault = self.acting("errors", now)
         if fault is None or fault.value is None:
             return False
+        self.served += 1
         if self.errors_injected < fault.value * self.served:
             self.errors_injected += 1
             return True
@@ -241,12 +255,35 @@ def _executor_metrics(registry: CollectorRegistry, name: str) -> Callable[[], No
     return trade
 
 
-class Platform:
-    """The four services, their shared health window and the feed; lives on one event loop."""
+class RoleLabelled(Collector):
+    """Every series of ``registry`` with a constant ``role`` label added, as a scrape of it shows them."""
 
-    def __init__(self, ports: dict[str, int], faults: list[Fault]) -> None:
+    def __init__(self, registry: CollectorRegistry, role: str) -> None:
+        self.registry = registry
+        self.role = role
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            family.samples = [
+                sample._replace(labels={**sample.labels, "role": self.role}) for sample in family.samples
+            ]
+            yield family
+
+
+class Platform:
+    """The four services, their shared health window and the feed; lives on one event loop.
+
+    ``clock`` (seconds, like ``time.time``) times the cycles of intermittent faults; tests replace it.
+    """
+
+    def __init__(self, ports: dict[str, int], faults: list[Fault], role: str | None = None) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call] # the platform's prom-client exports no *_created series
+        self.clock: Callable[[], float] = time.time
+        self.role = role
         self.services = {name: ServiceState(name, ports[name]) for name in SERVICES}
+        self._exposed = {
+            name: self._exposed_registry(state.registry) for name, state in self.services.items()
+        }
         self.window = LatencyWindow()
         self.feed = MarketFeed(self.services["marketdata"].registry)
         self.trades = {
@@ -260,6 +297,14 @@ class Platform:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.services[name].port}"
+
+    def _exposed_registry(self, registry: CollectorRegistry) -> CollectorRegistry:
+        """What ``/metrics`` shows: the service's own registry, or with a role, the same labelled by it."""
+        if self.role is None:
+            return registry
+        labelled = CollectorRegistry(auto_describe=False)
+        labelled.register(RoleLabelled(registry, self.role))
+        return labelled
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -325,6 +370,7 @@ class Platform:
         state = self.services[fault.service]
         was_listening = state.is_listening
         state.faults[fault.kind] = fault
+        state.applied_at[fault.kind] = self.clock()
         if fault.kind == "stale":
             self.feed.freeze(fault.value or 0.0)
         if fault.kind == "crashloop":
@@ -342,6 +388,7 @@ class Platform:
                 state.restarts = self._restart_count(state)
                 state.crashloop_since = None
             state.faults.clear()
+            state.applied_at.clear()
             state.errors_injected = state.served = 0
             if not was_listening:
                 state.started_at = time.time()
@@ -389,15 +436,15 @@ class Platform:
         ) -> web.StreamResponse:
             if request.path == ADMIN_PATH:
                 return await handler(request)
-            started = time.perf_counter()
-            slow = state.faults.get("slow")
+            started, now = time.perf_counter(), self.clock()
+            slow = state.acting("slow", now)
             if slow is not None and slow.value:
                 await asyncio.sleep(slow.value / 1000)
-            forced = state.faults.get("status")
+            forced = state.acting("status", now)
             response: web.StreamResponse
             if forced is not None and forced.value is not None:
                 response = web.Response(status=int(forced.value), text=f"simulated status {forced.value:g}\n")
-            elif state.should_inject_error():
+            elif state.should_inject_error(now):
                 response = web.Response(status=500, text="simulated error\n")
             else:
                 try:
@@ -448,8 +495,10 @@ class Platform:
         return {name: [str(f) for f in state.faults.values()] for name, state in self.services.items()}
 
     def _metrics(self, state: ServiceState) -> Callable[[web.Request], Awaitable[web.Response]]:
+        exposed = self._exposed[state.name]
+
         async def handler(request: web.Request) -> web.Response:
-            body = generate_latest(state.registry)
+            body = generate_latest(exposed)
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         return handler
