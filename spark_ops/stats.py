@@ -120,7 +120,7 @@ def compare(
     canary_p50, baseline_p50 = canary.percentile(0.5), baseline.percentile(0.5)
     ratio = canary_p50 / baseline_p50 if baseline_p50 > 0 else math.inf
     return Comparison(
-        _verdict(p_value, alpha, ratio - 1, max_slowdown, marginal_slowdown),
+        verdict_of(p_value, alpha, ratio - 1, max_slowdown, marginal_slowdown),
         p_value,
         ratio,
         canary_p50,
@@ -128,7 +128,7 @@ def compare(
     )
 
 
-def _verdict(
+def verdict_of(
     p_value: float, alpha: float, effect: float, max_effect: float, marginal_effect: float
 ) -> Verdict:
     """fail: significant and beyond ``max_effect``; marginal: significant and beyond ``marginal_effect``."""
@@ -225,7 +225,7 @@ def compare_error_rates(
         )
     p_value = fisher_exact_greater(canary_errors, canary_total, baseline_errors, baseline_total)
     increase = canary_rate - baseline_rate
-    verdict = _verdict(p_value, alpha, increase, max_increase, marginal_increase)
+    verdict = verdict_of(p_value, alpha, increase, max_increase, marginal_increase)
     return RateComparison(
         verdict, p_value, canary_rate, baseline_rate, increase, canary_total, baseline_total
     )
