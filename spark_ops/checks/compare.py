@@ -241,7 +241,8 @@ class CompareCheck(CheckBase):
 def _percent(effect: float) -> str:
     if math.isinf(effect):
         return f"{'+' if effect > 0 else '-'}inf % (from a zero baseline)"
-    return f"{effect * 100:+.3g} %"
+    percent = effect * 100
+    return f"{percent:+.0f} %" if abs(percent) >= 100 else f"{percent:+.3g} %"
 
 
 def _share(fraction: float) -> str:
