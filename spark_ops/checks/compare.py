@@ -21,7 +21,6 @@ A metric whose failure must fail the canary whatever the score is a check with `
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -144,10 +143,9 @@ class CompareCheck(CheckBase):
     async def judge(self, probe: Probe) -> Judgement:
         end = self.clock()
         headers = {"Accept": "application/json"}
-        canary_answer, baseline_answer = await asyncio.gather(
-            probe.fetch(self._target(self.options.canary, end), headers=headers),
-            probe.fetch(self._target(self.options.baseline, end), headers=headers),
-        )
+        # One after the other: a failed first query never leaves the second running unawaited.
+        canary_answer = await probe.fetch(self._target(self.options.canary, end), headers=headers)
+        baseline_answer = await probe.fetch(self._target(self.options.baseline, end), headers=headers)
         artifacts = {"canary.json": canary_answer.body, "baseline.json": baseline_answer.body}
         sides: dict[str, Side] = {}
         for role, fetched in (("canary", canary_answer), ("baseline", baseline_answer)):
