@@ -20,9 +20,6 @@ KINDS = {
     "status": "status:CODE - every answer has this HTTP status",
     "crashloop": "the service is down and PM2 shows it errored with climbing restarts",
 }
-# Kinds judged on each request, so they can come and go; the others change the service's state (its
-# socket, the PM2 listing, the feed) and would need to be undone and redone on a timer.
-INTERMITTENT_KINDS = ("slow", "errors", "status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +58,8 @@ def _seconds(text: str, whole: str) -> float:
         ) from None
 
 
-def _cycle(text: str, kind: str, whole: str) -> tuple[float, float]:
+def _cycle(text: str, whole: str) -> tuple[float, float]:
     """``10s/30s`` -> (10.0, 30.0): on for the first 10 s of every 30 s."""
-    if kind not in INTERMITTENT_KINDS:
-        raise ConfigError(
-            f"fault {kind!r} cannot come and go (it changes the service's state, not its answers); "
-            f"@ON/PERIOD works with {', '.join(INTERMITTENT_KINDS)}: {whole!r}"
-        )
     on_text, sep, period_text = text.partition("/")
     if not sep:
         raise ConfigError(f"--fault cycle wants @ON/PERIOD, e.g. @10s/30s: {whole!r}")
@@ -93,11 +85,11 @@ def parse_fault(text: str) -> Fault:
     kind, _, arg = spec.strip().partition(":")
     if kind not in KINDS:
         raise ConfigError(f"unknown fault kind {kind!r} in {text!r} (known: {', '.join(KINDS)})")
-    on_s, period_s = _cycle(cycle_text, kind, text) if at else (None, None)
+    on_s, period_s = _cycle(cycle_text, text) if at else (None, None)
     if kind in ("down", "crashloop"):
         if arg:
             raise ConfigError(f"fault {kind!r} takes no argument: {text!r}")
-        return Fault(service, kind)
+        return Fault(service, kind, None, on_s, period_s)
     try:
         value = float(arg)
     except ValueError:

@@ -6,7 +6,9 @@
   a market-data feed that ticks;
 - ``/api/tools/pm2`` serves the ``pm2 jlist`` shape;
 - faults apply at start or at run time through ``/__sim/faults`` (loopback callers only); a fault with a
-  cycle (``@ON/PERIOD``) acts only in its on-phase, timed by ``Platform.clock`` (a seam for tests);
+  cycle (``@ON/PERIOD``) acts only in its on-phase, timed by ``Platform.clock`` (a seam for tests): the
+  per-answer kinds (slow, errors, status) ask at each request, the state-changing ones (down, crashloop,
+  stale) are switched in and out every ``CYCLE_CHECK_S``;
 - a ``role`` (e.g. ``canary``) is a constant label on every series each service exposes, so one
   Prometheus scraping two simulators can tell baseline from canary.
 """
@@ -55,6 +57,8 @@ PAGES = ("/", "/dashboard", "/portfolio", "/strategies", "/settings")
 WINDOW_S = 60.0
 TICK_INTERVAL_S = 0.25
 UPSTREAM_TIMEOUT_S = 2.0
+CYCLE_CHECK_S = 0.05  # how often cycling down/crashloop/stale faults are switched on or off
+STATEFUL_KINDS = ("down", "crashloop", "stale")  # they change the service's state, not each answer
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "AVAX-USD", "DOT-USD")
 STRATEGIES = ("momentum", "mean-reversion", "arbitrage", "market-making")
 VENUES = ("binance", "coinbase", "kraken")
@@ -112,6 +116,8 @@ class ServiceState:
     served: int = 0
     errors_injected: int = 0
     crashloop_since: float | None = None
+    # The state-changing faults (down, crashloop, stale) now in effect: a cycling one enters and leaves.
+    in_effect: set[str] = field(default_factory=set)
     site: web.BaseSite | None = None
 
     def __post_init__(self) -> None:
@@ -133,7 +139,7 @@ class ServiceState:
 
     @property
     def is_listening(self) -> bool:
-        return "down" not in self.faults and "crashloop" not in self.faults
+        return not self.in_effect & {"down", "crashloop"}
 
     def acting(self, kind: str, now: float) -> Fault | None:
         """The fault of ``kind`` if it acts at ``now``: applied, and in its on-phase if it has a cycle."""
@@ -294,6 +300,7 @@ class Platform:
         self._tasks: list[asyncio.Task[None]] = []
         self._client: ClientSession | None = None
         self._initial_faults = faults
+        self._switching = asyncio.Lock()  # one switch at a time: a port is bound once
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.services[name].port}"
@@ -320,6 +327,7 @@ class Platform:
             await self._listen(name)
         self._tasks.append(asyncio.create_task(self.feed.run()))
         self._tasks.append(asyncio.create_task(self._trade_forever()))
+        self._tasks.append(asyncio.create_task(self._cycle_forever()))
         for fault in self._initial_faults:
             await self.apply(fault)
 
@@ -367,32 +375,53 @@ class Platform:
     # --- faults ----------------------------------------------------------------------------------
 
     async def apply(self, fault: Fault, answering: object = None) -> None:
-        state = self.services[fault.service]
-        was_listening = state.is_listening
-        state.faults[fault.kind] = fault
-        state.applied_at[fault.kind] = self.clock()
-        if fault.kind == "stale":
-            self.feed.freeze(fault.value or 0.0)
-        if fault.kind == "crashloop":
-            state.crashloop_since = time.time()
-        if was_listening and not state.is_listening:
-            await self._unlisten(fault.service, answering)
+        async with self._switching:
+            state = self.services[fault.service]
+            state.faults[fault.kind] = fault
+            state.applied_at[fault.kind] = self.clock()
+            state.in_effect.discard(fault.kind)  # applied again: it enters afresh (a new stale age)
+            await self._switch(fault.service, answering)
 
     async def clear(self, service: str | None = None) -> None:
-        for name in [service] if service else list(SERVICES):
-            state = self.services[name]
-            was_listening = state.is_listening
-            if "stale" in state.faults:
-                self.feed.thaw()
-            if "crashloop" in state.faults:
-                state.restarts = self._restart_count(state)
-                state.crashloop_since = None
-            state.faults.clear()
-            state.applied_at.clear()
-            state.errors_injected = state.served = 0
-            if not was_listening:
-                state.started_at = time.time()
-                await self._listen(name)
+        async with self._switching:
+            for name in [service] if service else list(SERVICES):
+                state = self.services[name]
+                state.faults.clear()
+                state.applied_at.clear()
+                state.errors_injected = state.served = 0
+                await self._switch(name)
+
+    async def _cycle_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CYCLE_CHECK_S)
+            async with self._switching:
+                for name in SERVICES:
+                    await self._switch(name)
+
+    async def _switch(self, name: str, answering: object = None) -> None:
+        """Put the state-changing faults of ``name`` in or out of effect as they act now, and listen or
+        not accordingly (``answering``, the admin reply's connection, is kept open)."""
+        state, now = self.services[name], self.clock()
+        for kind in STATEFUL_KINDS:
+            acting = state.acting(kind, now) is not None
+            if acting and kind not in state.in_effect:
+                state.in_effect.add(kind)
+                if kind == "stale":
+                    self.feed.freeze(state.faults[kind].value or 0.0)
+                elif kind == "crashloop":
+                    state.crashloop_since = time.time()
+            elif not acting and kind in state.in_effect:
+                state.in_effect.discard(kind)
+                if kind == "stale":
+                    self.feed.thaw()
+                elif kind == "crashloop":
+                    state.restarts = self._restart_count(state)
+                    state.crashloop_since = None
+        if state.site is not None and not state.is_listening:
+            await self._unlisten(name, answering)
+        elif state.site is None and state.is_listening:
+            state.started_at = time.time()
+            await self._listen(name)
 
     def _restart_count(self, state: ServiceState) -> int:
         # PM2 keeps restarting a crash-looping process about twice a second.
@@ -583,9 +612,9 @@ class Platform:
         """The ``pm2 jlist`` shape: name, pm2_env.status/restart_time/pm_uptime, monit.memory/cpu."""
         processes = []
         for pm_id, (name, state) in enumerate(self.services.items()):
-            if "crashloop" in state.faults:
+            if "crashloop" in state.in_effect:
                 status, memory = "errored", 0
-            elif "down" in state.faults:
+            elif "down" in state.in_effect:
                 status, memory = "stopped", 0
             else:
                 status, memory = "online", 60_000_000 + 7_000_000 * pm_id
