@@ -394,9 +394,20 @@ class Platform:
     async def _cycle_forever(self) -> None:
         while True:
             await asyncio.sleep(CYCLE_CHECK_S)
+            if not self._cycling():
+                continue  # nothing to switch: an idle simulator stays idle
             async with self._switching:
                 for name in SERVICES:
                     await self._switch(name)
+
+    def _cycling(self) -> bool:
+        """Whether a state-changing fault with a cycle is applied anywhere."""
+        return any(
+            fault.period_s is not None
+            for state in self.services.values()
+            for kind, fault in state.faults.items()
+            if kind in STATEFUL_KINDS
+        )
 
     async def _switch(self, name: str, answering: object = None) -> None:
         """Put the state-changing faults of ``name`` in or out of effect as they act now, and listen or
