@@ -153,54 +153,48 @@ class CompareCheck(CheckBase):
             if isinstance(side, str):
                 return self._judgement(Status.ERROR, f"{role}: {side}", artifacts=artifacts)
             sides[role] = side
-        judgement = self._compare(sides["canary"], sides["baseline"])
+        status, reason, observed, readings = self._compare(sides["canary"], sides["baseline"])
         warnings = [text for side in sides.values() for text in side.warnings]
-        warned = "".join(f"; Prometheus warns: {clip(text, MAX_TEXT_CHARS)}" for text in warnings)
-        status = judgement.status
         if warnings and status is Status.PASS:
             status = Status.WARN  # a partial or doubtful answer never passes outright
-        return Judgement(
-            status,
-            judgement.message + warned,
-            observed=judgement.observed,
-            threshold=self.threshold,
-            readings=judgement.readings,
-            artifacts=artifacts,
+        warned = "".join(f"; Prometheus warns: {clip(text, MAX_TEXT_CHARS)}" for text in warnings)
+        return self._judgement(
+            status, f"{reason}: {status}{warned}", observed=observed, readings=readings, artifacts=artifacts
         )
 
     def _judgement(self, status: Status, reason: str, **fields: Any) -> Judgement:
         return Judgement(status, f"{self.what}: {reason}", threshold=self.threshold, **fields)
 
-    def _compare(self, canary: Side, baseline: Side) -> Judgement:
-        counts = {"canary_samples": len(canary.samples), "baseline_samples": len(baseline.samples)}
+    def _compare(self, canary: Side, baseline: Side) -> tuple[Status, str, Any, dict[str, float]]:
+        """The status, the reason (without the status), observed and readings of the two sides."""
+        counts: dict[str, float] = {
+            "canary_samples": len(canary.samples),
+            "baseline_samples": len(baseline.samples),
+        }
         for role, side in (("canary", canary), ("baseline", baseline)):
             bad = [value for value in side.samples if not math.isfinite(value)]
             if bad:
                 shown = ", ".join(sorted({f"{value}" for value in bad}))
-                return self._judgement(
-                    Status.FAIL,
-                    f"{role} has {len(bad)} of {len(side.samples)} samples not a finite number ({shown})",
-                    readings=counts,
-                )
+                reason = f"{role} has {len(bad)} of {len(side.samples)} samples not a finite number ({shown})"
+                return Status.FAIL, reason, None, counts
         empty = [role for role, side in (("canary", canary), ("baseline", baseline)) if not side.samples]
         if empty:
             status = Status.FAIL if self.options.must_have_data else Status.INCONCLUSIVE
-            return self._judgement(
-                status,
+            reason = (
                 f"no data for {' and '.join(empty)} over the last {self.options.lookback_s:g} s "
-                f"(must_have_data = {str(self.options.must_have_data).lower()}): {status}",
-                readings=counts,
+                f"(must_have_data = {str(self.options.must_have_data).lower()})"
             )
+            return status, reason, None, counts
         canary_median, baseline_median = median(canary.samples), median(baseline.samples)
         sides = (
-            f"canary median {canary_median:.4g} (n={len(canary.samples)}) vs baseline "
-            f"{baseline_median:.4g} (n={len(baseline.samples)})"
+            f"canary median {canary_median:.4g} ({_count(canary)}) vs baseline "
+            f"{baseline_median:.4g} ({_count(baseline)})"
         )
         readings = {**counts, "canary_median": canary_median, "baseline_median": baseline_median}
         too_few = min(len(canary.samples), len(baseline.samples)) < self.options.min_samples
         if too_few:
-            reason = f"{sides}: fewer than min_samples {self.options.min_samples} on a side: INCONCLUSIVE"
-            return self._judgement(Status.INCONCLUSIVE, reason, readings=readings)
+            reason = f"{sides}: fewer than min_samples {self.options.min_samples} on a side"
+            return Status.INCONCLUSIVE, reason, None, readings
         _, p_value = mann_whitney(canary.samples, baseline.samples, ALTERNATIVES[self.options.direction])
         effect = relative_change(canary_median, baseline_median)
         bad_effect = {"increase": effect, "decrease": -effect, "either": abs(effect)}[self.options.direction]
@@ -219,7 +213,7 @@ class CompareCheck(CheckBase):
             "p_value": p_value,
             **counts,
         }
-        return self._judgement(status, f"{reason}: {status}", observed=observed, readings=readings)
+        return status, reason, observed, readings
 
     def _rule(self, p_value: float, bad_effect: float) -> str:
         """Which rule decided, in words."""
@@ -234,6 +228,11 @@ class CompareCheck(CheckBase):
                 f"max_effect {_share(self.options.max_effect)} ({bad})"
             )
         return f"< alpha {self.alpha:g}, but within marginal_effect {_share(self.marginal_effect)} ({bad})"
+
+
+def _count(side: Side) -> str:
+    """``n=20``, or ``n=20 in 2 series`` when a side's series were pooled."""
+    return f"n={len(side.samples)}" + (f" in {side.series} series" if side.series > 1 else "")
 
 
 def _percent(effect: float) -> str:

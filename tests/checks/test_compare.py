@@ -181,7 +181,7 @@ JUDGED = [
         matrix(LOW[:5], LOW[5:]),
         {},
         Status.FAIL,
-        ["(n=20) vs baseline", "(n=20)"],
+        ["(n=20 in 2 series) vs baseline", "(n=20 in 2 series)"],
     ),
     (
         "nan-fails",
@@ -222,7 +222,7 @@ JUDGED = [
         matrix(LOW),
         {},
         Status.INCONCLUSIVE,
-        ["(n=5)", "fewer than min_samples 10 on a side"],
+        ["(n=5)", "fewer than min_samples 10 on a side: INCONCLUSIVE"],
     ),
     (
         "vector-is-error",
@@ -246,7 +246,7 @@ JUDGED = [
         matrix(EVENS),
         {},
         Status.WARN,
-        ["no significant change", "Prometheus warns: partial answer"],
+        ["no significant change: WARN; Prometheus warns: partial answer"],
     ),
 ]
 
