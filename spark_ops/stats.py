@@ -190,6 +190,11 @@ class RateComparison:
     baseline_total: int
 
     def describe(self) -> str:
+        if self.verdict == "inconclusive":
+            return (
+                f"error rate vs baseline: too few requests to compare ({self.canary_total} canary, "
+                f"{self.baseline_total} baseline): inconclusive"
+            )
         return (
             f"error rate {self.canary_rate:.2%} of {self.canary_total} vs baseline {self.baseline_rate:.2%} "
             f"of {self.baseline_total} ({self.increase * 100:+.2f} points), Fisher p={self.p_value:.2g}: "

@@ -242,6 +242,7 @@ def test_error_rate_verdicts(counts, verdict) -> None:
     )
     assert result.verdict == verdict, result.describe()
     assert "\n" not in result.describe()
+    assert "nan" not in result.describe()
 
 
 @pytest.mark.parametrize(
