@@ -8,6 +8,7 @@ per simulator sends ``GET /``. After ~18 s of data every check judges the last 1
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import run_one_check
+from conftest import run_one_check, write_suite
 
 from spark_ops.model import CheckResult, Status
 from spark_ops.sim import Simulator, parse_fault
@@ -152,3 +153,28 @@ def test_the_slow_canarys_median_is_its_delay(judge):
     readings = judge("slow", P50_LATENCY, **LATENCY).judgement.readings
     assert 0.05 <= readings["canary_median"] <= 0.1
     assert readings["baseline_median"] < 0.025
+
+
+def test_a_critical_compare_fails_the_run_at_any_fail_on(spark, prometheus, tmp_path):
+    """``severity = "critical"`` is the issue's ``critical = true``: a failing compare makes the risk
+    CRITICAL, so even ``--fail-on critical`` exits 1, with the reason in the JSON result."""
+    check = {
+        "name": "canary.errors",
+        "kind": "compare",
+        "severity": "critical",
+        "query": ERROR_RATE,
+        "canary": "errors",
+        "baseline": "baseline",
+        "lookback_s": 15,
+        "step_s": 1,
+    }
+    suite = write_suite(tmp_path, check)
+    args = ("--suite", str(suite), "--set", f"prometheus.url={prometheus.url}", "--no-evidence")
+    result = spark("gate", *args, "--exit-on-fail", "--fail-on", "critical", "-f", "json")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["risk"]["level"] == "CRITICAL"
+    (judged,) = report["checks"]
+    assert judged["status"] == "FAIL"
+    assert "beyond max_effect 20 %" in judged["message"]
+    assert judged["observed"]["effect"] is None  # +inf from a zero baseline: JSON has no infinity
