@@ -147,7 +147,8 @@ def test_describe_kinds_lists_every_built_in_with_its_source() -> None:
 def test_unknown_kind_lists_the_known_ones() -> None:
     """An unknown kind is a ConfigError on key `kind` that lists the installed kinds."""
     with pytest.raises(
-        ConfigError, match=r"unknown check kind 'htttp' \(known: http, latency, metrics, pm2, promql, slo"
+        ConfigError,
+        match=r"unknown check kind 'htttp' \(known: compare, http, latency, metrics, pm2, promql, slo",
     ) as caught:
         registry.load_kind("htttp")
     assert caught.value.key == "kind"

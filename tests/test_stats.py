@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+from fractions import Fraction
 
 import pytest
 
 from spark_ops.histogram import LatencyHistogram
 from spark_ops.sim import Simulator, parse_fault
-from spark_ops.stats import compare, mann_whitney_greater
+from spark_ops.stats import (
+    compare,
+    compare_error_rates,
+    fisher_exact_greater,
+    mann_whitney,
+    mann_whitney_greater,
+    median,
+)
 
 
 def histogram(values: list[float]) -> LatencyHistogram:
@@ -111,3 +120,139 @@ def test_canary_baseline_end_to_end(
     assert probe["observed"]["comparison"]["verdict"] == expected_verdict, probe["message"]
     assert probe["status"] == expected_status
     assert result.exit_code == exit_code
+
+
+# --- Mann-Whitney on plain samples ------------------------------------------------------------------
+
+# scipy's documented example (scipy.stats.mannwhitneyu, "Examples": the male and female ages of
+# Conover's 1980 table): U = 17, and with method="asymptotic" the two-sided p is 0.11134688653314041.
+MALES = [19.0, 22.0, 16.0, 29.0, 24.0]
+FEMALES = [20.0, 11.0, 17.0, 12.0]
+
+
+def test_mann_whitney_on_samples_matches_scipy() -> None:
+    """U and the asymptotic p (tie and continuity corrections) as scipy documents them, each way."""
+    assert mann_whitney(MALES, FEMALES, "two-sided") == (17.0, pytest.approx(0.11134688653314041, rel=1e-9))
+    assert mann_whitney(MALES, FEMALES, "greater") == (17.0, pytest.approx(0.11134688653314041 / 2, rel=1e-9))
+    assert mann_whitney(MALES, FEMALES, "less")[1] > 0.9  # the males are older: no evidence they are younger
+
+
+@pytest.mark.parametrize(
+    ("canary", "baseline"),
+    [
+        ([30.0, 31.0, 35.0, 40.0], [10.0, 12.0, 15.0]),
+        ([10.0, 20.0, 30.0], [15.0, 25.0, 35.0, 45.0]),
+        ([5.0] * 10, [5.0] * 10),
+        ([1.0, 2.0, 2.0, 3.0], [2.0, 2.0, 4.0]),
+    ],
+    ids=["canary-all-greater", "interleaved", "all-tied", "some-ties"],
+)
+def test_samples_and_histograms_share_one_u(canary: list[float], baseline: list[float]) -> None:
+    """U from plain samples counts every pair, ties half, exactly as the histogram version does."""
+    u, _ = mann_whitney(canary, baseline, "greater")
+    assert u == brute_force_u(canary, baseline)
+
+
+def test_two_sided_p_is_twice_the_smaller_one_sided_p() -> None:
+    """Either direction of a difference is evidence for ``two-sided``: twice the smaller tail."""
+    rng = random.Random(3)
+    canary, baseline = [rng.gauss(10, 2) for _ in range(30)], [rng.gauss(11, 2) for _ in range(30)]
+    _, less = mann_whitney(canary, baseline, "less")
+    _, greater = mann_whitney(canary, baseline, "greater")
+    _, both = mann_whitney(canary, baseline, "two-sided")
+    assert both == pytest.approx(min(1.0, 2 * min(less, greater)), abs=0.02)  # continuity terms differ
+    assert less < 0.5 < greater
+
+
+@pytest.mark.parametrize(
+    "samples",
+    [
+        pytest.param([1.0, math.nan], id="nan"),
+        pytest.param([1.0, math.inf], id="inf"),
+        pytest.param([], id="empty"),
+    ],
+)
+def test_samples_must_be_finite_and_present(samples: list[float]) -> None:
+    """NaN, infinities or no samples never give a p-value: the caller must fail closed first."""
+    with pytest.raises(ValueError):
+        mann_whitney(samples, [1.0, 2.0], "greater")
+
+
+@pytest.mark.parametrize(
+    ("samples", "expected"),
+    [([3.0, 1.0, 2.0], 2.0), ([4.0, 1.0, 3.0, 2.0], 2.5), ([7.0], 7.0)],
+    ids=["odd", "even-mean-of-middle-two", "one"],
+)
+def test_median(samples: list[float], expected: float) -> None:
+    """The middle value, or the mean of the middle two."""
+    assert median(samples) == expected
+
+
+# --- Fisher's exact test on error counts ------------------------------------------------------------
+
+
+def exact_greater_p(a: int, n1: int, c: int, n2: int) -> Fraction:
+    """P(X >= a) of the hypergeometric distribution, in exact rational arithmetic (the oracle)."""
+    total, errors = n1 + n2, a + c
+    tail = sum(
+        math.comb(errors, x) * math.comb(total - errors, n1 - x) for x in range(a, min(n1, errors) + 1)
+    )
+    return Fraction(tail, math.comb(total, n1))
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # Fisher's lady tasting tea (The Design of Experiments, 1935): 3 of 4 right, p = 17/70.
+        pytest.param((3, 4, 1, 4), 17 / 70, id="tea-3-of-4"),
+        pytest.param((4, 4, 0, 4), 1 / 70, id="tea-all-right"),
+        pytest.param((0, 10, 0, 10), 1.0, id="no-errors-anywhere"),
+        pytest.param((0, 10, 5, 10), 1.0, id="canary-has-none"),
+        pytest.param((74, 105, 43, 75), float(exact_greater_p(74, 105, 43, 75)), id="scipy-doc-table"),
+        pytest.param((20, 100, 2, 100), float(exact_greater_p(20, 100, 2, 100)), id="20-vs-2-percent"),
+    ],
+)
+def test_fisher_exact_greater_matches_exact_arithmetic(counts, expected) -> None:
+    """The one-sided p equals the hypergeometric tail computed exactly (and Fisher's published 17/70)."""
+    assert fisher_exact_greater(*counts) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fisher_exact_handles_large_counts() -> None:
+    """Millions of requests: log-factorials keep p finite and tiny instead of overflowing."""
+    p = fisher_exact_greater(30_000, 1_000_000, 10_000, 1_000_000)
+    assert 0.0 <= p < 1e-100
+    assert fisher_exact_greater(10_000, 1_000_000, 10_000, 1_000_000) == pytest.approx(0.5, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("counts", "verdict"),
+    [
+        pytest.param((200, 1000, 10, 1000), "fail", id="20-vs-1-percent"),
+        pytest.param((30, 1000, 10, 1000), "marginal", id="3-vs-1-percent"),
+        pytest.param((12, 1000, 10, 1000), "pass", id="1.2-vs-1-percent-not-significant"),
+        pytest.param((0, 1000, 50, 1000), "pass", id="canary-better"),
+        pytest.param((5, 5, 0, 1000), "inconclusive", id="too-few-canary-requests"),
+        pytest.param((0, 0, 0, 1000), "inconclusive", id="no-canary-requests"),
+    ],
+)
+def test_error_rate_verdicts(counts, verdict) -> None:
+    """Significantly higher by over max_increase fails, over the marginal band warns; few requests: none."""
+    result = compare_error_rates(
+        *counts, min_samples=20, alpha=0.05, max_increase=0.05, marginal_increase=0.01
+    )
+    assert result.verdict == verdict, result.describe()
+    assert "\n" not in result.describe()
+    assert "nan" not in result.describe()
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        pytest.param((5, 4, 0, 10), id="more-errors-than-requests"),
+        pytest.param((-1, 4, 0, 10), id="negative"),
+    ],
+)
+def test_fisher_refuses_impossible_counts(counts) -> None:
+    """Counts that cannot be are a bug in the caller, not a p-value."""
+    with pytest.raises(ValueError):
+        fisher_exact_greater(*counts)

@@ -8,16 +8,21 @@ INCONCLUSIVE unless ``on_no_data = "fail"``; Prometheus' ``warnings`` make a pas
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 
 from spark_ops.checks._common import Bounds, Options, Threshold, clip, series_name
-from spark_ops.config import Profile, Target
-from spark_ops.config.target import target_with_credentials
+from spark_ops.checks._prometheus import (
+    MAX_TEXT_CHARS,
+    QUERY_PATH,
+    api_target,
+    read_data,
+    sample_value,
+    server_target,
+)
+from spark_ops.config import Profile
 from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
@@ -25,10 +30,8 @@ from spark_ops.registry import CheckBase
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Fetched, Probe
 
-QUERY_PATH = "/api/v1/query"
 SHOWN_SERIES = 3  # failing series named in a reason; the rest are counted
 MAX_OBSERVED_SERIES = 20  # series kept in ``observed``; the raw answer is in the evidence
-MAX_TEXT_CHARS = 200  # of one Prometheus error or warning in a reason
 _RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
 
 
@@ -61,8 +64,8 @@ class PromqlCheck(CheckBase):
         if not options.query.strip():
             raise ConfigError("must not be blank", key="query")
         self.options = options
-        self.server = _server(options.prometheus_url, profile)
-        self.target = _query_target(self.server, options.query)
+        self.server = server_target(options.prometheus_url, profile)
+        self.target = api_target(self.server, QUERY_PATH, {"query": options.query})
         self.bounds = Bounds.resolve(
             profile, min=options.min, max=options.max, warn_min=options.warn_min, warn_max=options.warn_max
         )
@@ -139,55 +142,13 @@ class PromqlCheck(CheckBase):
         return status, f"none of {total} series within {bounds} (aggregate any): {named}", observed
 
 
-def _server(prometheus_url: str | None, profile: Profile) -> Target:
-    """The Prometheus server a check asks: its own ``prometheus_url``, else the profile's."""
-    if prometheus_url is not None:
-        # Only the URL's own credentials: the profile's headers belong to the profile's server.
-        try:
-            return profile.target(service=None, path=None, url=prometheus_url)
-        except ConfigError as exc:
-            raise ConfigError(exc.reason, key="prometheus_url") from None
-    config = profile.config.prometheus
-    if config.url is None:
-        raise ConfigError(
-            f"no Prometheus server: set prometheus_url here or [prometheus] url in profile {profile.name!r}",
-            key="prometheus_url",
-        )
-    return target_with_credentials(config.url, dict(config.headers))
-
-
-def _query_target(server: Target, query: str) -> Target:
-    """``server`` (which may sit under a path prefix) with ``/api/v1/query?query=...``."""
-    parts = urlsplit(server.url)
-    params = "&".join(part for part in (parts.query, urlencode({"query": query})) if part)
-    url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + QUERY_PATH, query=params, fragment=""))
-    return Target(url=url, headers=server.headers)
-
-
 def _read_answer(fetched: Fetched, server: str, expected_type: str = "any") -> Answer | str:
     """The answer's series, or why it cannot be judged (Prometheus' own error words where it gave some)."""
+    data = read_data(fetched, server)
+    if isinstance(data, str):
+        return data
     answered = f"Prometheus {server} -> HTTP {fetched.status}"
-    try:
-        document = json.loads(fetched.body)
-    except (ValueError, RecursionError):
-        document = None
-    if not isinstance(document, dict):
-        kind = fetched.headers.get("content-type", "unknown content type")
-        text = " ".join(fetched.body.decode("utf-8", errors="replace").split())
-        shown = f": {clip(text, 80)}" if text else ""
-        return f"{answered}, not a Prometheus answer ({kind}){shown}"
-    if not 200 <= fetched.status < 300 or document.get("status") != "success":
-        error_type, error = document.get("errorType"), document.get("error")
-        if isinstance(error, str) and error:
-            return f"{answered}: {error_type or 'error'}: {clip(error, MAX_TEXT_CHARS)}"
-        return f"{answered}, status {clip(repr(document.get('status')), 40)}, no error message"
-    data = document.get("data")
-    if not isinstance(data, dict) or "result" not in data:
-        return f"{answered}, but the answer has no data.result"
-    result_type, result = data.get("resultType"), data["result"]
-    warnings = document.get("warnings") or []
-    if not isinstance(warnings, list):
-        warnings = [warnings]
+    result_type, result, warnings = data.result_type, data.result, data.warnings
     if result_type == "matrix":
         return (
             "the query returns a range vector (matrix): an instant check needs a vector or a scalar "
@@ -199,10 +160,10 @@ def _read_answer(fetched: Fetched, server: str, expected_type: str = "any") -> A
             " (result_type)"
         )
     if result_type == "scalar":
-        value = _value(result)
+        value = sample_value(result)
         if value is None:
             return f'{answered}, but the scalar is not a [timestamp, "number"] pair'
-        return Answer([("scalar", value)], [str(w) for w in warnings])
+        return Answer([("scalar", value)], warnings)
     if result_type != "vector":
         return f"{answered}, result type {clip(repr(result_type), 40)}: only a vector or a scalar is judged"
     if not isinstance(result, list):
@@ -210,20 +171,10 @@ def _read_answer(fetched: Fetched, server: str, expected_type: str = "any") -> A
     series: list[tuple[str, float]] = []
     for index, sample in enumerate(result):
         labels = sample.get("metric") if isinstance(sample, dict) else None
-        value = _value(sample.get("value")) if isinstance(sample, dict) else None
+        value = sample_value(sample.get("value")) if isinstance(sample, dict) else None
         if not isinstance(labels, dict) or value is None:
             return (
                 f'{answered}, but series {index} lacks its metric labels or its [timestamp, "number"] value'
             )
         series.append((series_name(str(labels.get("__name__", "")), labels), value))
-    return Answer(series, [str(w) for w in warnings])
-
-
-def _value(pair: Any) -> float | None:
-    """The number of a ``[timestamp, "1.5"]`` pair ("NaN", "+Inf" and "-Inf" included), else None."""
-    if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
-        return None
-    try:
-        return float(pair[1])
-    except ValueError:
-        return None
+    return Answer(series, warnings)

@@ -23,11 +23,17 @@ __all__ = ["SERVICES", "Fault", "Simulator", "parse_fault", "serve_until_stopped
 class Simulator:
     """Starts the simulated platform on its own event loop and thread; ``stop()`` ends both."""
 
-    def __init__(self, *, ports: Literal["default", "auto"] = "auto", faults: Sequence[Fault] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        ports: Literal["default", "auto"] = "auto",
+        faults: Sequence[Fault] = (),
+        role: str | None = None,  # a constant label role="..." on every series: baseline vs canary
+    ) -> None:
         from spark_ops.sim.platform import DEFAULT_PORTS, Platform
 
         wanted = dict(DEFAULT_PORTS) if ports == "default" else dict.fromkeys(SERVICES, 0)
-        self.platform = Platform(wanted, list(faults))
+        self.platform = Platform(wanted, list(faults), role)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="spark-sim", daemon=True)
 

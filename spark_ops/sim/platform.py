@@ -5,7 +5,12 @@
   the p95 latency and error rate of what the platform served in the last minute, and the staleness of
   a market-data feed that ticks;
 - ``/api/tools/pm2`` serves the ``pm2 jlist`` shape;
-- faults apply at start or at run time through ``/__sim/faults`` (loopback callers only).
+- faults apply at start or at run time through ``/__sim/faults`` (loopback callers only); a fault with a
+  cycle (``@ON/PERIOD``) acts only in its on-phase, timed by ``Platform.clock`` (a seam for tests): the
+  per-answer kinds (slow, errors, status) ask at each request, the state-changing ones (down, crashloop,
+  stale) are switched in and out every ``CYCLE_CHECK_S``;
+- a ``role`` (e.g. ``canary``) is a constant label on every series each service exposes, so one
+  Prometheus scraping two simulators can tell baseline from canary.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +40,8 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from spark_ops.sim.faults import SERVICES, Fault, parse_fault
 
@@ -50,6 +57,8 @@ PAGES = ("/", "/dashboard", "/portfolio", "/strategies", "/settings")
 WINDOW_S = 60.0
 TICK_INTERVAL_S = 0.25
 UPSTREAM_TIMEOUT_S = 2.0
+CYCLE_CHECK_S = 0.05  # how often cycling down/crashloop/stale faults are switched on or off
+STATEFUL_KINDS = ("down", "crashloop", "stale")  # they change the service's state, not each answer
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "AVAX-USD", "DOT-USD")
 STRATEGIES = ("momentum", "mean-reversion", "arbitrage", "market-making")
 VENUES = ("binance", "coinbase", "kraken")
@@ -101,11 +110,14 @@ class ServiceState:
     port: int
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     faults: dict[str, Fault] = field(default_factory=dict)
+    applied_at: dict[str, float] = field(default_factory=dict)  # fault kind -> Platform.clock() then
     started_at: float = field(default_factory=time.time)
     restarts: int = 0
     served: int = 0
     errors_injected: int = 0
     crashloop_since: float | None = None
+    # The state-changing faults (down, crashloop, stale) now in effect: a cycling one enters and leaves.
+    in_effect: set[str] = field(default_factory=set)
     site: web.BaseSite | None = None
 
     def __post_init__(self) -> None:
@@ -127,14 +139,22 @@ class ServiceState:
 
     @property
     def is_listening(self) -> bool:
-        return "down" not in self.faults and "crashloop" not in self.faults
+        return not self.in_effect & {"down", "crashloop"}
 
-    def should_inject_error(self) -> bool:
-        """Deterministic error fraction: the running share of 500s tracks ``errors:FRACTION`` exactly."""
-        fault = self.faults.get("errors")
-        self.served += 1
+    def acting(self, kind: str, now: float) -> Fault | None:
+        """The fault of ``kind`` if it acts at ``now``: applied, and in its on-phase if it has a cycle."""
+        fault = self.faults.get(kind)
+        if fault is None or not fault.is_on(now - self.applied_at.get(kind, now)):
+            return None
+        return fault
+
+    def should_inject_error(self, now: float) -> bool:
+        """Deterministic error fraction: the running share of 500s tracks ``errors:FRACTION`` exactly
+        (counted over the answers served while the fault acts)."""
+        fault = self.acting("errors", now)
         if fault is None or fault.value is None:
             return False
+        self.served += 1
         if self.errors_injected < fault.value * self.served:
             self.errors_injected += 1
             return True
@@ -241,12 +261,35 @@ def _executor_metrics(registry: CollectorRegistry, name: str) -> Callable[[], No
     return trade
 
 
-class Platform:
-    """The four services, their shared health window and the feed; lives on one event loop."""
+class RoleLabelled(Collector):
+    """Every series of ``registry`` with a constant ``role`` label added, as a scrape of it shows them."""
 
-    def __init__(self, ports: dict[str, int], faults: list[Fault]) -> None:
+    def __init__(self, registry: CollectorRegistry, role: str) -> None:
+        self.registry = registry
+        self.role = role
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            family.samples = [
+                sample._replace(labels={**sample.labels, "role": self.role}) for sample in family.samples
+            ]
+            yield family
+
+
+class Platform:
+    """The four services, their shared health window and the feed; lives on one event loop.
+
+    ``clock`` (seconds, like ``time.time``) times the cycles of intermittent faults; tests replace it.
+    """
+
+    def __init__(self, ports: dict[str, int], faults: list[Fault], role: str | None = None) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call] # the platform's prom-client exports no *_created series
+        self.clock: Callable[[], float] = time.time
+        self.role = role
         self.services = {name: ServiceState(name, ports[name]) for name in SERVICES}
+        self._exposed = {
+            name: self._exposed_registry(state.registry) for name, state in self.services.items()
+        }
         self.window = LatencyWindow()
         self.feed = MarketFeed(self.services["marketdata"].registry)
         self.trades = {
@@ -257,9 +300,18 @@ class Platform:
         self._tasks: list[asyncio.Task[None]] = []
         self._client: ClientSession | None = None
         self._initial_faults = faults
+        self._switching = asyncio.Lock()  # one switch at a time: a port is bound once
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.services[name].port}"
+
+    def _exposed_registry(self, registry: CollectorRegistry) -> CollectorRegistry:
+        """What ``/metrics`` shows: the service's own registry, or with a role, the same labelled by it."""
+        if self.role is None:
+            return registry
+        labelled = CollectorRegistry(auto_describe=False)
+        labelled.register(RoleLabelled(registry, self.role))
+        return labelled
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -275,6 +327,7 @@ class Platform:
             await self._listen(name)
         self._tasks.append(asyncio.create_task(self.feed.run()))
         self._tasks.append(asyncio.create_task(self._trade_forever()))
+        self._tasks.append(asyncio.create_task(self._cycle_forever()))
         for fault in self._initial_faults:
             await self.apply(fault)
 
@@ -322,30 +375,64 @@ class Platform:
     # --- faults ----------------------------------------------------------------------------------
 
     async def apply(self, fault: Fault, answering: object = None) -> None:
-        state = self.services[fault.service]
-        was_listening = state.is_listening
-        state.faults[fault.kind] = fault
-        if fault.kind == "stale":
-            self.feed.freeze(fault.value or 0.0)
-        if fault.kind == "crashloop":
-            state.crashloop_since = time.time()
-        if was_listening and not state.is_listening:
-            await self._unlisten(fault.service, answering)
+        async with self._switching:
+            state = self.services[fault.service]
+            state.faults[fault.kind] = fault
+            state.applied_at[fault.kind] = self.clock()
+            state.in_effect.discard(fault.kind)  # applied again: it enters afresh (a new stale age)
+            await self._switch(fault.service, answering)
 
     async def clear(self, service: str | None = None) -> None:
-        for name in [service] if service else list(SERVICES):
-            state = self.services[name]
-            was_listening = state.is_listening
-            if "stale" in state.faults:
-                self.feed.thaw()
-            if "crashloop" in state.faults:
-                state.restarts = self._restart_count(state)
-                state.crashloop_since = None
-            state.faults.clear()
-            state.errors_injected = state.served = 0
-            if not was_listening:
-                state.started_at = time.time()
-                await self._listen(name)
+        async with self._switching:
+            for name in [service] if service else list(SERVICES):
+                state = self.services[name]
+                state.faults.clear()
+                state.applied_at.clear()
+                state.errors_injected = state.served = 0
+                await self._switch(name)
+
+    async def _cycle_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CYCLE_CHECK_S)
+            if not self._cycling():
+                continue  # nothing to switch: an idle simulator stays idle
+            async with self._switching:
+                for name in SERVICES:
+                    await self._switch(name)
+
+    def _cycling(self) -> bool:
+        """Whether a state-changing fault with a cycle is applied anywhere."""
+        return any(
+            fault.period_s is not None
+            for state in self.services.values()
+            for kind, fault in state.faults.items()
+            if kind in STATEFUL_KINDS
+        )
+
+    async def _switch(self, name: str, answering: object = None) -> None:
+        """Put the state-changing faults of ``name`` in or out of effect as they act now, and listen or
+        not accordingly (``answering``, the admin reply's connection, is kept open)."""
+        state, now = self.services[name], self.clock()
+        for kind in STATEFUL_KINDS:
+            acting = state.acting(kind, now) is not None
+            if acting and kind not in state.in_effect:
+                state.in_effect.add(kind)
+                if kind == "stale":
+                    self.feed.freeze(state.faults[kind].value or 0.0)
+                elif kind == "crashloop":
+                    state.crashloop_since = time.time()
+            elif not acting and kind in state.in_effect:
+                state.in_effect.discard(kind)
+                if kind == "stale":
+                    self.feed.thaw()
+                elif kind == "crashloop":
+                    state.restarts = self._restart_count(state)
+                    state.crashloop_since = None
+        if state.site is not None and not state.is_listening:
+            await self._unlisten(name, answering)
+        elif state.site is None and state.is_listening:
+            state.started_at = time.time()
+            await self._listen(name)
 
     def _restart_count(self, state: ServiceState) -> int:
         # PM2 keeps restarting a crash-looping process about twice a second.
@@ -389,15 +476,15 @@ class Platform:
         ) -> web.StreamResponse:
             if request.path == ADMIN_PATH:
                 return await handler(request)
-            started = time.perf_counter()
-            slow = state.faults.get("slow")
+            started, now = time.perf_counter(), self.clock()
+            slow = state.acting("slow", now)
             if slow is not None and slow.value:
                 await asyncio.sleep(slow.value / 1000)
-            forced = state.faults.get("status")
+            forced = state.acting("status", now)
             response: web.StreamResponse
             if forced is not None and forced.value is not None:
                 response = web.Response(status=int(forced.value), text=f"simulated status {forced.value:g}\n")
-            elif state.should_inject_error():
+            elif state.should_inject_error(now):
                 response = web.Response(status=500, text="simulated error\n")
             else:
                 try:
@@ -448,8 +535,10 @@ class Platform:
         return {name: [str(f) for f in state.faults.values()] for name, state in self.services.items()}
 
     def _metrics(self, state: ServiceState) -> Callable[[web.Request], Awaitable[web.Response]]:
+        exposed = self._exposed[state.name]
+
         async def handler(request: web.Request) -> web.Response:
-            body = generate_latest(state.registry)
+            body = generate_latest(exposed)
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         return handler
@@ -534,9 +623,9 @@ class Platform:
         """The ``pm2 jlist`` shape: name, pm2_env.status/restart_time/pm_uptime, monit.memory/cpu."""
         processes = []
         for pm_id, (name, state) in enumerate(self.services.items()):
-            if "crashloop" in state.faults:
+            if "crashloop" in state.in_effect:
                 status, memory = "errored", 0
-            elif "down" in state.faults:
+            elif "down" in state.in_effect:
                 status, memory = "stopped", 0
             else:
                 status, memory = "online", 60_000_000 + 7_000_000 * pm_id
