@@ -21,37 +21,14 @@ import contextlib
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import msgspec
-
+from spark_ops.config.schema import AnalysisConfig, CheckLimits
 from spark_ops.model import CheckResult, Judgement, Measurement, RiskLevel, Status, Window
 from spark_ops.risk import decides_the_run
 
 if TYPE_CHECKING:
     from spark_ops.registry import PreparedCheck
-
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
-
-
-class CheckLimits(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """Limits one check overrides (``[analysis.checks."NAME"]``)."""
-
-    failure_limit: NonNegativeInt | None = None
-    consecutive_error_limit: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    inconclusive_limit: NonNegativeInt | None = None
-
-
-class AnalysisConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """The ``[analysis]`` table; without ``duration_s`` or ``count`` a run is a single shot."""
-
-    duration_s: Annotated[float, msgspec.Meta(gt=0)] | None = None
-    count: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    interval_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
-    failure_limit: NonNegativeInt = 0
-    consecutive_error_limit: Annotated[int, msgspec.Meta(ge=1)] = 4
-    inconclusive_limit: NonNegativeInt = 0
-    checks: dict[str, CheckLimits] = {}
 
 
 @dataclass(frozen=True, slots=True)

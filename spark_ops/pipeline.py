@@ -13,10 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from spark_ops import clock
 from spark_ops import risk as risk_rules
 from spark_ops.analysis import AnalysisPlan, IntervalCallback, analyse
 from spark_ops.config import Profile, Suite, load_profile, load_suite
+from spark_ops.config.schema import AnalysisConfig, convert
+from spark_ops.errors import ConfigError
 from spark_ops.loop_thread import ClientLoop
 from spark_ops.model import CheckResult, RiskLevel, RunResult, Window
 from spark_ops.redact import Redactor, environment_secrets
@@ -37,6 +41,7 @@ class PreparedRun:
     suite: Suite
     checks: list[PreparedCheck]
     fail_on: RiskLevel
+    plan: AnalysisPlan | None  # None: a single shot
     # Masks every secret of the run (profile, suite, secret-named environment variables): built once.
     redactor: Redactor
 
@@ -53,16 +58,44 @@ def prepare_run(
     suite_ref: str,
     sets: Sequence[str] = (),
     fail_on: str | None = None,
+    duration_s: float | None = None,
+    interval_s: float | None = None,
 ) -> PreparedRun:
-    """Load and validate profile and suite; raises ConfigError naming file and key."""
+    """Load and validate profile and suite; raises ConfigError naming file and key.
+
+    The analysis window is the profile's ``[analysis]``, then the suite's, then ``duration_s`` and
+    ``interval_s`` (the command line), each winning over the one before.
+    """
     profile = load_profile(profile_ref, sets)
     suite = load_suite(suite_ref)
     checks = prepare(suite, profile)
     level = RiskLevel((fail_on or profile.config.risk.fail_on).upper())
     redactor = Redactor([*profile.secrets, *suite.secrets, *environment_secrets()])
+    plan = AnalysisPlan.of(_analysis(profile, suite, duration_s, interval_s))
+    unknown = sorted(set(plan.overrides) - {check.name for check in checks}) if plan else []
+    if unknown:
+        raise ConfigError(f"no check named {unknown[0]!r} in suite {suite.name!r}", key="analysis.checks")
     return PreparedRun(
-        command=command, profile=profile, suite=suite, checks=checks, fail_on=level, redactor=redactor
+        command=command,
+        profile=profile,
+        suite=suite,
+        checks=checks,
+        fail_on=level,
+        plan=plan,
+        redactor=redactor,
     )
+
+
+def _analysis(
+    profile: Profile, suite: Suite, duration_s: float | None, interval_s: float | None
+) -> AnalysisConfig:
+    merged = {**msgspec.to_builtins(profile.config.analysis), **suite.analysis}
+    if duration_s is not None:
+        merged.update(duration_s=duration_s, count=None)  # the command line's duration wins over a count
+    if interval_s is not None:
+        merged["interval_s"] = interval_s
+    config: AnalysisConfig = convert(merged, AnalysisConfig, file="--duration/--interval", prefix="analysis")
+    return config
 
 
 def describe_load(run: PreparedRun) -> list[str]:
@@ -77,13 +110,12 @@ def execute(
     on_result: Callable[[CheckResult], None] | None = None,
     backoff: bool = True,
     session: ClientLoop | None = None,
-    plan: AnalysisPlan | None = None,
     on_interval: IntervalCallback | None = None,
     stop: threading.Event | None = None,
 ) -> RunResult:
     """Run every check and assess the risk; the result is already redacted (its exit code follows from it).
 
-    With ``plan`` the checks are measured every interval of an analysis window and judged from their
+    With an analysis plan the checks are measured every interval of an analysis window and judged from their
     measurements (``on_interval`` hears of each interval; setting ``stop`` ends the window early, judged
     on what was measured). Without ``session`` the run has an event loop and a client of its own; with
     one it runs on the session's (a caller running suites again and again).
@@ -121,6 +153,7 @@ def execute(
         return [redacted[r.name] for r in raw]
 
     async def go(client: Any) -> tuple[list[CheckResult], Window | None]:
+        plan = run.plan
         if plan is None:
             return await once(client, run.checks, None), None
         stopping = asyncio.Event()

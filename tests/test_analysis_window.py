@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,11 @@ def analyse(
 ) -> RunResult:
     suite = tmp_path / "suite.toml"
     suite.write_text(HEALTH_STATUS.replace("{severity}", severity), encoding="utf-8")
-    prepared = pipeline.prepare_run(
-        "canary", profile_ref="dev", suite_ref=str(suite), sets=platform.sets()[1::2]
+    sets = platform.sets()[1::2]
+    prepared = replace(
+        pipeline.prepare_run("canary", profile_ref="dev", suite_ref=str(suite), sets=sets), plan=plan
     )
-    return pipeline.execute(prepared, enforce=True, plan=plan, stop=stop, on_interval=on_interval)  # type: ignore[arg-type]
+    return pipeline.execute(prepared, enforce=True, stop=stop, on_interval=on_interval)  # type: ignore[arg-type]
 
 
 def plan_of(count: int, interval_s: float = 0.05, **limits: int) -> AnalysisPlan:
@@ -115,7 +117,7 @@ def test_a_window_where_every_measurement_errored_is_error_never_pass(
     suite.write_text(PROMQL.replace("{severity}", severity), encoding="utf-8")
     sets = [f"prometheus.url={platform.url}"]  # the fake platform is no Prometheus: every answer errors
     prepared = pipeline.prepare_run("canary", profile_ref="dev", suite_ref=str(suite), sets=sets)
-    run = pipeline.execute(prepared, enforce=True, plan=plan_of(4, consecutive_error_limit=10))
+    run = pipeline.execute(replace(prepared, plan=plan_of(4, consecutive_error_limit=10)), enforce=True)
     (check,) = run.results
     assert [m.status for m in check.measurements] == [Status.ERROR] * taken
     assert check.status is Status.ERROR

@@ -76,4 +76,15 @@ FaultOpt = Annotated[
         "--fault", help="SERVICE=KIND[:ARG]: down, slow:MS, errors:FRACTION, stale:S, status:CODE, crashloop."
     ),
 ]
+DurationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--duration",
+        help="Analyse over a window this long (e.g. 60s, 5m): every check measured every --interval.",
+    ),
+]
+IntervalOpt = Annotated[
+    str | None,
+    typer.Option("--interval", help="Time between two measurements of an analysis window (default 10s)."),
+]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")]

@@ -14,12 +14,14 @@ import typer
 
 from spark_ops.cli._errors import exit_codes, say, write_file
 from spark_ops.cli._options import (
+    DurationOpt,
     EvidenceDirOpt,
     ExitOnFailOpt,
     FailOn,
     FailOnOpt,
     FaultOpt,
     FormatOpt,
+    IntervalOpt,
     Mode,
     NoEvidenceOpt,
     OutputFormat,
@@ -32,6 +34,7 @@ from spark_ops.cli._options import (
 from spark_ops.errors import ConfigError
 
 if TYPE_CHECKING:
+    from spark_ops.model import RunResult
     from spark_ops.pipeline import PreparedRun
 
 
@@ -48,11 +51,12 @@ def run_suite_command(
     report_junit: Path | None,
     evidence_dir: Path | None,
     no_evidence: bool,
+    duration: str | None = None,
+    interval: str | None = None,
     confirm: Callable[[PreparedRun], None] | None = None,
 ) -> NoReturn:
     """Shared body of gate, smoke and canary: prepare, (confirm,) run with progress, report, keep, exit."""
     from spark_ops import pipeline
-    from spark_ops.progress import live_progress
     from spark_ops.report import renderer
 
     with exit_codes() as guard:
@@ -62,12 +66,13 @@ def run_suite_command(
             suite_ref=suite,
             sets=sets or (),
             fail_on=fail_on.value if fail_on else None,
+            duration_s=_seconds(duration, "--duration"),
+            interval_s=_seconds(interval, "--interval"),
         )
         guard.know_secrets(prepared.secrets)
         if confirm is not None:
             confirm(prepared)
-        with live_progress(len(prepared.checks), f"spark {command}") as on_result:
-            run = pipeline.execute(prepared, enforce=enforce, on_result=on_result)
+        run = _execute(prepared, command, enforce)
         sys.stdout.write(renderer(output.value)(run))
         if report_json is not None:
             write_file(report_json, renderer("json")(run), "--report-json")
@@ -91,6 +96,34 @@ def run_suite_command(
     raise AssertionError("unreachable")  # pragma: no cover - exit_codes always exits
 
 
+def _execute(prepared: PreparedRun, command: str, enforce: bool) -> RunResult:
+    """Run once with a progress bar, or over the analysis window with a line per interval; Ctrl-C or
+    SIGTERM ends a window early, judged on what it measured."""
+    import threading
+
+    from spark_ops import pipeline
+    from spark_ops.interrupts import stop_on_signals
+    from spark_ops.progress import live_progress, window_progress
+
+    plan = prepared.plan
+    if plan is None:
+        with live_progress(len(prepared.checks), f"spark {command}") as on_result:
+            return pipeline.execute(prepared, enforce=enforce, on_result=on_result)
+    label = f"spark {command}"
+    with (
+        stop_on_signals(threading.Event()) as stop,
+        window_progress(plan.count, plan.interval_s, label) as shown,
+    ):
+        return pipeline.execute(prepared, enforce=enforce, on_interval=shown, stop=stop)
+
+
+def _seconds(text: str | None, option: str) -> float | None:
+    """A duration option (``90s``, ``5m``) in seconds; a bad one exits 2 naming the option."""
+    from spark_ops.units import parse_duration
+
+    return None if text is None else parse_duration(text, option=option).total_seconds()
+
+
 def suite_command(command: str, summary: str) -> Callable[..., None]:
     """``spark COMMAND``: the gate's options, run against the suite of the same name by default."""
 
@@ -105,6 +138,8 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
         report_junit: ReportJunitOpt = None,
         evidence_dir: EvidenceDirOpt = None,
         no_evidence: NoEvidenceOpt = False,
+        duration: DurationOpt = None,
+        interval: IntervalOpt = None,
     ) -> None:
         run_suite_command(
             command,
@@ -118,6 +153,8 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
             report_junit=report_junit,
             evidence_dir=evidence_dir,
             no_evidence=no_evidence,
+            duration=duration,
+            interval=interval,
         )
 
     run.__doc__ = summary
@@ -151,6 +188,8 @@ def canary(
     report_junit: ReportJunitOpt = None,
     evidence_dir: EvidenceDirOpt = None,
     no_evidence: NoEvidenceOpt = False,
+    duration: DurationOpt = None,
+    interval: IntervalOpt = None,
 ) -> None:
     """Canary run: smoke, metrics, SLOs and a measured latency probe, then the verdict.
 
@@ -181,6 +220,8 @@ def canary(
                 report_junit=report_junit,
                 evidence_dir=evidence_dir,
                 no_evidence=no_evidence,
+                duration=duration,
+                interval=interval,
                 confirm=None if mode is Mode.mock or auto_ok else _confirm_load,
             )
 

@@ -62,6 +62,26 @@ class CanaryConfig(Table, frozen=True, kw_only=True):
     marginal_slowdown: NonNegativeFloat = 0.1
 
 
+class CheckLimits(Table, frozen=True, kw_only=True):
+    """Limits one check overrides (``[analysis.checks."NAME"]``)."""
+
+    failure_limit: NonNegativeInt | None = None
+    consecutive_error_limit: PositiveInt | None = None
+    inconclusive_limit: NonNegativeInt | None = None
+
+
+class AnalysisConfig(Table, frozen=True, kw_only=True):
+    """The ``[analysis]`` table; without ``duration_s`` or ``count`` a run is a single shot."""
+
+    duration_s: PositiveFloat | None = None
+    count: PositiveInt | None = None
+    interval_s: PositiveFloat = 10.0
+    failure_limit: NonNegativeInt = 0
+    consecutive_error_limit: PositiveInt = 4
+    inconclusive_limit: NonNegativeInt = 0
+    checks: dict[str, CheckLimits] = {}
+
+
 class ProfileConfig(Table, frozen=True, kw_only=True):
     description: str = ""
     extends: str | None = None
@@ -72,6 +92,7 @@ class ProfileConfig(Table, frozen=True, kw_only=True):
     pm2: Pm2Config = Pm2Config()
     risk: RiskConfig = RiskConfig()
     canary: CanaryConfig = CanaryConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
 
 
 def convert(

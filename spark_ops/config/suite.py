@@ -7,13 +7,13 @@ validates against the kind's ``Options`` when it binds the check to a profile.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
 
 from spark_ops.config.files import display_name, locate, read_toml
-from spark_ops.config.schema import NonNegativeInt, PositiveFloat, Table, convert
+from spark_ops.config.schema import AnalysisConfig, NonNegativeInt, PositiveFloat, Table, convert
 from spark_ops.errors import ConfigError
 from spark_ops.model import Severity
 from spark_ops.redact import option_secrets
@@ -46,6 +46,8 @@ class Suite:
     description: str
     checks: tuple[CheckSpec, ...]
     secrets: frozenset[str] = frozenset()  # written into the checks' own URLs, headers and bodies
+    # The keys the suite's own [analysis] table sets (validated): they win over the profile's.
+    analysis: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_suite(ref: str) -> Suite:
@@ -53,7 +55,7 @@ def load_suite(ref: str) -> Suite:
     path = locate("checks", ref)
     file = str(path)
     raw = read_toml(path)
-    unknown = set(raw) - {"description", "checks"}
+    unknown = set(raw) - {"description", "checks", "analysis"}
     if unknown:
         key = sorted(unknown)[0] or '""'  # an empty key is named as TOML writes it
         raise ConfigError("unknown key (check the spelling)", file=file, key=key)
@@ -78,10 +80,13 @@ def load_suite(ref: str) -> Suite:
         seen.add(spec.name)
         specs.append(spec)
     secrets = frozenset(secret for spec in specs for secret in option_secrets(spec.options))
+    analysis = raw.get("analysis", {})
+    convert(analysis, AnalysisConfig, file=file, prefix="analysis")  # errors name the suite's key
     return Suite(
         name=display_name(ref, path),
         source=file,
         description=description,
         checks=tuple(specs),
         secrets=secrets,
+        analysis=analysis,
     )
