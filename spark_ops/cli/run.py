@@ -196,13 +196,15 @@ def canary(
     --mode mock starts the embedded simulator on free loopback ports (add --fault to rehearse a failure);
     --mode real sends load to the profile's URLs and asks first unless --auto-ok.
     """
-    from spark_ops.sim import Simulator, parse_fault
+    from spark_ops.sim import parse_fault
+    from spark_ops.sim.child import SimulatorProcess
 
     with exit_codes():
         parsed = [parse_fault(text) for text in faults or []]
         if mode is Mode.real and parsed:
             raise ConfigError("--fault rehearses failures on the simulator: use it with --mode mock")
-        simulated = Simulator(ports="auto", faults=parsed) if mode is Mode.mock else None
+        # In a child process: the simulator must not share this interpreter with the probe measuring it.
+        simulated = SimulatorProcess(faults=parsed) if mode is Mode.mock else None
         with simulated or contextlib.nullcontext():
             run_suite_command(
                 "canary",
