@@ -256,3 +256,19 @@ def test_fisher_refuses_impossible_counts(counts) -> None:
     """Counts that cannot be are a bug in the caller, not a p-value."""
     with pytest.raises(ValueError):
         fisher_exact_greater(*counts)
+
+
+def test_canary_with_more_errors_than_its_baseline_fails_on_fishers_test(spark) -> None:
+    """A canary erring on 30 % of its requests fails against a clean baseline even when the absolute
+    error-rate bound (set to 90 % here) would let it pass: Fisher's exact test on the probe's counts."""
+    with Simulator(ports="auto") as baseline:
+        result = spark(
+            "canary", "--mode", "mock", "--auto-ok", "--no-evidence", "-f", "json",
+            "--baseline", baseline.urls["web"], "--fault", "web=errors:0.3", "--set", "slo.error_rate=0.9",
+        )  # fmt: skip
+    probe = next(check for check in json.loads(result.stdout)["checks"] if check["kind"] == "latency")
+    assert probe["observed"]["error_comparison"]["verdict"] == "fail", probe["message"]
+    assert probe["observed"]["error_comparison"]["increase"] > 0.1
+    assert probe["status"] == "FAIL"
+    assert "Fisher p=" in probe["message"]
+    assert result.exit_code == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +22,7 @@ from spark_ops.errors import ConfigError
 from spark_ops.histogram import LatencyHistogram
 from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
-from spark_ops.stats import compare
+from spark_ops.stats import compare, compare_error_rates
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Probe
@@ -118,8 +118,7 @@ class LatencyCheck(CheckBase):
             )
         self.canary = profile.config.canary
         self.baseline = None if self.canary.baseline is None else self._baseline_target(self.canary.baseline)
-        # Both sides' samples over an analysis window, pooled interval by interval.
-        self.window_canary, self.window_baseline = LatencyHistogram(), LatencyHistogram()
+        self.pooled = _Pooled()  # both sides over an analysis window, interval by interval
 
     def _baseline_target(self, reference: str) -> Target:
         """The same request against the baseline: a base URL (same path) or another profile's service."""
@@ -225,44 +224,70 @@ class LatencyCheck(CheckBase):
         figures, baseline = await asyncio.gather(
             self.measure(probe, self.target), self.measure(probe, self.baseline)
         )
+        if probe.slot_s is None:  # a single shot compares this probe's samples
+            return self._against_baseline(figures, baseline, _Pooled.of(figures, baseline))
+        self.pooled.add(figures, baseline)  # an analysis window compares every interval so far
+        return self._against_baseline(figures, baseline, self.pooled)
+
+    def _against_baseline(self, figures: ProbeFigures, baseline: ProbeFigures, pooled: _Pooled) -> Judgement:
+        """The canary's own verdict, made worse by a slower latency (Mann-Whitney) or a higher error rate
+        (Fisher's exact test) than the baseline's."""
+        assert self.baseline is not None
+        canary = self.canary
         alone = self._judge_alone(figures)
-        canary_samples, baseline_samples = figures.histogram, baseline.histogram
-        if probe.slot_s is not None:  # in an analysis window the comparison is over every interval so far
-            self.window_canary.merge(figures.histogram)
-            self.window_baseline.merge(baseline.histogram)
-            canary_samples, baseline_samples = self.window_canary, self.window_baseline
-        comparison = compare(
-            canary_samples,
-            baseline_samples,
+        latency = compare(
+            pooled.canary,
+            pooled.baseline,
             min_samples=self.options.min_samples,
-            alpha=self.canary.alpha,
-            max_slowdown=self.canary.max_slowdown,
-            marginal_slowdown=self.canary.marginal_slowdown,
+            alpha=canary.alpha,
+            max_slowdown=canary.max_slowdown,
+            marginal_slowdown=canary.marginal_slowdown,
+        )
+        errors = compare_error_rates(
+            *pooled.canary_errors,
+            *pooled.baseline_errors,
+            min_samples=self.options.min_samples,
+            alpha=canary.alpha,
+            max_increase=canary.max_error_increase,
+            marginal_increase=canary.marginal_error_increase,
         )
         observed = {
             **figures.as_observed(),
             "baseline": {"url": self.baseline.display, **baseline.as_observed()},
             "comparison": {
-                "verdict": comparison.verdict,
-                "p_value": None if math.isnan(comparison.p_value) else float(f"{comparison.p_value:.3g}"),
-                "median_ratio": None
-                if math.isnan(comparison.median_ratio)
-                else round(comparison.median_ratio, 3),
+                "verdict": latency.verdict,
+                "p_value": _shown(latency.p_value, 3),
+                "median_ratio": _shown(latency.median_ratio, 3),
+            },
+            "error_comparison": {
+                "verdict": errors.verdict,
+                "p_value": _shown(errors.p_value, 3),
+                "increase": _shown(errors.increase, 4),
             },
         }
-        status = max(alone.status, _COMPARISON_STATUS[comparison.verdict], key=_SEVERITY_ORDER.index)
+        verdicts = (alone.status, _COMPARISON_STATUS[latency.verdict], _COMPARISON_STATUS[errors.verdict])
         threshold = {
             **self.threshold,
-            "max_slowdown": self.canary.max_slowdown,
-            "marginal_slowdown": self.canary.marginal_slowdown,
-            "alpha": self.canary.alpha,
+            "max_slowdown": canary.max_slowdown,
+            "marginal_slowdown": canary.marginal_slowdown,
+            "max_error_increase": canary.max_error_increase,
+            "marginal_error_increase": canary.marginal_error_increase,
+            "alpha": canary.alpha,
         }
         readings = {**alone.readings, **baseline.readings("baseline_")}
-        for name, value in (("p_value", comparison.p_value), ("median_ratio", comparison.median_ratio)):
-            if math.isfinite(value):
-                readings[name] = value
+        compared = {
+            "p_value": latency.p_value,
+            "median_ratio": latency.median_ratio,
+            "error_p_value": errors.p_value,
+            "error_increase": errors.increase,
+        }
+        readings.update({name: value for name, value in compared.items() if math.isfinite(value)})
         return Judgement(
-            status, f"{alone.message}; {comparison.describe()}", observed, threshold, readings=readings
+            max(verdicts, key=_SEVERITY_ORDER.index),
+            f"{alone.message}; {latency.describe()}; {errors.describe()}",
+            observed,
+            threshold,
+            readings=readings,
         )
 
     def _judge_alone(self, figures: ProbeFigures) -> Judgement:
@@ -312,6 +337,38 @@ class LatencyCheck(CheckBase):
             observed=observed,
             threshold=self.threshold,
         )
+
+
+@dataclass
+class _Pooled:
+    """Both sides' latencies and (errors, requests) over the probes of an analysis window so far."""
+
+    canary: LatencyHistogram = field(default_factory=LatencyHistogram)
+    baseline: LatencyHistogram = field(default_factory=LatencyHistogram)
+    canary_errors: tuple[int, int] = (0, 0)
+    baseline_errors: tuple[int, int] = (0, 0)
+
+    @classmethod
+    def of(cls, canary: ProbeFigures, baseline: ProbeFigures) -> _Pooled:
+        pooled = cls()
+        pooled.add(canary, baseline)
+        return pooled
+
+    def add(self, canary: ProbeFigures, baseline: ProbeFigures) -> None:
+        self.canary.merge(canary.histogram)
+        self.baseline.merge(baseline.histogram)
+        self.canary_errors = _plus(self.canary_errors, canary)
+        self.baseline_errors = _plus(self.baseline_errors, baseline)
+
+
+def _plus(counts: tuple[int, int], figures: ProbeFigures) -> tuple[int, int]:
+    """(errors, requests) with a probe's added; a slot never sent counts as a failed request."""
+    return counts[0] + figures.errors + figures.missed_slots, counts[1] + figures.scheduled
+
+
+def _shown(value: float, digits: int) -> float | None:
+    """A figure for the result JSON: rounded, and null when it is NaN or infinite."""
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
 
 
 # Worst last: a comparison can only make the canary's own verdict worse.

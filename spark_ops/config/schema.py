@@ -60,6 +60,9 @@ class CanaryConfig(Table, frozen=True, kw_only=True):
     alpha: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.05
     max_slowdown: NonNegativeFloat = 0.2  # fail when the canary's median is this much slower (0.2 = 20 %)
     marginal_slowdown: NonNegativeFloat = 0.1
+    # fail when the canary's error rate is this much higher, in absolute terms (0.02 = two points)
+    max_error_increase: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.02
+    marginal_error_increase: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.01
 
 
 class CheckLimits(Table, frozen=True, kw_only=True):
