@@ -23,6 +23,12 @@ def sim(
     write_profile: Annotated[
         Path | None, typer.Option("--write-profile", help="Write a profile pointing at the simulator here.")
     ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role", help='Label every series role="NAME" (two simulators as baseline and canary).'
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded Spark platform simulator on loopback until Ctrl-C or SIGTERM."""
     from spark_ops.sim import Simulator, parse_fault, serve_until_stopped
@@ -38,6 +44,8 @@ def sim(
         sys.stdout.flush()
 
     with exit_codes():
-        simulator = Simulator(ports=ports.value, faults=[parse_fault(text) for text in faults or []])
+        simulator = Simulator(
+            ports=ports.value, faults=[parse_fault(text) for text in faults or []], role=role
+        )
         serve_until_stopped(simulator, announce)
         say("simulator stopped")

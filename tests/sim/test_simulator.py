@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import tomllib
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -451,3 +452,16 @@ def test_latency_window_matches_sorting_the_window(monkeypatch, max_entries, rec
         assert len(kept) == max_entries
     if expire:
         assert len(kept) < min(records, max_entries), "nothing expired: the clock never passed WINDOW_S"
+
+
+def test_spark_sim_role_labels_every_series(tmp_path):
+    """``spark sim --role canary`` serves expositions whose every series carries role="canary"."""
+    with sim_process("--ports", "auto", "--role", "canary", cwd=tmp_path) as (_process, lines):
+        urls = printed_urls(lines)
+        with urllib.request.urlopen(urls["executor-1"] + "/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+    series = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert series
+    assert all('role="canary"' in line for line in series), [s for s in series if 'role="canary"' not in s][
+        :3
+    ]
