@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from werkzeug import Request, Response
 from spark_ops import pipeline
 from spark_ops.analysis import AnalysisConfig, AnalysisPlan
 from spark_ops.model import RunResult, Status
+from spark_ops.sim import Simulator, parse_fault
 
 HEALTH_STATUS = """
 [[checks]]
@@ -152,3 +154,37 @@ def test_every_measurement_is_kept_in_the_result(platform, tmp_path, count):
     assert len(check.measurements) == count
     assert all(m.at.endswith("Z") and m.readings["status_code"] == 200 for m in check.measurements)
     assert [m.at for m in check.measurements] == sorted(m.at for m in check.measurements)
+
+
+SMOKE_HEALTH = """
+[[checks]]
+name = "healthz.status"
+kind = "http"
+service = "web"
+path = "/api/healthz"
+expect_status = [200]
+severity = "critical"
+"""
+
+
+def test_an_intermittent_simulator_fault_is_caught_by_a_10_interval_window_every_time(tmp_path):
+    """web answers 503 for 200 ms of every second: single shots mostly miss it, a window of 10
+    measurements 150 ms apart (closer than the fault lasts, longer than its period) catches it each time."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SMOKE_HEALTH, encoding="utf-8")
+    with Simulator(ports="auto", faults=[parse_fault("web=status:503@200ms/1s")]) as simulator:
+        sets = simulator.profile_sets()
+        single = pipeline.prepare_run("gate", profile_ref="dev", suite_ref=str(suite), sets=sets)
+        shots = []
+        for _ in range(20):
+            shots.append(pipeline.execute(single, enforce=True).results[0].status)
+            time.sleep(0.07)
+        window = replace(single, plan=plan_of(10, interval_s=0.15))
+        windows = [pipeline.execute(window, enforce=True) for _ in range(5)]
+    # A shot lands in the 20 % on-phase about one time in five: under 10 passes of 20 is a 1-in-1,600 event.
+    assert shots.count(Status.PASS) >= 10, shots
+    for run in windows:
+        (check,) = run.results
+        assert check.status is Status.FAIL, check.message
+        assert "-> 503" in check.message
+        assert run.exit_code == 1
