@@ -36,6 +36,7 @@ BENCHMARKS = (
     "cold_start.py",
     "gate_scale.py",
     "latency_hey.py",
+    "canary_probe.py",
     "metrics_at_size.py",
     "transport.py",
     "evidence_export.py",

@@ -41,21 +41,25 @@ async def run_checks(
     """Run ``checks`` with at most ``concurrency`` in flight; results come back in suite order.
 
     ``slot_s`` is how long one measurement may take in an analysis window (None: a single shot). Checks
-    that run alone (the latency probe) run on ``apart``'s loop and client, when given.
+    that run alone (the latency probe) run on ``apart``'s loop and client, when given, after the others,
+    one at a time.
 
     Checks that read the same URL with the same method, headers and body share one response (one
     snapshot judged, one request sent); a check that must send its own requests opts out.
     """
     gate = asyncio.Semaphore(concurrency)
     shared = SharedFetches()
+    started = time.perf_counter()
 
     async def run_one(check: PreparedCheck) -> CheckResult:
-        sharing = shared if check.check.shares_fetches else None
         if apart is not None and check.check.runs_alone:
+            # Its slot is what the interval has left once the others are done.
+            left_s = None if slot_s is None else max(slot_s - (time.perf_counter() - started), slot_s / 10)
             result = await apart.run_here(
-                lambda: _judge_within_deadline(check, apart.client, max_body_bytes, backoff, None, slot_s)
+                lambda: _judge_within_deadline(check, apart.client, max_body_bytes, backoff, None, left_s)
             )
         else:
+            sharing = shared if check.check.shares_fetches else None
             async with gate:  # the deadline starts when the check starts, not while it queues
                 result = await _judge_within_deadline(check, client, max_body_bytes, backoff, sharing, slot_s)
         if on_result is not None:
@@ -64,10 +68,17 @@ async def run_checks(
                 await maybe
         return result
 
+    # Checks that run alone start once the others are done: no other check's work delays their sends.
+    alone = [check for check in checks if apart is not None and check.check.runs_alone]
+    together = [check for check in checks if check not in alone]
     try:
-        return list(await asyncio.gather(*(run_one(check) for check in checks)))
+        results = list(await asyncio.gather(*(run_one(check) for check in together)))
+        results += [await run_one(check) for check in alone]
     finally:
         await shared.close()
+    order = {id(check): index for index, check in enumerate(checks)}
+    ranked = sorted(zip(together + alone, results, strict=True), key=lambda pair: order[id(pair[0])])
+    return [result for _, result in ranked]
 
 
 async def _judge_within_deadline(
