@@ -96,8 +96,10 @@ def under_load(runs: int) -> list[tuple[float, float]]:
         for _ in range(runs):
             document = spark_canary("--mode", "mock")
             checks = {check["name"]: check for check in document["checks"]}  # type: ignore[union-attr]
-            served = float(checks["healthz.slo.latencyP95"]["readings"]["slo.latencyP95"])
-            pairs.append((probe_figures(document)["p95"], served))
+            health = checks["healthz.slo.latencyP95"]
+            if "slo.latencyP95" not in health["readings"]:  # the health check itself failed: say so
+                raise SystemExit(f"a mock canary read no served p95: {health['message']}")
+            pairs.append((probe_figures(document)["p95"], float(health["readings"]["slo.latencyP95"])))
     finally:
         hog.kill()
         hog.wait()

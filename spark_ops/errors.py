@@ -54,7 +54,11 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 
     Third-party messages may span lines or quote a whole mangled header; a reason is one short line.
     """
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    return clip(" ".join(str(exc).split()) or type(exc).__name__, limit)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

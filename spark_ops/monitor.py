@@ -48,7 +48,7 @@ from spark_ops.config.target import require_http_url, target_with_credentials
 from spark_ops.errors import ConfigError, ExitCode, one_line
 from spark_ops.loop_thread import ClientLoop
 from spark_ops.model import CheckResult, Judgement, Risk, RunResult, Status
-from spark_ops.redact import Redactor, url_secrets
+from spark_ops.redact import Redactor, shown_url, url_secrets
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -224,7 +224,7 @@ class Pushgateway:
             url = f"http://{url}"
         require_http_url(url, key="--pushgateway")
         if not urlsplit(url).hostname:  # "http://:9091" passes the check above, and urllib would push locally
-            raise ConfigError(f"must name a host, got {Redactor().text(url)!r}", key="--pushgateway")
+            raise ConfigError(f"must name a host, got {shown_url(url)!r}", key="--pushgateway")
         self.target = target_with_credentials(url, {})  # user:password@ becomes a Basic header
         self.instance = instance
         self.redactor = Redactor(url_secrets(url))  # a secret query parameter stays in the URL

@@ -198,6 +198,11 @@ def export_redactor(
     return Redactor(secrets)
 
 
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown: its password and secret-looking query values masked."""
+    return _NO_SECRETS.text(url)
+
+
 def url_secrets(url: str) -> list[str]:
     """The password in ``url``'s userinfo and the values of secret-looking query parameters."""
     import base64
@@ -402,3 +407,6 @@ class SecretScanner:
     def reset(self) -> None:
         """Start a new stream (a new archive member)."""
         self._tail = b""
+
+
+_NO_SECRETS = Redactor()  # masks only what any URL shows of a secret: userinfo passwords, secret queries

@@ -20,9 +20,8 @@ import aiohttp
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_none
 
-from spark_ops.checks._common import clip
 from spark_ops.config import Target
-from spark_ops.errors import TargetError, one_line
+from spark_ops.errors import TargetError, clip, one_line
 
 USER_AGENT = "spark-ops"
 ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater decodes within the body limit (never br or zstd)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from spark_ops.errors import ConfigError, TargetError
+from spark_ops.errors import ConfigError, TargetError, clip
 from spark_ops.model import Status
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
@@ -142,11 +142,6 @@ def parse_json(fetched: Fetched) -> Any:
         kind = fetched.headers.get("content-type", "unknown content type")
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(":")[0]
         raise TargetError(f"{fetched.describe()}: body is not JSON ({kind}): {reason}") from None
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from spark_ops.checks._common import clip
 from spark_ops.config import Profile, Target
 from spark_ops.config.target import target_with_credentials
-from spark_ops.errors import ConfigError
+from spark_ops.errors import ConfigError, clip
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Fetched

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from spark_ops.checks._common import Options, clip
+from spark_ops.checks._common import Options
 from spark_ops.checks._prometheus import (
     MAX_TEXT_CHARS,
     QUERY_RANGE_PATH,
@@ -39,7 +39,7 @@ from spark_ops.checks._prometheus import (
     server_target,
 )
 from spark_ops.config import Profile, Target
-from spark_ops.errors import ConfigError
+from spark_ops.errors import ConfigError, clip
 from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
 from spark_ops.stats import Alternative, mann_whitney, median, relative_change, verdict_of

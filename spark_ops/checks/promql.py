@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from spark_ops.checks._common import Bounds, Options, Threshold, clip, series_name
+from spark_ops.checks._common import Bounds, Options, Threshold, series_name
 from spark_ops.checks._prometheus import (
     MAX_TEXT_CHARS,
     QUERY_PATH,
@@ -23,7 +23,7 @@ from spark_ops.checks._prometheus import (
     server_target,
 )
 from spark_ops.config import Profile
-from spark_ops.errors import ConfigError
+from spark_ops.errors import ConfigError, clip
 from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
 

@@ -6,10 +6,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from spark_ops.errors import ConfigError, ExitCode, SparkOpsError
+
+if TYPE_CHECKING:
+    from spark_ops.redact import Redactor
 
 
 def say(message: str) -> None:
@@ -22,17 +26,17 @@ def escape_controls(text: str) -> str:
 
 
 class Guard:
-    """What the error handler knows: the secrets to mask in anything it prints or writes."""
+    """What the error handler knows: the redactor of the work under way, for anything it prints or
+    writes (until a command has one, the secret-named environment variables')."""
 
     def __init__(self) -> None:
         from spark_ops.redact import Redactor, environment_secrets
 
         self.redactor = Redactor(environment_secrets())
 
-    def know_secrets(self, secrets: frozenset[str]) -> None:
-        from spark_ops.redact import Redactor, environment_secrets
-
-        self.redactor = Redactor([*environment_secrets(), *secrets])
+    def use(self, redactor: Redactor) -> None:
+        """Mask what ``redactor`` masks (a run's or an export's, built once by the library)."""
+        self.redactor = redactor
 
 
 @contextmanager

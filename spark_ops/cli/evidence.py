@@ -67,7 +67,7 @@ def export(
         for run_id in plan.incomplete:
             say(f"note: run {run_id} has no readable result.json: packed, marked INCOMPLETE in the manifest")
         redactor = export_redactor(plan.runs, profile, sets or (), note=say)
-        guard.know_secrets(frozenset(redactor.secrets))
+        guard.use(redactor)
         total = sum(min(s.path.stat().st_size, tail or 1 << 62) for s in plan.sources if s.path is not None)
         started = time.perf_counter()
         with byte_progress(total, "exporting") as on_bytes:

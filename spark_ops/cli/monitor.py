@@ -56,7 +56,7 @@ def monitor(
                 sets=sets or (),
                 fail_on=fail_on.value if fail_on else None,
             )
-            guard.know_secrets(prepared.secrets)
+            guard.use(prepared.redactor)
             stats = run_monitor(
                 prepared,
                 interval_s=interval,

@@ -69,7 +69,7 @@ def run_suite_command(
             duration_s=_seconds(duration, "--duration"),
             interval_s=_seconds(interval, "--interval"),
         )
-        guard.know_secrets(prepared.secrets)
+        guard.use(prepared.redactor)
         if confirm is not None:
             confirm(prepared)
         run = _execute(prepared, command, enforce)

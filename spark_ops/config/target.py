@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from spark_ops.errors import ConfigError
-from spark_ops.redact import Redactor
+from spark_ops.redact import shown_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,7 @@ class Target:
     @property
     def display(self) -> str:
         """The URL without credentials, fit to print."""
-        return Redactor().text(self.url)
+        return shown_url(self.url)
 
 
 def target_with_credentials(url: str, headers: dict[str, str]) -> Target:
@@ -52,6 +52,4 @@ def require_http_url(url: str, *, key: str, file: str | None = None) -> None:
     except ValueError:  # "http://[::1" (an unclosed IPv6 literal), "http://a:99999"
         valid = False
     if not valid:
-        raise ConfigError(
-            f"must be an absolute http(s) URL, got {Redactor().text(url)!r}", file=file, key=key
-        )
+        raise ConfigError(f"must be an absolute http(s) URL, got {shown_url(url)!r}", file=file, key=key)

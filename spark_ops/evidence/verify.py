@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from spark_ops.errors import ConfigError, EvidenceRefused, one_line
+from spark_ops.errors import ConfigError, EvidenceRefused, clip, one_line
 from spark_ops.evidence.zipio import CHUNK
 
 MANIFEST = "manifest.json"
@@ -56,7 +56,7 @@ _UNREADABLE_MEMBER = (
 def _shown(name: str) -> str:
     """A member name fit for one output line: as it is, or quoted with escapes when it holds a line break."""
     shown = name if name.isprintable() else repr(name)
-    return shown if len(shown) <= 200 else shown[:199] + "…"
+    return clip(shown, 200)
 
 
 def _read_manifest_document(archive: zipfile.ZipFile) -> Any:

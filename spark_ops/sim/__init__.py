@@ -1,4 +1,5 @@
-"""The embedded Spark platform simulator: ``Simulator`` runs it on a thread of its own.
+"""The embedded Spark platform simulator: ``Simulator`` runs it on an event loop on a thread of its own
+(``sim.child.SimulatorProcess`` runs one in a child process).
 
 with Simulator(ports="auto", faults=[parse_fault("marketdata=stale:60")]) as sim:
     sim.urls["web"]  # http://127.0.0.1:<free port>
@@ -6,16 +7,17 @@ with Simulator(ports="auto", faults=[parse_fault("marketdata=stale:60")]) as sim
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, TypeVar
 
 from spark_ops.errors import ConfigError
+from spark_ops.loop_thread import LoopThread
 from spark_ops.sim.faults import SERVICES, Fault, parse_fault
+
+T = TypeVar("T")
 
 __all__ = ["SERVICES", "Fault", "Simulator", "parse_fault", "serve_until_stopped"]
 
@@ -34,40 +36,38 @@ class Simulator:
 
         wanted = dict(DEFAULT_PORTS) if ports == "default" else dict.fromkeys(SERVICES, 0)
         self.platform = Platform(wanted, list(faults), role)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="spark-sim", daemon=True)
+        self._thread: LoopThread | None = None
 
     @property
     def urls(self) -> dict[str, str]:
         return {name: self.platform.url(name) for name in SERVICES}
 
-    def _call(self, coroutine: Any) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        return future.result(timeout=30)
+    def _call(self, coroutine: Callable[[], Awaitable[T]]) -> T:
+        assert self._thread is not None, "the simulator is not started"
+        return self._thread.run(coroutine, timeout_s=30)
 
     def start(self) -> Simulator:
-        self._thread.start()
+        self._thread = LoopThread("spark-sim")
         try:
-            self._call(self.platform.start())
+            self._call(self.platform.start)
         except OSError as exc:
             self.stop()
             raise ConfigError(f"the simulator cannot start: {exc}") from None
         return self
 
     def stop(self) -> None:
-        if self._thread.is_alive():
+        thread, self._thread = self._thread, None
+        if thread is not None:
             try:
-                self._call(self.platform.stop())
+                thread.run(self.platform.stop, timeout_s=30)
             finally:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._thread.join(timeout=10)
-        self._loop.close()
+                thread.close()
 
     def apply(self, fault: Fault) -> None:
-        self._call(self.platform.apply(fault))
+        self._call(lambda: self.platform.apply(fault))
 
     def clear(self, service: str | None = None) -> None:
-        self._call(self.platform.clear(service))
+        self._call(lambda: self.platform.clear(service))
 
     def profile_toml(self, extends: str = "dev") -> str:
         """A profile pointing at this simulator's services."""
