@@ -77,14 +77,17 @@ def spark_canary(*arguments: str) -> dict[str, object]:
 
 def inside_the_suite(hey: str, repeat: int, count: int) -> dict[str, dict[str, float]]:
     runs: dict[str, list[dict[str, float]]] = {"spark-ops": [], "hey": []}
-    with tempfile.TemporaryDirectory(prefix="spark-bench-canary-") as tmp, simulator() as sets:
-        with loopback_server(25) as base:
-            suite = canary_suite(Path(tmp), f"{base}/", count)
-            hey_figures(hey_run(hey, f"{base}/", RATE / WORKERS, WORKERS, WORKERS * 5))  # warm-up
-            for _ in range(repeat):  # one tool at a time, interleaved
-                document = spark_canary("--mode", "real", "--suite", str(suite), *sets)
-                runs["spark-ops"].append(probe_figures(document))
-                runs["hey"].append(hey_figures(hey_run(hey, f"{base}/", RATE / WORKERS, WORKERS, count)))
+    with (
+        tempfile.TemporaryDirectory(prefix="spark-bench-canary-") as tmp,
+        simulator() as sets,
+        loopback_server(25) as base,
+    ):
+        suite = canary_suite(Path(tmp), f"{base}/", count)
+        hey_figures(hey_run(hey, f"{base}/", RATE / WORKERS, WORKERS, WORKERS * 5))  # warm-up
+        for _ in range(repeat):  # one tool at a time, interleaved
+            document = spark_canary("--mode", "real", "--suite", str(suite), *sets)
+            runs["spark-ops"].append(probe_figures(document))
+            runs["hey"].append(hey_figures(hey_run(hey, f"{base}/", RATE / WORKERS, WORKERS, count)))
     return {tool: {n: median([run[n] for run in found]) for n in NAMES} for tool, found in runs.items()}
 
 
@@ -125,10 +128,10 @@ def main() -> None:
         "",
         f"Machine: {machine()}.",
         "",
-        f"Inside the full canary suite (`spark canary --mode real`, the other 12 checks against the simulator "
-        f"in a child process), the probe at {RATE:g}/s for {count} requests to a loopback server answering in "
-        f"25 ms; hey at the same rate (-c {WORKERS} -q {RATE / WORKERS:g}) against the same server; median of "
-        f"{repeat} interleaved runs:",
+        "Inside the full canary suite (`spark canary --mode real`, the other 12 checks against the "
+        f"simulator in a child process), the probe at {RATE:g}/s for {count} requests to a loopback server "
+        f"answering in 25 ms; hey at the same rate (-c {WORKERS} -q {RATE / WORKERS:g}) against the same "
+        f"server; median of {repeat} interleaved runs:",
         "",
         "| tool | p50 ms | p95 ms | p99 ms |",
         "|---|---|---|---|",
