@@ -133,76 +133,42 @@ class Probe:
         one request inside the check's own deadline. With ``shared``, a request another check of the run
         already sent (same method, URL, headers, body and limits) is answered with that one response.
         """
-        if self.shared is not None and retry:
-            merged = {**target.headers, **(headers or {})}
-            # The same request under the same limits: one answer serves every check that asks for it.
-            key = (
-                method,
-                target.url,
-                tuple(sorted(merged.items())),
-                content,
-                follow_redirects,
-                max_body_bytes or self.max_body_bytes,
-                timeout_s,
-                self.timeout_s,
-                self.max_attempts,
-            )
-            return await self.shared.fetch(
-                key,
-                lambda: self._fetch_within(
-                    target, method, headers, content, follow_redirects, max_body_bytes, retry, timeout_s
-                ),
-            )
-        return await self._fetch_within(
-            target, method, headers, content, follow_redirects, max_body_bytes, retry, timeout_s
-        )
-
-    async def _fetch_within(
-        self,
-        target: Target,
-        method: str,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        follow_redirects: bool,
-        max_body_bytes: int | None,
-        retry: bool,
-        timeout_s: float | None,
-    ) -> Fetched:
-        if timeout_s is None:
-            return await self._fetch(
-                target, method, headers, content, follow_redirects, max_body_bytes, retry
-            )
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await self._fetch(
-                    target, method, headers, content, follow_redirects, max_body_bytes, retry
-                )
-        except TimeoutError:
-            raise TargetError(
-                f"{method} {target.display}: no complete answer within {timeout_s:g} s"
-            ) from None
-
-    async def _fetch(
-        self,
-        target: Target,
-        method: str,
-        headers: Mapping[str, str] | None,
-        content: bytes | None,
-        follow_redirects: bool,
-        max_body_bytes: int | None,
-        retry: bool,
-    ) -> Fetched:
-        limit = max_body_bytes or self.max_body_bytes
-        request = self.client.build_request(
+        asked = _Asked(
+            target.url,
+            target.display,
             method,
-            _parsed_url(target.url),
-            headers={**target.headers, **(headers or {})},
-            content=content,
+            tuple(sorted({**target.headers, **(headers or {})}.items())),
+            content,
+            follow_redirects,
+            max_body_bytes or self.max_body_bytes,
+            self.max_attempts if retry else 1,
+            timeout_s,
+        )
+        if self.shared is not None and retry:
+            # The same request under the same limits: one answer serves every check that asks for it.
+            return await self.shared.fetch((asked, self.timeout_s), lambda: self._fetch_within(asked))
+        return await self._fetch_within(asked)
+
+    async def _fetch_within(self, asked: _Asked) -> Fetched:
+        if asked.timeout_s is None:
+            return await self._fetch(asked)
+        try:
+            async with asyncio.timeout(asked.timeout_s):
+                return await self._fetch(asked)
+        except TimeoutError:
+            raise TargetError(f"{asked.label}: no complete answer within {asked.timeout_s:g} s") from None
+
+    async def _fetch(self, asked: _Asked) -> Fetched:
+        limit, label = asked.max_body_bytes, asked.label
+        request = self.client.build_request(
+            asked.method,
+            _parsed_url(asked.url),
+            headers=dict(asked.headers),
+            content=asked.content,
             timeout=self.timeout_s,  # the runner's deadline is the real bound; this stops a stuck socket
         )
-        label = f"{method} {target.display}"
         started = time.perf_counter()
-        response = await self._send(request, follow_redirects, label, self.max_attempts if retry else 1)
+        response = await self._send(request, asked.follow_redirects, label, asked.attempts)
         body = bytearray()
         try:
             inflater = _Inflater.for_answer(response.headers.get("content-encoding", ""), label)
@@ -218,8 +184,8 @@ class Probe:
             await response.aclose()
         elapsed_ms = (time.perf_counter() - started) * 1000
         return Fetched(
-            url=target.display,
-            method=method,
+            url=asked.display,
+            method=asked.method,
             status=response.status_code,
             headers=dict(response.headers),
             body=bytes(body),
@@ -268,6 +234,25 @@ class Probe:
             await response.aclose()
             request = response.next_request
         raise TargetError(f"{label}: too many redirects")
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One request as a check asked for it, with its limits (hashable: checks asking the same share it)."""
+
+    url: str
+    display: str  # the URL for messages: credentials removed
+    method: str
+    headers: tuple[tuple[str, str], ...]
+    content: bytes | None
+    follow_redirects: bool
+    max_body_bytes: int
+    attempts: int
+    timeout_s: float | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.display}"
 
 
 class SharedFetches:
