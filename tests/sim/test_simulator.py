@@ -430,7 +430,7 @@ def test_latency_window_matches_sorting_the_window(monkeypatch, max_entries, rec
     import math
     import random
 
-    from spark_ops.sim import platform
+    from spark_ops.sim import services as platform
 
     now = [1000.0]
     monkeypatch.setattr(platform.time, "monotonic", lambda: now[0])
