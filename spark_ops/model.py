@@ -182,6 +182,13 @@ class Window:
     interval_s: float
     ended: str  # "complete", "aborted: <why>" (a failure already decided the run) or "interrupted"
 
+    def describe(self) -> str:
+        """``analysis window: 10 of 10 measurements, every 15 s, complete``."""
+        return (
+            f"analysis window: {self.taken} of {self.planned} measurements, every {self.interval_s:g} s, "
+            f"{self.ended}"
+        )
+
     @property
     def finished(self) -> bool:
         """Whether the analysis ended on its own (complete, or aborted by a verdict), not by a signal."""

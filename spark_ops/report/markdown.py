@@ -31,6 +31,7 @@ def render(run: RunResult) -> str:
         f"{s.passed}/{s.total} passed, {s.warned} warned, {s.failed} failed, {s.errors} errors, "
         f"{s.inconclusive} inconclusive, {s.skipped} skipped; exit code {run.exit_code}; "
         f"started {run.started_at}, took {run.duration_ms} ms.",
+        *([] if run.window is None else ["", f"_{run.window.describe()}._"]),
         "",
         "| status | check | severity | observed | threshold | reason |",
         "|---|---|---|---|---|---|",

@@ -221,6 +221,7 @@ def render(run: RunResult) -> str:
                 f"{run.duration_ms} ms  ·  exit code {run.exit_code}",
                 None,
             ),
+            *([] if run.window is None else [(f"\n{run.window.describe()}", None)]),
         ],
         width,
         colour,

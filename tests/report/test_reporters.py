@@ -278,3 +278,18 @@ def test_json_on_stdout_stays_parseable_on_github_actions(platform, spark, tmp_p
     )
     json.loads(result.stdout)
     assert "::error title=" in result.stderr  # the annotations still reach the runner, on stderr
+
+
+def test_a_window_run_says_how_its_window_went_in_table_and_markdown():
+    """A run over an analysis window names it (measurements taken of planned, interval, how it ended)."""
+    from dataclasses import replace
+
+    from spark_ops.model import Window
+
+    run = replace(
+        one_of_each_status(), window=Window(planned=10, taken=3, interval_s=15, ended="interrupted")
+    )
+    expected = "analysis window: 3 of 10 measurements, every 15 s, interrupted"
+    assert expected in renderer("markdown")(run)
+    assert expected in renderer("table")(run)
+    assert "analysis window" not in renderer("markdown")(one_of_each_status())
