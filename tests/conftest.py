@@ -11,6 +11,7 @@ import socket
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,8 +20,9 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from spark_ops import registry
+from spark_ops import clock, registry
 from spark_ops.cli import app
+from spark_ops.clock import FixedClock
 from spark_ops.config import CheckSpec, load_profile, load_suite
 from spark_ops.model import CheckResult, Judgement, Risk, RiskLevel, RunResult, Severity, Status
 from spark_ops.redact import SECRET_NAME
@@ -66,6 +68,17 @@ RESULT_KEYS = frozenset(
         "window",
     }
 )
+
+
+FROZEN_AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[FixedClock]:
+    """The library's clock stood still at FROZEN_AT (set ``.at`` or ``.advance()`` to move it)."""
+    with clock.using(FixedClock(FROZEN_AT)) as fixed:
+        assert isinstance(fixed, FixedClock)
+        yield fixed
 
 
 @pytest.fixture(scope="session")

@@ -291,10 +291,9 @@ def test_a_second_default_export_with_nothing_new_exits_2(spark, tmp_path):
     assert [run.split("_", 2)[2] for run in run_ids_of(path)] == ["canary"]
 
 
-def test_runs_of_the_same_second_as_the_export_are_not_new_afterwards(spark, tmp_path, monkeypatch):
+def test_runs_of_the_same_second_as_the_export_are_not_new_afterwards(spark, tmp_path, frozen_clock):
     """A run older than the last export is not "new" even when it shares the export's second."""
-    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
-    base, second = tmp_path / "evidence", FrozenClock.now(UTC)
+    base, second = tmp_path / "evidence", frozen_clock.now()
     write_run(base, second, "gate")
     write_run(base, second, "gate", suffix="-2")
     first = exported_path(spark("evidence", "export"), tmp_path)
@@ -491,17 +490,8 @@ def test_out_that_is_a_file_exits_2(logs, spark, tmp_path):
     assert Path("taken").read_text(encoding="utf-8") == "not a folder\n"
 
 
-class FrozenClock(datetime):
-    """A datetime whose now() is always the same second."""
-
-    @classmethod
-    def now(cls, tz=None):  # type: ignore[override]
-        return datetime(2026, 3, 4, 5, 6, 7, tzinfo=tz)
-
-
-def test_exports_in_the_same_second_get_distinct_names(logs, spark, tmp_path, monkeypatch):
+def test_exports_in_the_same_second_get_distinct_names(logs, spark, tmp_path, frozen_clock):
     """Three exports stamped with the same second are all kept, as <stamp>, <stamp>-2 and <stamp>-3."""
-    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
     paths = [exported_path(spark("evidence", "export", "--all"), tmp_path) for _ in range(3)]
     assert [p.name for p in paths] == [
         "canary_20260304_050607.zip",
@@ -511,9 +501,8 @@ def test_exports_in_the_same_second_get_distinct_names(logs, spark, tmp_path, mo
     assert all(zipfile.is_zipfile(p) for p in paths)
 
 
-def test_an_existing_file_is_never_overwritten(logs, spark, tmp_path, monkeypatch):
+def test_an_existing_file_is_never_overwritten(logs, spark, tmp_path, frozen_clock):
     """A file already holding the archive's name is left alone; the export takes the next free name."""
-    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
     taken = tmp_path / "evidence" / "canary_20260304_050607.zip"
     taken.write_bytes(b"someone else's archive")
     path = exported_path(spark("evidence", "export"), tmp_path)

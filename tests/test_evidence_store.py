@@ -109,17 +109,9 @@ def test_no_evidence_keeps_nothing(platform, spark, tmp_path):
     assert not (tmp_path / "evidence").exists()
 
 
-class FrozenClock(datetime):
-    """A datetime whose now() is always the same second."""
-
-    @classmethod
-    def now(cls, tz=None):  # type: ignore[override]
-        return datetime(2026, 11, 21, 12, 0, 0, tzinfo=tz)
-
-
-def test_two_runs_in_the_same_second_get_distinct_folders(platform, spark, tmp_path, monkeypatch):
+def test_two_runs_in_the_same_second_get_distinct_folders(platform, spark, tmp_path, frozen_clock):
     """Two runs stamped with the same second are both kept, in different folders."""
-    monkeypatch.setattr(spark_ops.evidence.store, "datetime", FrozenClock)
+    frozen_clock.at = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
     platform.health["slo"]["latencyP95"] = 400
     spark("gate", *platform.sets())
     platform.health["slo"]["latencyP95"] = 14
@@ -146,9 +138,8 @@ def sample_run() -> RunResult:
     )
 
 
-def test_concurrent_runs_in_the_same_second_never_share_a_folder(tmp_path, monkeypatch):
+def test_concurrent_runs_in_the_same_second_never_share_a_folder(tmp_path, frozen_clock):
     """Runs stored at once (parallel CI jobs) each get their own complete folder."""
-    monkeypatch.setattr(spark_ops.evidence.store, "datetime", FrozenClock)
     folders: list[Path] = []
     lock = threading.Lock()
 
