@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_config_error
-from test_evidence_export import (
+from conftest import (
     archive_members,
+    assert_config_error,
     check_doc,
     exported_path,
     manifest_of,
