@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import assert_config_error
+from conftest import ROOT, assert_config_error
 
 import spark_ops.evidence
 import spark_ops.pipeline
@@ -16,26 +16,59 @@ import spark_ops.report.table
 from spark_ops.errors import ConfigError, ExitCode, SparkOpsError
 
 
-@pytest.mark.parametrize(
-    ("member", "value"),
-    [
-        (ExitCode.OK, 0),
-        (ExitCode.VERDICT_FAILED, 1),
-        (ExitCode.USAGE_ERROR, 2),
-        (ExitCode.INCONCLUSIVE, 3),
-        (ExitCode.INTERNAL_ERROR, 4),
-    ],
-    ids=lambda item: item.name if isinstance(item, ExitCode) else str(item),
+def readme_exit_codes() -> dict[int, str]:
+    """The README's "Exit codes" table: code -> meaning."""
+    section = (
+        (ROOT / "README.md").read_text(encoding="utf-8").split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    )
+    rows = re.findall(r"^\| (\d+) \| (.+?) \|$", section, flags=re.MULTILINE)
+    return {int(code): meaning for code, meaning in rows}
+
+
+def test_the_readme_documents_every_exit_code_and_no_other():
+    """The README's exit-code table lists exactly the members of ExitCode, each by its number."""
+    assert sorted(readme_exit_codes()) == sorted(int(code) for code in ExitCode)
+
+
+def _make_internal_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(spark_ops.pipeline, "execute", _raise)
+
+
+INCONCLUSIVE_SUITE = '[[checks]]\nname = "orders"\nkind = "metrics"\nservice = "executor-1"\n' + (
+    'values = [{ metric = "spark_orders_filled_total", min = 1 }]\n'
 )
-def test_exit_code_values_match_spec(member, value):
-    """Each documented exit code has the number SPEC gives it."""
-    assert member == value
-    assert int(member) == value
+# Each documented exit code, and a gate scenario (fake platform -> extra options) that must end in it.
+EXIT_SCENARIOS = {
+    ExitCode.OK: (lambda platform, *_: None, []),
+    ExitCode.VERDICT_FAILED: (lambda platform, *_: platform.health["slo"].update(latencyP95=400), []),
+    ExitCode.USAGE_ERROR: (lambda platform, *_: None, ["--fail-on", "low"]),
+    ExitCode.INCONCLUSIVE: (
+        lambda platform, *_: Path("inconclusive.toml").write_text(INCONCLUSIVE_SUITE, encoding="utf-8"),
+        ["--suite", "inconclusive.toml"],
+    ),
+    ExitCode.INTERNAL_ERROR: (
+        lambda _platform, monkeypatch, tmp_path: _make_internal_error(monkeypatch, tmp_path),
+        [],
+    ),
+}
 
 
-def test_exit_codes_are_exactly_0_to_4():
-    """There are no undocumented exit codes."""
-    assert sorted(int(code) for code in ExitCode) == [0, 1, 2, 3, 4]
+def test_every_exit_code_has_a_scenario():
+    """The scenario table below covers every member of ExitCode (a new code needs a scenario)."""
+    assert set(EXIT_SCENARIOS) == set(ExitCode)
+
+
+@pytest.mark.parametrize(
+    ("code", "scenario"), list(EXIT_SCENARIOS.items()), ids=[code.name for code in EXIT_SCENARIOS]
+)
+def test_each_exit_code_is_what_a_real_gate_returns(platform, spark, monkeypatch, tmp_path, code, scenario):
+    """`spark gate --exit-on-fail` exits with each documented code (0-4) in the scenario that means it."""
+    make, options = scenario
+    make(platform, monkeypatch, tmp_path)
+    result = spark("gate", "--exit-on-fail", "--no-evidence", *options, *platform.sets())
+    assert result.exit_code == int(code), result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
@@ -73,44 +106,6 @@ def test_usage_and_configuration_errors_exit_2_without_traceback(spark, args):
 
 def _raise(*_args, **_kwargs):
     raise RuntimeError("injected bug")
-
-
-INTERNAL_ERRORS = {
-    "pipeline-execute": (spark_ops.pipeline, "execute", "table"),
-    "json-reporter": (spark_ops.report.json, "render", "json"),
-    "table-reporter": (spark_ops.report.table, "render", "table"),
-    "evidence-store": (spark_ops.evidence, "store_run", "table"),
-}
-
-
-@pytest.mark.parametrize("enforce", [True, False], ids=["exit-on-fail", "report-only"])
-@pytest.mark.parametrize(
-    ("module", "attribute", "output"), list(INTERNAL_ERRORS.values()), ids=list(INTERNAL_ERRORS)
-)
-def test_internal_error_exits_4_with_one_line_and_a_details_file(
-    platform, spark, monkeypatch, tmp_path, module, attribute, output, enforce
-):
-    """A bug exits 4 (never 0, even report-only): one stderr line naming a file holding the traceback."""
-    crash_dir = tmp_path / "crash"
-    crash_dir.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(crash_dir))
-    monkeypatch.setattr(module, attribute, _raise)
-    options = ["--exit-on-fail"] if enforce else []
-    evidence = [] if attribute == "store_run" else ["--no-evidence"]
-    result = spark("gate", "--format", output, *options, *evidence, *platform.sets())
-    assert result.exit_code == 4
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    assert "injected bug" in lines[0]
-    named = re.search(r"details in (\S+?)\)?$", lines[0])
-    assert named, lines[0]
-    details = Path(named[1])
-    assert details.is_file()
-    assert details.parent == crash_dir
-    text = details.read_text(encoding="utf-8")
-    assert "Traceback" in text
-    assert "RuntimeError: injected bug" in text
 
 
 def test_internal_error_line_masks_a_url_password(platform, spark, monkeypatch, tmp_path):

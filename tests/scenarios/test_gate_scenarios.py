@@ -159,18 +159,6 @@ def test_without_exit_on_fail_every_verdict_exits_0(platform, spark, make_sick):
     assert document["exit_code"] == 0
 
 
-@pytest.mark.parametrize(
-    ("env_value", "expected_code"),
-    [("1", 1), ("true", 1), ("0", 0)],
-    ids=["1-enforces", "true-enforces", "0-report-only"],
-)
-def test_spark_exit_on_fail_env_acts_as_the_option(platform, spark, env_value, expected_code):
-    """SPARK_EXIT_ON_FAIL=1 makes a failing verdict exit 1 without the option; 0 leaves report-only."""
-    platform.health["slo"]["latencyP95"] = 400
-    code, _, _ = run_json(spark, "gate", *platform.sets(), env={"SPARK_EXIT_ON_FAIL": env_value})
-    assert code == expected_code
-
-
 def test_fail_on_critical_lets_a_high_verdict_pass(platform, spark):
     """--fail-on critical: a HIGH verdict (a major SLO failing) exits 0 even with --exit-on-fail."""
     platform.health["slo"]["latencyP95"] = 400

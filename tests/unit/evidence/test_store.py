@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import RESULT_KEYS, check_result
+from conftest import check_result
 
 import spark_ops.evidence.store
 import spark_ops.result_json
@@ -57,9 +57,8 @@ def test_gate_run_is_kept_with_result_log_and_health_bodies(platform, spark, tmp
     assert str(folder.relative_to(tmp_path)) in result.stderr
 
     stored = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-    assert set(stored) == RESULT_KEYS
-    assert stored["schema"] == "spark-ops/result/v1"
-    assert stored == json.loads(result.stdout)  # the same document the user saw
+    # The same document the user saw (its schema is asserted in unit/report/test_reporters.py).
+    assert stored == json.loads(result.stdout)
 
     log = (folder / "run.log").read_text(encoding="utf-8")
     for check in stored["checks"]:
