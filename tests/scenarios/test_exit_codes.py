@@ -76,9 +76,16 @@ def test_each_exit_code_is_what_a_real_gate_returns(platform, spark, monkeypatch
     [(ConfigError("bad"), ExitCode.USAGE_ERROR), (SparkOpsError("bug"), ExitCode.INTERNAL_ERROR)],
     ids=["config-error-is-2", "plain-error-is-4"],
 )
-def test_error_classes_carry_their_exit_code(error, code):
-    """A configuration error means exit 2; any other spark-ops error is internal (4)."""
-    assert error.exit_code is code
+def test_a_library_error_exits_with_its_class_code_and_one_line(platform, spark, monkeypatch, error, code):
+    """A ConfigError raised mid-run exits 2, any other spark-ops error 4: one `spark: error:` line each."""
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(spark_ops.pipeline, "execute", fail)
+    result = spark("gate", "--no-evidence", *platform.sets())
+    assert result.exit_code == int(code)
+    assert result.stderr == f"spark: error: {error}\n"
 
 
 UNKNOWN_KIND_SUITE = '[[checks]]\nname = "x"\nkind = "nope"\nservice = "web"\n'
