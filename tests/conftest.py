@@ -82,8 +82,8 @@ FROZEN_AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 @pytest.fixture
 def frozen_clock() -> Iterator[FixedClock]:
     """The library's clock stood still at FROZEN_AT (set ``.at`` or ``.advance()`` to move it)."""
-    with clock.using(FixedClock(FROZEN_AT)) as fixed:
-        assert isinstance(fixed, FixedClock)
+    fixed = FixedClock(FROZEN_AT)
+    with clock.using(fixed):
         yield fixed
 
 
