@@ -10,10 +10,9 @@ import os
 import sys
 import tempfile
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 
-from spark_ops import __version__
+from spark_ops import __version__, clock
 from spark_ops.redact import Redactor
 
 
@@ -23,7 +22,7 @@ def write_crash_report(redactor: Redactor) -> str:
     The text goes through ``redactor`` first. Never raises: a crash report that cannot be written must not
     turn exit 4 into a traceback; the answer then says why nothing was written.
     """
-    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    stamp = clock.now().strftime("%Y%m%d_%H%M%S")
     text = redactor.text(f"spark-ops {__version__}\n{' '.join(sys.argv)}\n\n{traceback.format_exc()}")
     reason = ""
     for folder in (None, "."):

@@ -16,10 +16,11 @@ import contextlib
 import errno
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
+
+from spark_ops import clock
 
 STAGING_PREFIX = ".tmp-"
 MAX_NAME_ATTEMPTS = 999
@@ -109,7 +110,7 @@ def _abandoned(entry: Path, pid: int) -> bool:
     if CAN_PROBE_PIDS:
         return not process_alive(pid)
     try:
-        return time.time() - entry.stat().st_mtime > STALE_AFTER_S
+        return clock.unix() - entry.stat().st_mtime > STALE_AFTER_S
     except OSError:
         return False
 

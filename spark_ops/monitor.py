@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from spark_ops import clock, pipeline, risk
 from spark_ops import metric_names as names
-from spark_ops import pipeline, risk
 from spark_ops.config.target import require_http_url, target_with_credentials
 from spark_ops.errors import ConfigError, ExitCode, one_line
 from spark_ops.loop_thread import ClientLoop
@@ -173,7 +173,7 @@ class Monitor:
             error, results, assessed = self._crashed(exc)
             self.metrics.record(results, assessed)
         duration_s = time.perf_counter() - started
-        self.metrics.finish_cycle(result, duration_s, time.time())
+        self.metrics.finish_cycle(result, duration_s, clock.unix())
         push_error = self.pushgateway.push(self.registry) if self.pushgateway is not None else None
         return CycleOutcome(number, result, duration_s, run, error, push_error)
 

@@ -9,8 +9,10 @@ import re
 import shutil
 import socket
 import stat
-from collections.abc import Callable, Iterator, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,14 +21,20 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
-from spark_ops import registry
+from spark_ops import clock, registry
 from spark_ops.cli import app
+from spark_ops.clock import FixedClock
 from spark_ops.config import CheckSpec, load_profile, load_suite
 from spark_ops.model import CheckResult, Judgement, Risk, RiskLevel, RunResult, Severity, Status
 from spark_ops.redact import SECRET_NAME
 from spark_ops.runner import run_checks
+from spark_ops.sim import Simulator
 from spark_ops.transport import make_client
 
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent  # the checkout: README.md, examples/, .github/
+DATA = TESTS / "data"  # recorded answers (pm2/) and promtool's alert tests (promtool/)
+PM2_DATA = DATA / "pm2"  # `pm2 jlist` answers recorded from real PM2
 PAGES = ("/", "/dashboard", "/portfolio", "/strategies", "/settings")
 EXPOSITION = (
     "# HELP http_requests_total Requests served.\n"
@@ -66,6 +74,31 @@ RESULT_KEYS = frozenset(
         "window",
     }
 )
+
+
+FROZEN_AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[FixedClock]:
+    """The library's clock stood still at FROZEN_AT (set ``.at`` or ``.advance()`` to move it)."""
+    fixed = FixedClock(FROZEN_AT)
+    with clock.using(fixed):
+        yield fixed
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """The simulated platform on free loopback ports, healthy until a test applies a fault; stopped after."""
+    with Simulator(ports="auto") as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def shared_sim() -> Iterator[Simulator]:
+    """``sim``, one for the module: for tests that share a costly peer (a real Prometheus scraping it)."""
+    with Simulator(ports="auto") as simulator:
+        yield simulator
 
 
 @pytest.fixture(scope="session")
@@ -372,3 +405,106 @@ def fake_pm2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str],
         return script
 
     return install
+
+
+# --- evidence on disk: run folders, result documents and archives (evidence and report tests) -------
+
+RISK_SCORES = {"LOW": 100.0, "MEDIUM": 90.0, "HIGH": 70.0, "CRITICAL": 40.0}
+
+
+def stamp_of(moment: datetime) -> str:
+    """The UTC ``YYYYMMDD_HHMMSS`` stamp run folders, reports and archives are named with."""
+    return moment.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
+
+
+def check_doc(name: str, status: str = "PASS", severity: str = "major", message: str = "") -> dict[str, Any]:
+    """One entry of a result document's ``checks``."""
+    return {
+        "name": name,
+        "kind": "http",
+        "status": status,
+        "severity": severity,
+        "observed": None,
+        "threshold": None,
+        "message": message or f"{name} {status}",
+        "duration_ms": 3,
+    }
+
+
+def result_doc(
+    command: str,
+    level: str = "LOW",
+    checks: Sequence[Mapping[str, Any]] = (),
+    *,
+    profile: str = "dev",
+    score: float | None = None,
+) -> dict[str, Any]:
+    """A result document as SPEC's Result JSON describes it."""
+    checks = list(checks) or [check_doc(f"{command}.ok")]
+    statuses = [check["status"] for check in checks]
+    return {
+        "schema": "spark-ops/result/v1",
+        "command": command,
+        "profile": profile,
+        "suite": command,
+        "started_at": "2026-01-01T00:00:00Z",
+        "duration_ms": 50,
+        "risk": {
+            "level": level,
+            "score": RISK_SCORES[level] if score is None else score,
+            "recommendation": "-",
+        },
+        "summary": {
+            "total": len(checks),
+            "passed": statuses.count("PASS"),
+            "warned": statuses.count("WARN"),
+            "failed": statuses.count("FAIL"),
+            "errors": statuses.count("ERROR"),
+            "inconclusive": statuses.count("INCONCLUSIVE"),
+            "skipped": statuses.count("SKIP"),
+        },
+        "checks": checks,
+        "exit_code": 0,
+    }
+
+
+def write_run(
+    base: Path,
+    moment: datetime,
+    command: str = "gate",
+    document: Mapping[str, Any] | bytes | None = None,
+    *,
+    level: str = "LOW",
+    suffix: str = "",
+) -> Path:
+    """A kept run folder ``base/runs/<stamp>_<command><suffix>/`` holding result.json and run.log.
+
+    ``document`` is the result.json to write (bytes are written as they are); by default a LOW run.
+    """
+    folder = base / "runs" / f"{stamp_of(moment)}_{command}{suffix}"
+    folder.mkdir(parents=True)
+    if document is None:
+        document = result_doc(command, level)
+    body = document if isinstance(document, bytes) else json.dumps(document, indent=2).encode()
+    (folder / "result.json").write_bytes(body)
+    (folder / "run.log").write_text(f"{command} run kept for the tests\n", encoding="utf-8")
+    return folder
+
+
+def archive_members(path: Path) -> dict[str, bytes]:
+    """Every member of the zip at ``path``, by name."""
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def manifest_of(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(archive_members(path)["manifest.json"])
+    return document
+
+
+def exported_path(result: Any, cwd: Path) -> Path:
+    """The archive path ``spark evidence export`` printed on stdout (its only line)."""
+    assert result.exit_code == 0, result.stdout + result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    path = Path(line)
+    return path if path.is_absolute() else cwd / path

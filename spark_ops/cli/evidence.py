@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from spark_ops import clock
 from spark_ops.cli._errors import exit_codes, say
 from spark_ops.cli._options import EvidenceDirOpt, ListFormat, SetOpt
 from spark_ops.cli._params import PlainCommand, PlainGroup
@@ -130,7 +130,7 @@ def prune(
     from spark_ops.units import parse_duration
 
     with exit_codes():
-        cutoff = datetime.now(UTC) - parse_duration(older_than, option="--older-than")
+        cutoff = clock.now() - parse_duration(older_than, option="--older-than")
         removed = catalog.prune(resolve_dir(evidence_dir), cutoff, dry_run=dry_run)
         verb = "would remove" if dry_run else "removed"
         for entry in removed:

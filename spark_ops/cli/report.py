@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
+from spark_ops import clock
 from spark_ops.cli._errors import exit_codes, say
 from spark_ops.cli._options import EvidenceDirOpt, ReportFormat
 from spark_ops.errors import ExitCode
@@ -33,7 +33,7 @@ def report(
 
     with exit_codes():
         base = resolve_dir(evidence_dir)
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = clock.now().replace(microsecond=0)
         document = daily_report.build(base, since=parse_duration(since, option="--since"), now=now)
         if output is ReportFormat.json:
             print(json.dumps(document, indent=2))

@@ -17,11 +17,11 @@ import socket
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from spark_ops import __version__, result_json
+from spark_ops import __version__, clock, result_json
 from spark_ops.errors import ConfigError
 from spark_ops.evidence.selection import last_export, remember_export, select_runs
 from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, read_json
@@ -187,7 +187,7 @@ def export(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out {out_dir}: cannot create: {exc.strerror or exc}") from None
-    created = datetime.now(UTC)
+    created = clock.now()
     with nameless_file(out_dir, suffix=".zip") as (handle, publish):
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=LEVEL) as archive:
             writer = ArchiveWriter(archive, redactor, on_bytes)

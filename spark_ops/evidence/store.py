@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from spark_ops import result_json
+from spark_ops import clock, result_json
 from spark_ops.errors import ConfigError
 from spark_ops.fsio import STAGING_PREFIX, publish_folder, sweep_stale_staging, write_durably
 from spark_ops.model import RunResult
@@ -54,7 +54,7 @@ def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any]
 
     runs = base_dir / "runs"
     staging = new_staging(runs)
-    stamp = datetime.now(UTC).strftime(STAMP_FORMAT)
+    stamp = clock.now().strftime(STAMP_FORMAT)
     try:
         write_durably(staging / "result.json", result_json.render(run).encode())
         if profile_view is not None:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from spark_ops import clock
 from spark_ops.errors import EvidenceRefused
 from spark_ops.redact import Redactor, SecretScanner, StreamRedactor
 
@@ -76,7 +77,7 @@ def read_source(source: Source) -> tuple[Iterator[bytes], int, int | None]:
 
 
 def _zip_time(source: Source) -> tuple[int, int, int, int, int, int]:
-    moment = datetime.now(UTC)
+    moment = clock.now()
     if source.path is not None:
         with contextlib.suppress(OSError):
             moment = datetime.fromtimestamp(source.path.stat().st_mtime, UTC)

@@ -21,16 +21,11 @@ from .conftest import PrometheusServer, running_prometheus
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    """The simulated platform on free loopback ports, healthy unless a test applies a fault."""
-    with Simulator(ports="auto") as simulator:
-        yield simulator
-
-
-@pytest.fixture(scope="module")
-def monitor_address(sim: Simulator) -> Iterator[str]:
+def monitor_address(shared_sim: Simulator) -> Iterator[str]:
     """`spark monitor`'s loop on a thread, running the gate against the simulator every second."""
-    prepared = pipeline.prepare_run("monitor", profile_ref="dev", suite_ref="gate", sets=sim.profile_sets())
+    prepared = pipeline.prepare_run(
+        "monitor", profile_ref="dev", suite_ref="gate", sets=shared_sim.profile_sets()
+    )
     address = f"127.0.0.1:{free_port()}"
     stop = threading.Event()
     thread = threading.Thread(
@@ -92,9 +87,9 @@ def alerts_named(prometheus: PrometheusServer, name: str) -> list[dict[str, Any]
     return [alert for alert in answer["data"]["alerts"] if alert["labels"]["alertname"] == name]
 
 
-def test_a_fault_makes_the_alerts_pending(prometheus: PrometheusServer, sim: Simulator):
+def test_a_fault_makes_the_alerts_pending(prometheus: PrometheusServer, shared_sim: Simulator):
     """Stale market data seen by the monitor turns SparkMarketDataStale and SparkCheckDown pending."""
-    sim.apply(parse_fault("marketdata=stale:120"))
+    shared_sim.apply(parse_fault("marketdata=stale:120"))
     try:
         deadline = time.monotonic() + 30
         stale: list[dict[str, Any]] = []
@@ -104,7 +99,7 @@ def test_a_fault_makes_the_alerts_pending(prometheus: PrometheusServer, sim: Sim
             down = alerts_named(prometheus, "SparkCheckDown")
             time.sleep(0.2)
     finally:
-        sim.clear("marketdata")
+        shared_sim.clear("marketdata")
     assert [(a["labels"]["check"], a["state"]) for a in stale] == [("healthz.slo.staleness", "pending")]
     assert [(a["labels"]["check"], a["state"]) for a in down] == [("healthz.slo.staleness", "pending")]
     assert down[0]["labels"]["severity"] == "warning"

@@ -19,18 +19,11 @@ JOBS = ("web", "executor-1", "executor-2", "marketdata")
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    """The simulated platform on free loopback ports, healthy unless a test applies a fault."""
-    with Simulator(ports="auto") as simulator:
-        yield simulator
-
-
-@pytest.fixture(scope="module")
-def prometheus(sim: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+def prometheus(shared_sim: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """One Prometheus for the module, scraping the four services; every job has been scraped once."""
     targets = [
         (name, url.removeprefix("http://"), "/api/tools/metrics" if name == "web" else "/metrics")
-        for name, url in sim.urls.items()
+        for name, url in shared_sim.urls.items()
     ]
     with running_prometheus(tmp_path_factory.mktemp("prometheus"), targets) as server:
         server.wait_for(f"count(up == 1) == {len(JOBS)}")
@@ -91,10 +84,10 @@ def test_queries_against_real_prometheus(judge, options, status, fragment):
     assert result.artifacts["answer.json"].startswith(b"{")
 
 
-def test_a_down_executor_fails_naming_its_series(sim, prometheus, judge):
+def test_a_down_executor_fails_naming_its_series(shared_sim, prometheus, judge):
     """executor-1 down shows as up == 0: ``each`` fails naming that series, ``any`` still passes."""
-    port = sim.urls["executor-1"].rsplit(":", 1)[1]
-    sim.apply(parse_fault("executor-1=down"))
+    port = shared_sim.urls["executor-1"].rsplit(":", 1)[1]
+    shared_sim.apply(parse_fault("executor-1=down"))
     try:
         prometheus.wait_for('up{job="executor-1"} == 0')
         each = judge(query="up", min=1)
@@ -104,7 +97,7 @@ def test_a_down_executor_fails_naming_its_series(sim, prometheus, judge):
         assert not any(f'job="{job}"' in each.message for job in JOBS if job != "executor-1")
         assert judge(query="up", min=1, aggregate="any").status is Status.PASS
     finally:
-        sim.clear("executor-1")
+        shared_sim.clear("executor-1")
         prometheus.wait_for('up{job="executor-1"} == 1')
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_config_error
+from conftest import ROOT, assert_config_error
 from test_alerts import exported_names, promql_metric_names, run_promtool
 
 from spark_ops import metric_names
@@ -18,7 +17,7 @@ from spark_ops.alerts import render_rules
 from spark_ops.config import load_profile
 from spark_ops.dashboard import SCHEMA_VERSION, dashboard, render_dashboard
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 def panels_by_title(board: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_config_error, gone_or_zombie, run_one_check, write_suite
+from conftest import PM2_DATA, assert_config_error, gone_or_zombie, run_one_check, write_suite
 
 from spark_ops import pm2_client
 from spark_ops.model import CheckResult, Status
 from spark_ops.sim import Simulator, parse_fault
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "pm2"
 PLANTED = ("pm2-planted-token-7f3c9e", "pm2-planted-dbpass-41d2")
 TRIMMED_KEYS = {"name", "pm_id", "status", "restart_time", "memory", "cpu", "uptime_s"}
 # When each file was recorded (ms since the epoch): uptimes are judged as of then.
@@ -178,9 +177,9 @@ def test_recorded_jlists(tmp_path, pinned_clock, fake_pm2, source, file, options
     """Each recorded jlist, read from a file or from `pm2 jlist`, gets its verdict and names the bad ones."""
     pinned_clock(file)
     if source == "file":
-        check = pm2_check(file=str(DATA / file), **options)
+        check = pm2_check(file=str(PM2_DATA / file), **options)
     else:
-        fake_pm2(f'cat "{DATA / file}"')
+        fake_pm2(f'cat "{PM2_DATA / file}"')
         check = pm2_check(**options)
     result = run(tmp_path, check)
     assert result.status is status, result.message
@@ -192,7 +191,7 @@ def test_recorded_jlists(tmp_path, pinned_clock, fake_pm2, source, file, options
 def test_seed_crashloop_observed_threshold_and_artifact(tmp_path, pinned_clock):
     """The seed failure's result: observed counts and names, the resolved limits, the trimmed list kept."""
     pinned_clock("seed_crashloop_49_restarts.json")
-    result = run(tmp_path, pm2_check(file=str(DATA / "seed_crashloop_49_restarts.json")))
+    result = run(tmp_path, pm2_check(file=str(PM2_DATA / "seed_crashloop_49_restarts.json")))
     assert result.observed == {"processes": 4, "bad": ["spark-web-next"]}
     assert result.threshold == {"max_restarts": 10}
     (name,) = result.artifacts
@@ -212,7 +211,7 @@ def test_seed_crashloop_observed_threshold_and_artifact(tmp_path, pinned_clock):
 
 def test_planted_env_secret_stays_out_of_the_evidence(spark, tmp_path):
     """Through `spark gate`, the stored run holds the trimmed list and no environment value anywhere."""
-    suite = write_suite(tmp_path, pm2_check(file=str(DATA / "seed_crashloop_49_restarts.json")))
+    suite = write_suite(tmp_path, pm2_check(file=str(PM2_DATA / "seed_crashloop_49_restarts.json")))
     result = spark("gate", "--suite", str(suite), "--evidence-dir", str(tmp_path / "ev"), "-f", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["checks"][0]["status"] == "FAIL"
@@ -227,7 +226,7 @@ def test_planted_env_secret_stays_out_of_the_evidence(spark, tmp_path):
 
 def test_file_is_relative_to_the_working_directory(tmp_path, monkeypatch):
     """A relative ``file`` is read from the working directory."""
-    monkeypatch.chdir(DATA.parent)
+    monkeypatch.chdir(PM2_DATA.parent)
     result = run(tmp_path, pm2_check(file="pm2/healthy.json"))
     assert result.status is Status.PASS, result.message
 
@@ -304,7 +303,7 @@ def test_uptime_needs_pm_uptime(tmp_path, httpserver, pinned_clock, min_uptime_s
 def test_url_serving_the_seed_jlist(tmp_path, httpserver, pinned_clock):
     """``url`` reads the same JSON from an endpoint; the seed crash loop fails there too."""
     pinned_clock("seed_crashloop_49_restarts.json")
-    body = (DATA / "seed_crashloop_49_restarts.json").read_bytes()
+    body = (PM2_DATA / "seed_crashloop_49_restarts.json").read_bytes()
     httpserver.expect_request("/pm2").respond_with_data(body, content_type="application/json")
     result = run(tmp_path, pm2_check(url=httpserver.url_for("/pm2")))
     assert result.status is Status.FAIL
@@ -348,10 +347,9 @@ def test_simulator_crashloop_fails_naming_the_process(tmp_path, crashloop_sim):
     assert run(tmp_path, healthy_only, tuple(crashloop_sim.profile_sets())).status is Status.PASS
 
 
-def test_simulator_healthy_platform_passes(tmp_path):
+def test_simulator_healthy_platform_passes(tmp_path, sim):
     """The healthy simulator's four processes pass with the profile's defaults."""
-    with Simulator(ports="auto") as simulator:
-        result = run(tmp_path, pm2_check(service="web"), tuple(simulator.profile_sets()))
+    result = run(tmp_path, pm2_check(service="web"), tuple(sim.profile_sets()))
     assert result.status is Status.PASS, result.message
     assert result.observed == {"processes": 4, "bad": []}
 
@@ -407,7 +405,7 @@ def test_simulator_healthy_platform_passes(tmp_path):
 def test_profile_defaults_and_check_overrides(tmp_path, pinned_clock, file, sets, options, status, threshold):
     """Limits come from the profile's [pm2] (default max_restarts 10) unless the check sets its own."""
     pinned_clock(file)
-    result = run(tmp_path, pm2_check(file=str(DATA / file), **options), sets)
+    result = run(tmp_path, pm2_check(file=str(PM2_DATA / file), **options), sets)
     assert result.status is status, result.message
     assert result.threshold == threshold
 
@@ -472,7 +470,7 @@ def test_pm2_not_on_path_is_an_error(tmp_path, monkeypatch):
 
 def test_command_names_another_executable(tmp_path, fake_pm2):
     """``command`` runs another executable (e.g. a wrapper) as ``<command> jlist``."""
-    script = fake_pm2(f'[ "$1" = jlist ] && cat "{DATA / "healthy.json"}"')
+    script = fake_pm2(f'[ "$1" = jlist ] && cat "{PM2_DATA / "healthy.json"}"')
     result = run(tmp_path, pm2_check(command=str(script)))
     assert result.status is Status.PASS, result.message
     assert list(result.artifacts) == ["pm2/status.json"]

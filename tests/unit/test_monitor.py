@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GATE_CHECKS, assert_config_error, free_port, missing_tool
+from conftest import GATE_CHECKS, ROOT, assert_config_error, free_port, missing_tool
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
@@ -125,13 +125,6 @@ def watch(
 
 def prepare(sets: list[str], suite: str = "gate") -> pipeline.PreparedRun:
     return pipeline.prepare_run("monitor", profile_ref="dev", suite_ref=suite, sets=sets)
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """The embedded platform on free loopback ports, healthy until a test applies a fault."""
-    with Simulator(ports="auto") as simulator:
-        yield simulator
 
 
 @pytest.fixture
@@ -564,7 +557,7 @@ def test_push_credentials_in_the_url_go_as_basic_auth(sim, httpserver: HTTPServe
 # --- running it under PM2 --------------------------------------------------------------------------
 
 
-ECOSYSTEM = Path(__file__).resolve().parents[1] / "examples" / "ecosystem.config.js"
+ECOSYSTEM = ROOT / "examples" / "ecosystem.config.js"
 
 
 def load_ecosystem() -> dict[str, Any]:

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_config_error
-from test_evidence_export import exported_path, result_doc, stamp_of, write_run
+from conftest import assert_config_error, exported_path, result_doc, stamp_of, write_run
 
 # The entries of the evidence folder the tests list and prune, by key, with their age.
 AGES = {

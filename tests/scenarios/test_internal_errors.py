@@ -89,6 +89,7 @@ STAGES: dict[str, tuple[Any, str, str]] = {
     "load-suite": (spark_ops.pipeline, "load_suite", "table"),
     "load-bind-checks": (spark_ops.pipeline, "prepare", "table"),
     "load-plugin-constructor": (None, "crashing", "table"),
+    "run-pipeline": (spark_ops.pipeline, "execute", "table"),
     "run-runner": (spark_ops.runner, "run_checks", "table"),
     "judge-risk": (spark_ops.risk, "assess", "table"),
     "judge-exit-code": (spark_ops.risk, "final_reduce", "table"),
@@ -149,6 +150,9 @@ def test_a_bug_in_any_stage_exits_4_with_one_line_naming_the_details(
     text = details.read_text(encoding="utf-8")
     assert "Traceback" in text
     assert ("SystemExit" if stage in BREAKERS else INJECTED) in text, text  # the bug this stage planted
+    if stage not in BREAKERS:  # the one line names the bug, its type in the details
+        assert INJECTED in lines[0], lines[0]
+        assert f"{'KeyError' if module is None else 'RuntimeError'}: " in text, text
     assert not (tmp_path / "out.xml").exists(), "a report file was written for a run that crashed"
     if stage.startswith("evidence"):
         runs = tmp_path / "evidence" / "runs"

@@ -1,5 +1,5 @@
 """``spark alerts``: Prometheus rules from a profile over the monitor's metric names, checked and unit-tested
-with the real ``promtool`` (tests/promtool/alerts_test.yml)."""
+with the real ``promtool`` (tests/data/promtool/alerts_test.yml)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import assert_config_error, promtool
+from conftest import DATA, assert_config_error, promtool
 
 from spark_ops import alerts
 from spark_ops.config import load_profile
 from spark_ops.monitor import MonitorMetrics
 from spark_ops.pipeline import prepare_run
 
-PROMTOOL_TESTS = Path(__file__).parent / "promtool" / "alerts_test.yml"
+PROMTOOL_TESTS = DATA / "promtool" / "alerts_test.yml"
 ALERTS = {
     "SparkLatencyP95High",
     "SparkErrorRateHigh",

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_config_error
-from test_evidence_export import (
+from conftest import (
     archive_members,
+    assert_config_error,
     check_doc,
     exported_path,
     manifest_of,
@@ -20,7 +20,6 @@ from test_evidence_export import (
     write_run,
 )
 
-import spark_ops.cli.report
 from spark_ops.model import RiskLevel
 from spark_ops.risk import RECOMMENDATIONS
 
@@ -288,18 +287,9 @@ def test_no_store_keeps_nothing(mixed_window, spark, tmp_path):
     assert not (tmp_path / "evidence" / "reports").exists()
 
 
-class FrozenClock(datetime):
-    """A datetime whose now() is always 2026-03-04 05:06:07 UTC."""
-
-    @classmethod
-    def now(cls, tz=None):  # type: ignore[override]
-        return datetime(2026, 3, 4, 5, 6, 7, tzinfo=tz)
-
-
-def test_window_is_inclusive_of_its_start_and_ignores_future_runs(spark, tmp_path, monkeypatch):
+def test_window_is_inclusive_of_its_start_and_ignores_future_runs(spark, tmp_path, frozen_clock):
     """A run stamped at the window's start is in it, one a second earlier is in the window before."""
-    monkeypatch.setattr(spark_ops.cli.report, "datetime", FrozenClock)
-    base, now = tmp_path / "evidence", FrozenClock.now(UTC)
+    base, now = tmp_path / "evidence", frozen_clock.now()
     write_run(base, now - 24 * HOUR, "gate", result_doc("gate", "LOW"))
     write_run(base, now - 24 * HOUR - timedelta(seconds=1), "smoke", result_doc("smoke", "CRITICAL"))
     write_run(base, now, "canary", result_doc("canary", "MEDIUM"))
@@ -311,13 +301,12 @@ def test_window_is_inclusive_of_its_start_and_ignores_future_runs(spark, tmp_pat
     assert document["window"] == {"from": "2026-03-03T05:06:07Z", "to": "2026-03-04T05:06:07Z"}
 
 
-def test_two_reports_in_the_same_second_are_both_kept(mixed_window, spark, tmp_path, monkeypatch):
+def test_two_reports_in_the_same_second_are_both_kept(mixed_window, spark, tmp_path, frozen_clock):
     """A second report stamped with the same second gets its own files, the first is not replaced."""
-    monkeypatch.setattr(spark_ops.cli.report, "datetime", FrozenClock)
     spark("report", "--since", "24h")
     spark("report", "--since", "24h", "-f", "json")
     names = sorted(p.name for p in (tmp_path / "evidence" / "reports").iterdir())
-    stamp = stamp_of(FrozenClock.now(UTC))
+    stamp = stamp_of(frozen_clock.now())
     assert names == [
         f"{stamp}_report-2.json",
         f"{stamp}_report-2.md",

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_config_error
-from test_evidence_export import archive_members, exported_path, write_run
+from conftest import archive_members, assert_config_error, exported_path, write_run
 
 Members = list[tuple[str, bytes]]
 MANIFEST = "manifest.json"

@@ -220,15 +220,6 @@ def test_retries_back_off_exponentially(profile, retries, least_wait_s):
     assert result.status is Status.FAIL and result.retries == retries
 
 
-def test_connection_refused_through_the_cli_has_no_traceback(spark, platform):
-    """A service that is down fails the gate with a reason, not a traceback."""
-    down = f"http://127.0.0.1:{free_port()}"
-    result = spark("gate", "--no-evidence", "-f", "json", "--exit-on-fail", *platform.sets(web=down))
-    assert result.exit_code == 1
-    assert "Traceback" not in result.stdout + result.stderr
-    assert "connection refused" in result.stdout.lower()
-
-
 def test_hang_up_before_any_answer_is_retried(profile):
     """A connection closed before any answer arrived is retried as configured, then FAILs."""
     with raw_server(close_at_once) as server:

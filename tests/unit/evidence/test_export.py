@@ -14,14 +14,24 @@ import sys
 import time
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import assert_config_error, drop_secret_env, write_stack_profile
+from conftest import (
+    PM2_DATA,
+    archive_members,
+    assert_config_error,
+    drop_secret_env,
+    exported_path,
+    manifest_of,
+    stamp_of,
+    write_run,
+    write_stack_profile,
+)
 
 import spark_ops.evidence.export
 import spark_ops.evidence.zipio
@@ -29,7 +39,6 @@ import spark_ops.evidence.zipio
 ARCHIVE_NAME = re.compile(r"^(?P<prefix>.+)_(?P<stamp>\d{8}_\d{6})(?:-(?P<n>\d+))?\.zip$")
 WEB_TOKEN = "tok-9f8e/7d6c+5b4a=3210"  # '/', '+' and '=' make its URL-encoded forms differ from it
 URL_USER, URL_PASSWORD = "admin", "S3cretPw"
-SCORES = {"LOW": 100.0, "MEDIUM": 90.0, "HIGH": 70.0, "CRITICAL": 40.0}
 
 
 # --- helpers shared by the evidence and report tests ---------------------------------------------
@@ -41,92 +50,6 @@ def no_inherited_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     drop_secret_env(monkeypatch)
 
 
-def stamp_of(moment: datetime) -> str:
-    """The UTC ``YYYYMMDD_HHMMSS`` stamp run folders, reports and archives are named with."""
-    return moment.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
-
-
-def check_doc(name: str, status: str = "PASS", severity: str = "major", message: str = "") -> dict[str, Any]:
-    """One entry of a result document's ``checks``."""
-    return {
-        "name": name,
-        "kind": "http",
-        "status": status,
-        "severity": severity,
-        "observed": None,
-        "threshold": None,
-        "message": message or f"{name} {status}",
-        "duration_ms": 3,
-    }
-
-
-def result_doc(
-    command: str,
-    level: str = "LOW",
-    checks: Sequence[Mapping[str, Any]] = (),
-    *,
-    profile: str = "dev",
-    score: float | None = None,
-) -> dict[str, Any]:
-    """A result document as SPEC's Result JSON describes it."""
-    checks = list(checks) or [check_doc(f"{command}.ok")]
-    statuses = [check["status"] for check in checks]
-    return {
-        "schema": "spark-ops/result/v1",
-        "command": command,
-        "profile": profile,
-        "suite": command,
-        "started_at": "2026-01-01T00:00:00Z",
-        "duration_ms": 50,
-        "risk": {"level": level, "score": SCORES[level] if score is None else score, "recommendation": "-"},
-        "summary": {
-            "total": len(checks),
-            "passed": statuses.count("PASS"),
-            "warned": statuses.count("WARN"),
-            "failed": statuses.count("FAIL"),
-            "errors": statuses.count("ERROR"),
-            "inconclusive": statuses.count("INCONCLUSIVE"),
-            "skipped": statuses.count("SKIP"),
-        },
-        "checks": checks,
-        "exit_code": 0,
-    }
-
-
-def write_run(
-    base: Path,
-    moment: datetime,
-    command: str = "gate",
-    document: Mapping[str, Any] | bytes | None = None,
-    *,
-    level: str = "LOW",
-    suffix: str = "",
-) -> Path:
-    """A kept run folder ``base/runs/<stamp>_<command><suffix>/`` holding result.json and run.log.
-
-    ``document`` is the result.json to write (bytes are written as they are); by default a LOW run.
-    """
-    folder = base / "runs" / f"{stamp_of(moment)}_{command}{suffix}"
-    folder.mkdir(parents=True)
-    if document is None:
-        document = result_doc(command, level)
-    body = document if isinstance(document, bytes) else json.dumps(document, indent=2).encode()
-    (folder / "result.json").write_bytes(body)
-    (folder / "run.log").write_text(f"{command} run kept for the tests\n", encoding="utf-8")
-    return folder
-
-
-def archive_members(path: Path) -> dict[str, bytes]:
-    """Every member of the zip at ``path``, by name."""
-    with zipfile.ZipFile(path) as archive:
-        return {info.filename: archive.read(info) for info in archive.infolist()}
-
-
-def manifest_of(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(archive_members(path)["manifest.json"])
-    return document
-
-
 def final_archives(folder: Path) -> list[Path]:
     """Archives published under a final (not hidden, not temporary) name in ``folder``."""
     return sorted(p for p in folder.glob("*.zip") if not p.name.startswith("."))
@@ -134,14 +57,6 @@ def final_archives(folder: Path) -> list[Path]:
 
 def temporary_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.name.startswith(".tmp-"))
-
-
-def exported_path(result: Any, cwd: Path) -> Path:
-    """The archive path ``spark evidence export`` printed on stdout (its only line)."""
-    assert result.exit_code == 0, result.stdout + result.stderr
-    (line,) = result.stdout.strip().splitlines()
-    path = Path(line)
-    return path if path.is_absolute() else cwd / path
 
 
 def run_ids_of(path: Path) -> list[str]:
@@ -291,10 +206,9 @@ def test_a_second_default_export_with_nothing_new_exits_2(spark, tmp_path):
     assert [run.split("_", 2)[2] for run in run_ids_of(path)] == ["canary"]
 
 
-def test_runs_of_the_same_second_as_the_export_are_not_new_afterwards(spark, tmp_path, monkeypatch):
+def test_runs_of_the_same_second_as_the_export_are_not_new_afterwards(spark, tmp_path, frozen_clock):
     """A run older than the last export is not "new" even when it shares the export's second."""
-    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
-    base, second = tmp_path / "evidence", FrozenClock.now(UTC)
+    base, second = tmp_path / "evidence", frozen_clock.now()
     write_run(base, second, "gate")
     write_run(base, second, "gate", suffix="-2")
     first = exported_path(spark("evidence", "export"), tmp_path)
@@ -491,17 +405,8 @@ def test_out_that_is_a_file_exits_2(logs, spark, tmp_path):
     assert Path("taken").read_text(encoding="utf-8") == "not a folder\n"
 
 
-class FrozenClock(datetime):
-    """A datetime whose now() is always the same second."""
-
-    @classmethod
-    def now(cls, tz=None):  # type: ignore[override]
-        return datetime(2026, 3, 4, 5, 6, 7, tzinfo=tz)
-
-
-def test_exports_in_the_same_second_get_distinct_names(logs, spark, tmp_path, monkeypatch):
+def test_exports_in_the_same_second_get_distinct_names(logs, spark, tmp_path, frozen_clock):
     """Three exports stamped with the same second are all kept, as <stamp>, <stamp>-2 and <stamp>-3."""
-    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
     paths = [exported_path(spark("evidence", "export", "--all"), tmp_path) for _ in range(3)]
     assert [p.name for p in paths] == [
         "canary_20260304_050607.zip",
@@ -511,9 +416,8 @@ def test_exports_in_the_same_second_get_distinct_names(logs, spark, tmp_path, mo
     assert all(zipfile.is_zipfile(p) for p in paths)
 
 
-def test_an_existing_file_is_never_overwritten(logs, spark, tmp_path, monkeypatch):
+def test_an_existing_file_is_never_overwritten(logs, spark, tmp_path, frozen_clock):
     """A file already holding the archive's name is left alone; the export takes the next free name."""
-    monkeypatch.setattr(spark_ops.evidence.export, "datetime", FrozenClock)
     taken = tmp_path / "evidence" / "canary_20260304_050607.zip"
     taken.write_bytes(b"someone else's archive")
     path = exported_path(spark("evidence", "export"), tmp_path)
@@ -771,7 +675,6 @@ def test_a_secret_at_the_end_of_a_big_log_still_refuses_the_export(logs, spark, 
 
 # --- system/pm2_status.json: PM2's process list, trimmed ---------------------------------------------
 
-PM2_DATA = Path(__file__).resolve().parent / "data" / "pm2"
 PM2_PLANTED = ("pm2-planted-token-7f3c9e", "pm2-planted-dbpass-41d2")  # in every recorded environment
 
 

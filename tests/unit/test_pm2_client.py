@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import gone_or_zombie
+from conftest import PM2_DATA, gone_or_zombie
 
 from spark_ops import fsio, pm2_client
 from spark_ops.errors import CheckError
 
-DATA = Path(__file__).resolve().parent / "data" / "pm2"
 PLANTED = ("pm2-planted-token-7f3c9e", "pm2-planted-dbpass-41d2")
 TRIMMED_KEYS = {"name", "pm_id", "status", "restart_time", "memory", "cpu", "uptime_s"}
 SEED_RECORDED_AT_S = 1795268737.474  # when banner_then_seed_crashloop.txt was recorded
@@ -28,7 +27,7 @@ posix_only = pytest.mark.skipif(os.name != "posix", reason="forces the Windows p
 def test_pm2_status_returns_the_trimmed_list(fake_pm2, monkeypatch):
     """pm2_status() runs `pm2 jlist` and returns only name, pm_id, status, restarts, memory, cpu, uptime."""
     monkeypatch.setattr(pm2_client, "clock", lambda: SEED_RECORDED_AT_S)
-    fake_pm2(f'cat "{DATA / "banner_then_seed_crashloop.txt"}"')
+    fake_pm2(f'cat "{PM2_DATA / "banner_then_seed_crashloop.txt"}"')
     status = pm2_client.pm2_status()
     assert [entry["name"] for entry in status] == [
         "spark-executor-1",

@@ -106,6 +106,7 @@ def test_executor_down_fails_its_check_with_a_reason(platform, spark):
     assert check["status"] == "FAIL"
     assert check["severity"] == "critical"
     assert "cannot connect" in check["message"]
+    assert "connection refused" in check["message"].lower()
     assert document["risk"]["level"] == "CRITICAL"
     assert "Traceback" not in stderr
 
@@ -157,18 +158,6 @@ def test_without_exit_on_fail_every_verdict_exits_0(platform, spark, make_sick):
     assert code == 0
     assert document["risk"]["level"] in ("HIGH", "CRITICAL")
     assert document["exit_code"] == 0
-
-
-@pytest.mark.parametrize(
-    ("env_value", "expected_code"),
-    [("1", 1), ("true", 1), ("0", 0)],
-    ids=["1-enforces", "true-enforces", "0-report-only"],
-)
-def test_spark_exit_on_fail_env_acts_as_the_option(platform, spark, env_value, expected_code):
-    """SPARK_EXIT_ON_FAIL=1 makes a failing verdict exit 1 without the option; 0 leaves report-only."""
-    platform.health["slo"]["latencyP95"] = 400
-    code, _, _ = run_json(spark, "gate", *platform.sets(), env={"SPARK_EXIT_ON_FAIL": env_value})
-    assert code == expected_code
 
 
 def test_fail_on_critical_lets_a_high_verdict_pass(platform, spark):

@@ -11,9 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REQUIRE_TOOLS
+from conftest import REQUIRE_TOOLS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 
 

@@ -69,13 +69,13 @@ def test_a_value_of_the_wrong_type_exits_2_naming_the_option(spark, args, option
 
 @pytest.mark.parametrize(
     ("env_value", "expected_code"),
-    [("yes", 1), ("on", 1), (" TRUE ", 1), ("no", 0), ("off", 0), ("", 0)],
-    ids=["yes", "on", "padded-upper-true", "no", "off", "empty"],
+    [("1", 1), ("true", 1), ("yes", 1), ("on", 1), (" TRUE ", 1), ("0", 0), ("no", 0), ("off", 0), ("", 0)],
+    ids=["1", "true", "yes", "on", "padded-upper-true", "0", "no", "off", "empty"],
 )
 def test_exit_on_fail_from_the_environment_reads_every_boolean_spelling(
     platform, spark, env_value, expected_code
 ):
-    """SPARK_EXIT_ON_FAIL takes the spellings typer accepts for a flag: yes/on/true enforce, no/off/'' not."""
+    """SPARK_EXIT_ON_FAIL acts as --exit-on-fail: 1/true/yes/on (any case) enforce, 0/no/off/'' not."""
     platform.health["status"] = "DOWN"
     result = spark("gate", "--no-evidence", *platform.sets(), env={"SPARK_EXIT_ON_FAIL": env_value})
     assert result.exit_code == expected_code, result.stderr

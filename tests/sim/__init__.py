@@ -1,1 +1,0 @@
-"""A package, so this folder's conftest is not imported as a second top-level ``conftest`` module."""
