@@ -1,8 +1,8 @@
 """The Prometheus text exposition format, judged as ``promtool check metrics`` judges it.
 
 ``promtool check metrics`` parses with the Go text parser of ``prometheus/common`` (expfmt); this module
-accepts and refuses what that parser does (the differential test ``tests/checks/test_metrics_promtool.py``
-holds the two side by side), line by line:
+accepts and refuses what that parser does (the differential test
+``tests/unit/checks/test_metrics_promtool.py`` holds the two side by side), line by line:
 
 - a sample is ``name[{label="value",...}] value [timestamp]``; only spaces and tabs are blanks; the value
   is a Go float (no ``_``, no hex, no ``+NaN``, no overflow), the timestamp an int64; nothing may follow;

@@ -38,7 +38,7 @@ _MASK_BYTES = MASK.encode()
 # one of its names, ASCII-lowercased ("key" for api[-_]?key, "sig" for signature), unless the line
 # holds one of the four non-ASCII letters that re.IGNORECASE folds onto ASCII ones (U+0130, U+0131,
 # U+017F, U+212A). Each prefilter starts with a literal, which the regex engine skips to fast. Keep in
-# step with _URL_USERINFO and _SECRET_QUERY (tests/test_redact_bytes.py checks the query names).
+# step with _URL_USERINFO and _SECRET_QUERY (tests/unit/test_redact_bytes.py checks the query names).
 _USERINFO_NEEDLE = b"@"
 _QUERY_NAMES = rb"(?:token|secret|passw|pwd|key|auth|sig)"
 _QUERY_PREFILTERS = tuple(
