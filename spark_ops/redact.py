@@ -9,12 +9,9 @@ knows the run's secrets and scrubs any text or JSON-like value before it is show
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote
-
-if TYPE_CHECKING:
-    from spark_ops.evidence.store import StoredRun
 
 MASK = "***"
 # Names (of env vars, query parameters, headers) whose values are secrets.
@@ -174,28 +171,6 @@ def environment_secrets() -> list[str]:
         for name, value in os.environ.items()
         if SECRET_NAME.search(name) and name not in _NOT_SECRET_ENV and value
     ]
-
-
-def export_redactor(
-    runs: Iterable[StoredRun], profile: str | None, sets: Iterable[str], *, note: Callable[[str], None]
-) -> Redactor:
-    """The secrets an export keeps out: the environment's and those of ``profile`` (else the runs' profiles).
-
-    A run's profile that no longer loads is noted and skipped: its bodies were redacted when it was kept.
-    """
-    from spark_ops.config.profile import load_profile
-    from spark_ops.errors import SparkOpsError
-
-    secrets = set(environment_secrets())
-    references = [profile] if profile else sorted({run.profile for run in runs if run.profile != "?"})
-    for reference in references:
-        try:
-            secrets |= load_profile(reference, sets).secrets
-        except SparkOpsError as exc:
-            if profile:  # named by the user: its errors are theirs to fix
-                raise
-            note(f"note: profile {reference!r} not loaded ({exc}); runs were redacted when kept")
-    return Redactor(secrets)
 
 
 def shown_url(url: str) -> str:

@@ -50,7 +50,6 @@ def export(
     from spark_ops.evidence import evidence_dir as resolve_dir
     from spark_ops.evidence import export
     from spark_ops.progress import byte_progress
-    from spark_ops.redact import export_redactor
     from spark_ops.units import parse_size
 
     with exit_codes() as guard:
@@ -66,7 +65,7 @@ def export(
         )
         for run_id in plan.incomplete:
             say(f"note: run {run_id} has no readable result.json: packed, marked INCOMPLETE in the manifest")
-        redactor = export_redactor(plan.runs, profile, sets or (), note=say)
+        redactor = export.export_redactor(plan.runs, profile, sets or (), note=say)
         guard.use(redactor)
         total = sum(min(s.path.stat().st_size, tail or 1 << 62) for s in plan.sources if s.path is not None)
         started = time.perf_counter()

@@ -28,7 +28,7 @@ from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, read_js
 from spark_ops.evidence.verify import MANIFEST, MANIFEST_SCHEMA
 from spark_ops.evidence.zipio import LEVEL, ArchiveWriter, Source, Written
 from spark_ops.fsio import nameless_file, publish_unique
-from spark_ops.redact import Redactor
+from spark_ops.redact import Redactor, environment_secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,3 +212,25 @@ def export(
     if not plan.explicit:
         remember_export(base_dir, final, created)
     return Exported(path=final, members=writer.written[:-1], runs=plan.runs)
+
+
+def export_redactor(
+    runs: Iterable[StoredRun], profile: str | None, sets: Iterable[str], *, note: Callable[[str], None]
+) -> Redactor:
+    """The secrets an export keeps out: the environment's and those of ``profile`` (else the runs' profiles).
+
+    A run's profile that no longer loads is noted and skipped: its bodies were redacted when it was kept.
+    """
+    from spark_ops.config.profile import load_profile
+    from spark_ops.errors import SparkOpsError
+
+    secrets = set(environment_secrets())
+    references = [profile] if profile else sorted({run.profile for run in runs if run.profile != "?"})
+    for reference in references:
+        try:
+            secrets |= load_profile(reference, sets).secrets
+        except SparkOpsError as exc:
+            if profile:  # named by the user: its errors are theirs to fix
+                raise
+            note(f"note: profile {reference!r} not loaded ({exc}); runs were redacted when kept")
+    return Redactor(secrets)

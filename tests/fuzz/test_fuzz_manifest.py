@@ -30,7 +30,6 @@ from spark_ops import daily_report
 from spark_ops.errors import ConfigError
 from spark_ops.evidence import catalog, export, selection, verify
 from spark_ops.evidence.verify import MANIFEST, MANIFEST_SCHEMA
-from spark_ops.redact import export_redactor
 
 from . import FUZZ, FUZZ_CLI, FUZZ_IO, TEXT
 from .test_fuzz_json_fields import JSON
@@ -407,7 +406,7 @@ def test_hostile_evidence_folders_list_report_and_plan(
     except ConfigError:
         return
     notes: list[str] = []  # profiles a run names that do not load are noted and skipped, never raised
-    export_redactor(plan.runs, None, (), note=notes.append)
+    export.export_redactor(plan.runs, None, (), note=notes.append)
 
 
 @FUZZ_CLI
