@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -188,3 +191,39 @@ def test_an_intermittent_simulator_fault_is_caught_by_a_10_interval_window_every
         assert check.status is Status.FAIL, check.message
         assert "-> 503" in check.message
         assert run.exit_code == 1
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or sys.platform == "win32", reason="POSIX signal delivery")
+def test_sigterm_ends_a_cli_window_judged_kept_and_not_exit_0(platform, tmp_path):
+    """`spark gate --duration` stopped by SIGTERM: what was measured is judged, printed and kept; exit 3."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text(HEALTH_STATUS.replace("{severity}", "critical"), encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "spark_ops",
+        "gate",
+        "--suite",
+        str(suite),
+        "--exit-on-fail",
+        "-f",
+        "json",
+    ]
+    command += ["--duration", "60s", "--interval", "0.2s", "--evidence-dir", str(tmp_path / "evidence")]
+    command += platform.sets()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    assert process.stderr is not None
+    for line in process.stderr:  # one line per interval: stop after the third
+        if "interval 3/300" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 3, err
+    document = json.loads(out)
+    assert document["window"]["ended"] == "interrupted"
+    assert 3 <= document["window"]["taken"] < 300
+    assert document["checks"][0]["status"] == "INCONCLUSIVE"  # a few of 300 planned: too few to pass
+    assert "run kept in" in err
+    (kept,) = (tmp_path / "evidence" / "runs").iterdir()
+    assert json.loads((kept / "result.json").read_text())["window"]["ended"] == "interrupted"
