@@ -221,7 +221,7 @@ def test_suite_loads_and_binds_or_is_a_config_error(
         return
     entries = document["checks"]
     assert [check.name for check in outcome] == [entry["name"] for entry in entries]
-    assert [check.severity for check in outcome] == [
+    assert [check.spec.severity for check in outcome] == [
         Severity(entry.get("severity", "major")) for entry in entries
     ]
 
