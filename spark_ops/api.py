@@ -92,12 +92,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spark_ops.checks._common import (
-    MISSING,
     Bounds,
     Options,
     TargetOptions,
     Threshold,
-    lookup,
     number_from,
     parse_json,
     require_2xx,
@@ -105,6 +103,7 @@ from spark_ops.checks._common import (
 from spark_ops.config.profile import Profile
 from spark_ops.config.target import Target
 from spark_ops.errors import CheckError, ConfigError, TargetError, one_line
+from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.model import Judgement, Readings, Severity, Status
 from spark_ops.registry import Check, CheckBase, CheckKind
 

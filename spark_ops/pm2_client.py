@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_ops.checks._common import MISSING, lookup
 from spark_ops.errors import CheckError, TargetError, clip
 from spark_ops.fsio import process_alive
+from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.units import finite_number
 
 DEFAULT_COMMAND = "pm2"

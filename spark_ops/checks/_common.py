@@ -115,23 +115,6 @@ def number_from(value: Any, what: str) -> float:
         raise TargetError(f"{what} is an integer of {digits} digits, beyond any float") from None
 
 
-MISSING = object()
-
-
-def lookup(document: Any, dotted: str) -> Any:
-    """The value at ``dotted`` (``slo.latencyP95``, ``items.0.name``) or ``MISSING``."""
-    found = document
-    for part in dotted.split("."):
-        if isinstance(found, dict) and part in found:
-            found = found[part]
-        # ASCII digits only: "²".isdigit() holds but int() refuses it, and "٢" is no JSON array index.
-        elif isinstance(found, list) and part.isascii() and part.isdigit() and int(part) < len(found):
-            found = found[int(part)]
-        else:
-            return MISSING
-    return found
-
-
 def parse_json(fetched: Fetched) -> Any:
     """The body as JSON; empty, non-JSON or absurdly nested bodies are the target's fault (FAIL)."""
     if not fetched.body.strip():

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from spark_ops.checks._common import MISSING, Options, TargetOptions, Threshold, _short, lookup, parse_json
+from spark_ops.checks._common import Options, TargetOptions, Threshold, _short, parse_json
 from spark_ops.config import Profile
 from spark_ops.errors import ConfigError
+from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
 

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from spark_ops.checks._common import (
-    MISSING,
-    Bounds,
-    TargetOptions,
-    Threshold,
-    lookup,
-    number_from,
-    parse_json,
-    require_2xx,
-)
+from spark_ops.checks._common import Bounds, TargetOptions, Threshold, number_from, parse_json, require_2xx
 from spark_ops.config import Profile
 from spark_ops.errors import TargetError
+from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.model import Judgement
 from spark_ops.registry import CheckBase
 

@@ -17,9 +17,9 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from spark_ops.checks._common import MISSING, lookup
 from spark_ops.checks.http import JsonAssertion, _json_failure
 from spark_ops.errors import ConfigError
+from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.model import Status
 
 from . import FUZZ, FUZZ_IO, HUGE_INTS, ODD_FLOATS, TEXT, VALUES

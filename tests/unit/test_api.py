@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import spark_ops.api as api
-from spark_ops import errors, model, registry, transport
+from spark_ops import errors, jsonpath, model, registry, transport
 from spark_ops.checks import _common
 from spark_ops.config import profile, target
 
@@ -30,8 +30,8 @@ HOMES = {
     "Bounds": _common,
     "Threshold": _common,
     "number_from": _common,
-    "lookup": _common,
-    "MISSING": _common,
+    "lookup": jsonpath,
+    "MISSING": jsonpath,
     "parse_json": _common,
     "require_2xx": _common,
     "ConfigError": errors,

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from spark_ops.checks._common import MISSING, Bounds, lookup, number_from, parse_json, series_name
+from spark_ops.checks._common import Bounds, number_from, parse_json, series_name
 from spark_ops.config import load_profile
 from spark_ops.errors import ConfigError, TargetError
+from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.model import Status
 from spark_ops.transport import Fetched
 
