@@ -46,11 +46,6 @@ class PreparedRun:
     # Masks every secret of the run (profile, suite, secret-named environment variables): built once.
     redactor: Redactor
 
-    @property
-    def secrets(self) -> frozenset[str]:
-        """The profile's secrets and those written into the suite's checks."""
-        return self.profile.secrets | self.suite.secrets
-
 
 def prepare_run(
     command: str,
