@@ -57,11 +57,6 @@ class AnalysisPlan:
         overrides = {name: _override(defaults, limits) for name, limits in config.checks.items()}
         return cls(count=count, interval_s=config.interval_s, defaults=defaults, overrides=overrides)
 
-    @property
-    def duration_s(self) -> float:
-        """How long the window lasts: ``count`` intervals."""
-        return self.count * self.interval_s
-
     def limits(self, check: str) -> Limits:
         return self.overrides.get(check, self.defaults)
 

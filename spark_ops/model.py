@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from spark_ops.units import finite_number
+
 if TYPE_CHECKING:
     from spark_ops.config.suite import CheckSpec
 
@@ -59,6 +61,16 @@ class RiskLevel(StrEnum):
 
 
 Readings = Mapping[str, float]  # named numbers a judgement read: {"p95_ms": 14.2, "error_rate": 0.0}
+
+
+def finite_readings(values: Any) -> dict[str, float]:
+    """The finite numbers of ``values`` as readings: a NaN, a string or a boolean read is the judgement's
+    business (its status and message), never a gauge's or a JSON document's."""
+    if not isinstance(values, Mapping):
+        return {}
+    return {
+        str(name): number for name, value in values.items() if (number := finite_number(value)) is not None
+    }
 
 
 @dataclass(frozen=True, slots=True)

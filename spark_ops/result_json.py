@@ -10,7 +10,6 @@ a document without them still decodes.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import msgspec
@@ -26,6 +25,7 @@ from spark_ops.model import (
     Severity,
     Status,
     Window,
+    finite_readings,
 )
 
 RESULT_SCHEMA = "spark-ops/result/v1"
@@ -179,14 +179,14 @@ def decode(data: bytes | str) -> RunResult:
 def _decode_check(index: int, check: _Check) -> CheckResult:
     from spark_ops.config.suite import CheckSpec
 
-    measurements = tuple(Measurement(m.at, m.status, _finite(m.readings)) for m in check.measurements)
+    measurements = tuple(Measurement(m.at, m.status, finite_readings(m.readings)) for m in check.measurements)
     spec = CheckSpec(name=check.name, kind=check.kind, severity=check.severity, index=index)
     judgement = Judgement(
         check.status,
         check.message,
         observed=check.observed,
         threshold=check.threshold,
-        readings=_finite(check.readings),
+        readings=finite_readings(check.readings),
     )
     return CheckResult(
         spec=spec,
@@ -195,10 +195,6 @@ def _decode_check(index: int, check: _Check) -> CheckResult:
         retries=check.retries,
         measurements=measurements,
     )
-
-
-def _finite(readings: dict[str, float]) -> dict[str, float]:
-    return {name: value for name, value in readings.items() if math.isfinite(value)}
 
 
 def _options(

@@ -14,7 +14,7 @@ RECOMMENDATIONS = {
     RiskLevel.CRITICAL: "Do not deploy: critical checks are failing, investigate now",
 }
 _WEIGHTS = {Status.PASS: 1.0, Status.WARN: 0.5}
-LEVEL_OF_FAILURE = {
+_LEVEL_OF_FAILURE = {
     Severity.CRITICAL: RiskLevel.CRITICAL,
     Severity.MAJOR: RiskLevel.HIGH,
     Severity.MINOR: RiskLevel.MEDIUM,
@@ -26,7 +26,7 @@ def assess(results: Sequence[CheckResult]) -> Risk:
     level = RiskLevel.LOW
     for result in results:
         if result.status.is_failure:
-            candidate = LEVEL_OF_FAILURE[result.severity]
+            candidate = _LEVEL_OF_FAILURE[result.severity]
         elif result.status in (Status.WARN, Status.INCONCLUSIVE):
             candidate = RiskLevel.MEDIUM
         else:
@@ -67,4 +67,4 @@ def final_reduce(
 
 def decides_the_run(severity: Severity, status: Status, fail_on: RiskLevel) -> bool:
     """Whether one check at ``status`` already makes the run fail at ``fail_on`` (an analysis can stop)."""
-    return status.is_failure and LEVEL_OF_FAILURE[severity].rank >= fail_on.rank
+    return status.is_failure and _LEVEL_OF_FAILURE[severity].rank >= fail_on.rank

@@ -10,9 +10,8 @@ body), retries (tenacity, only for failures before any response arrived), timing
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ import httpx
 from spark_ops import clock
 from spark_ops.errors import CheckError, TargetError, one_line
 from spark_ops.loop_thread import ClientLoop
-from spark_ops.model import CheckResult, Judgement, Measurement, Status
+from spark_ops.model import CheckResult, Judgement, Measurement, Status, finite_readings
 from spark_ops.registry import PreparedCheck
 from spark_ops.transport import Probe, SharedFetches
 
@@ -70,15 +69,16 @@ async def run_checks(
 
     # Checks that run alone start once the others are done: no other check's work delays their sends.
     alone = [check for check in checks if apart is not None and check.check.runs_alone]
-    together = [check for check in checks if check not in alone]
+    together = [check for check in checks if not (apart is not None and check.check.runs_alone)]
+    done: dict[int, CheckResult] = {}
     try:
-        results = list(await asyncio.gather(*(run_one(check) for check in together)))
-        results += [await run_one(check) for check in alone]
+        for check, result in zip(together, await asyncio.gather(*map(run_one, together)), strict=True):
+            done[id(check)] = result
+        for check in alone:
+            done[id(check)] = await run_one(check)
     finally:
         await shared.close()
-    order = {id(check): index for index, check in enumerate(checks)}
-    ranked = sorted(zip(together + alone, results, strict=True), key=lambda pair: order[id(pair[0])])
-    return [result for _, result in ranked]
+    return [done[id(check)] for check in checks]
 
 
 async def _judge_within_deadline(
@@ -115,7 +115,7 @@ async def _judge_within_deadline(
         judgement = Judgement(Status.ERROR, f"check crashed: {type(exc).__name__}: {one_line(exc)}")
     if not isinstance(judgement, Judgement):
         judgement = Judgement(Status.ERROR, f"check returned {type(judgement).__name__}, not a Judgement")
-    readings = _finite_readings(judgement.readings)
+    readings = finite_readings(judgement.readings)
     return CheckResult(
         spec=check.spec,
         judgement=Judgement(
@@ -133,20 +133,6 @@ async def _judge_within_deadline(
         retries=probe.retries,
         measurements=(Measurement(at, judgement.status, readings),),
     )
-
-
-def _finite_readings(readings: Any) -> dict[str, float]:
-    """Only finite numbers are readings: a NaN or a string read is the judgement's business, not a gauge's."""
-    finite: dict[str, float] = {}
-    for name, value in readings.items() if isinstance(readings, Mapping) else ():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except OverflowError:  # an integer beyond any float
-                continue
-            if math.isfinite(number):
-                finite[str(name)] = number
-    return finite
 
 
 def _plain(value: Any) -> Any:

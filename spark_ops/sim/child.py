@@ -87,20 +87,15 @@ def _first_line(process: subprocess.Popen[str], timeout_s: float) -> str:
 
 def main(arguments: Sequence[str]) -> int:
     """The child: serve the simulator until standard input closes."""
+    import argparse
+
     from spark_ops.sim import Simulator
 
-    faults: list[Fault] = []
-    role = None
-    rest = list(arguments)
-    while rest:
-        option, value = rest.pop(0), rest.pop(0) if rest else ""
-        if option == "--fault":
-            faults.append(parse_fault(value))
-        elif option == "--role":
-            role = value
-        else:
-            raise ConfigError(f"unknown option {option!r}")
-    with Simulator(ports="auto", faults=faults, role=role) as simulator:
+    parser = argparse.ArgumentParser(prog="python -m spark_ops.sim.child")
+    parser.add_argument("--fault", action="append", default=[], type=parse_fault)
+    parser.add_argument("--role")
+    options = parser.parse_args(arguments)
+    with Simulator(ports="auto", faults=options.fault, role=options.role) as simulator:
         print(json.dumps({"urls": simulator.urls}), flush=True)
         sys.stdin.read()  # until the parent closes it, or dies
     return 0
