@@ -271,19 +271,24 @@ def test_malformed_answers_are_failed_requests(server, probe, caplog):
 
 
 def test_observed_figures_in_the_result_json(spark, platform, tmp_path):
-    """The result JSON carries samples, p50/p95/p99 in ms, error rate and missed slots for the probe."""
+    """The result JSON carries samples, p50/p95/p99 in ms, error rate and missed slots for the probe.
+
+    The latency bound is raised through the profile (and read back in ``threshold``): what is tested here
+    is the record, not the speed of a shared CI machine (dev's 150 ms is tested in
+    ``test_thresholds_default_to_the_profile_slo``)."""
     suite = write_suite(tmp_path, latency_check(rate_rps=100, count=20))
-    result = spark("gate", "--suite", str(suite), "--no-evidence", "-f", "json", *platform.sets())
-    assert result.exit_code == 0, result.stderr
+    sets = [*platform.sets(), "--set", "slo.latency_p95_ms=5000"]
+    result = spark("gate", "--suite", str(suite), "--no-evidence", "-f", "json", *sets)
     (check,) = json.loads(result.stdout)["checks"]
+    assert result.exit_code == 0, check["reason"]
     assert check["kind"] == "latency"
-    assert check["status"] == "PASS"
+    assert check["status"] == "PASS", check["reason"]
     observed = check["observed"]
     assert {"samples", "p50_ms", "p95_ms", "p99_ms", "error_rate", "missed_slots"} <= set(observed)
     assert observed["samples"] == 20
     assert observed["error_rate"] == 0
     assert observed["missed_slots"] == 0
-    assert check["threshold"] == {"max_p95_ms": 150.0, "max_error_rate": 0.05}
+    assert check["threshold"] == {"max_p95_ms": 5000.0, "max_error_rate": 0.05}
 
 
 @pytest.mark.parametrize(
