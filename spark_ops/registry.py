@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
@@ -22,6 +23,7 @@ from spark_ops.errors import ConfigError
 from spark_ops.model import Judgement
 
 if TYPE_CHECKING:
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Probe
 
 ENTRY_POINT_GROUP = "spark_ops.checks"
@@ -50,6 +52,9 @@ class Check(Protocol):
     def runs_alone(self) -> bool:
         """Whether it runs on an event loop of its own (a probe whose timing the other checks must not
         disturb)."""
+
+    def breakages(self, profile: Profile) -> Sequence[Breakage]:
+        """The ways the platform breaks that this check exists to catch (``spark suite prove``)."""
 
     async def judge(self, probe: Probe) -> Judgement: ...
 
@@ -84,6 +89,10 @@ class CheckBase:
     @property
     def runs_alone(self) -> bool:
         return False
+
+    def breakages(self, profile: Profile) -> Sequence[Breakage]:
+        # Declares none: `spark suite prove` reports the check "not provable", never "proven".
+        return ()
 
     async def judge(self, probe: Probe) -> Judgement:
         raise NotImplementedError(f"{type(self).__name__}.judge")

@@ -45,6 +45,7 @@ from spark_ops.registry import CheckBase
 from spark_ops.stats import Alternative, mann_whitney, median, relative_change, verdict_of
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Fetched, Probe
 
 PLACEHOLDER = "{role}"
@@ -139,6 +140,11 @@ class CompareCheck(CheckBase):
             "step": f"{self.options.step_s:g}",
         }
         return api_target(self.server, QUERY_RANGE_PATH, params)
+
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        from spark_ops.prove import kinds  # loaded by `spark suite prove` only
+
+        return kinds.compare(self, profile)
 
     async def judge(self, probe: Probe) -> Judgement:
         end = self.clock()

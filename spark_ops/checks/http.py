@@ -19,6 +19,7 @@ from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Fetched, Probe
 
 Comparison = Literal["==", "!=", "<", "<=", ">", ">=", "in"]
@@ -101,6 +102,11 @@ class HttpCheck(CheckBase):
     @property
     def planned_load(self) -> str:
         return f"1 request to {self.target.display}"
+
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        from spark_ops.prove import kinds  # loaded by `spark suite prove` only
+
+        return kinds.http(self, profile)
 
     async def judge(self, probe: Probe) -> Judgement:
         options = self.options

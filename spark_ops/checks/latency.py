@@ -25,6 +25,7 @@ from spark_ops.registry import CheckBase
 from spark_ops.stats import compare, compare_error_rates
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Probe
 
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
@@ -218,6 +219,11 @@ class LatencyCheck(CheckBase):
             for task in in_flight:
                 task.cancel()
         return ProbeFigures(scheduled, sent, errors, missed, late, histogram)
+
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        from spark_ops.prove import kinds  # loaded by `spark suite prove` only
+
+        return kinds.latency(self, profile)
 
     async def judge(self, probe: Probe) -> Judgement:
         if self.baseline is None:

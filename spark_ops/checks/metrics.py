@@ -14,6 +14,7 @@ from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Probe
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
@@ -67,6 +68,11 @@ class MetricsCheck(CheckBase):
     @property
     def planned_load(self) -> str:
         return f"1 request to {self.target.display}"
+
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        from spark_ops.prove import kinds  # loaded by `spark suite prove` only
+
+        return kinds.metrics(self, profile)
 
     async def judge(self, probe: Probe) -> Judgement:
         fetched = await probe.fetch(self.target)

@@ -32,6 +32,7 @@ from spark_ops.pm2_client import DEFAULT_COMMAND, ProcessStatus, parse_jlist, re
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Probe
 
 NonEmptyText = Annotated[str, msgspec.Meta(min_length=1)]
@@ -145,6 +146,11 @@ class Pm2Check(CheckBase):
             elif process.uptime_s < self.min_uptime_s:
                 faults.append(f"up {process.uptime_s:.1f} s (min {self.min_uptime_s:g})")
         return faults
+
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        from spark_ops.prove import kinds  # loaded by `spark suite prove` only
+
+        return kinds.pm2(self, profile)
 
     async def judge(self, probe: Probe) -> Judgement:
         data, origin = await self._read(probe)

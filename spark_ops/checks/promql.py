@@ -28,6 +28,7 @@ from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Fetched, Probe
 
 SHOWN_SERIES = 3  # failing series named in a reason; the rest are counted
@@ -78,6 +79,11 @@ class PromqlCheck(CheckBase):
     @property
     def planned_load(self) -> str:
         return f"1 query to {self.server.display}"
+
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        from spark_ops.prove import kinds  # loaded by `spark suite prove` only
+
+        return kinds.promql(self, profile)
 
     async def judge(self, probe: Probe) -> Judgement:
         fetched = await probe.fetch(self.target, headers={"Accept": "application/json"})
