@@ -33,6 +33,18 @@ In an analysis window (``spark canary --duration``) every check is judged once p
 ``probe.slot_s`` is then the interval's length (None for a single shot), and a kind that runs for a
 while by design (``minimum_timeout_s`` > 0) may fill it, as the latency probe does.
 
+Proving it can fail
+-------------------
+``spark suite prove`` breaks the platform in each way a check exists to catch and runs the check against
+it; a check still passing is reported vacuous. A kind declares its breakages with
+``breakages(profile) -> Sequence[Breakage]`` (``CheckBase``'s declares none: its checks are reported
+"not provable", never "proven"). A ``Breakage(name, matters, ...)`` either rewrites the HTTP answers the
+check reads (``answer=``: the recorded healthy ``Answer`` in, the broken one out, None for a service that
+is down; ``needs_recording=True`` when it starts from the recorded body), or, for a kind that reaches
+its target other than over HTTP, brings up a broken stand-in (``stand_in=``: an async context manager
+yielding the check pointed at it). Breakages come from the platform's side (the service down, an answer
+cut or wrong, a value far past the profile's target), never from the check's own thresholds.
+
 A class that does not subclass ``CheckBase`` still loads (the defaults are mixed in) as long as it has
 ``Options`` and ``judge``.
 
@@ -105,6 +117,7 @@ from spark_ops.config.target import Target
 from spark_ops.errors import CheckError, ConfigError, TargetError, one_line
 from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.model import Judgement, Readings, Severity, Status
+from spark_ops.prove.breakage import Answer, Breakage
 from spark_ops.registry import Check, CheckBase, CheckKind
 
 if TYPE_CHECKING:
@@ -112,7 +125,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MISSING",
+    "Answer",
     "Bounds",
+    "Breakage",
     "Check",
     "CheckBase",
     "CheckError",

@@ -96,8 +96,8 @@ def _contradictions(name: str, options: Mapping[str, Any], profile: Profile) -> 
             yield Finding(
                 name,
                 "contradicts-profile",
-                f"{key} = {value:g} is above profile {profile.name!r}'s {quantity.name} target "
-                f"{quantity.profile_key} = {target:g}: write max = {quantity.profile_key!r}",
+                f"{key} = {value:g} is above the {quantity.name} target of profile {profile.name!r} "
+                f"({quantity.profile_key} = {target:g}): write {key} = {quantity.profile_key!r}",
             )
 
 

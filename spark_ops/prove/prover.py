@@ -31,7 +31,7 @@ LET_THROUGH = frozenset({Status.PASS, Status.WARN, Status.SKIP})
 class Verdict(StrEnum):
     PROVEN = "proven"
     VACUOUS = "vacuous"
-    NOT_PROVABLE = "not provable"
+    NOT_PROVABLE = "not_provable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,7 @@ def encode(report: ProofReport) -> dict[str, Any]:
                 "kind": proof.kind,
                 "verdict": proof.verdict.value,
                 "reason": proof.reason,
-                "baseline": _trial(proof.baseline),
+                "baseline": {k: v for k, v in _trial(proof.baseline).items() if k != "let_through"},
                 "breakages": [_trial(trial) for trial in proof.trials],
             }
             for proof in report.checks

@@ -11,10 +11,20 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
-from spark_ops.api import CheckBase, ConfigError, Judgement, Options, Profile, Status, TargetError
+from spark_ops.api import (
+    Breakage,
+    CheckBase,
+    ConfigError,
+    Judgement,
+    Options,
+    Profile,
+    Status,
+    TargetError,
+)
 
 if TYPE_CHECKING:  # Probe loads spark-ops' HTTP transport; annotations need not load it
     from spark_ops.api import Probe
@@ -51,6 +61,16 @@ class TcpCheck(CheckBase):
     def planned_load(self) -> str:
         return f"1 TCP connection to {self.address}"
 
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        """What ``spark suite prove`` breaks: the port refuses connections (nothing listens on it)."""
+        return [
+            Breakage(
+                "nothing listens on the port (connection refused)",
+                "a check that passes while its port is closed would wave a deploy through an outage",
+                stand_in=lambda: _pointed_at_closed_port(profile),
+            )
+        ]
+
     async def judge(self, probe: Probe) -> Judgement:
         label = f"tcp {self.address}"
         # The runner's deadline bounds the whole check and started first: giving up a moment before it
@@ -74,6 +94,15 @@ class TcpCheck(CheckBase):
             observed=round(connect_ms, 1),
             readings={"connect_ms": connect_ms},
         )
+
+
+@contextlib.asynccontextmanager
+async def _pointed_at_closed_port(profile: Profile) -> AsyncIterator[TcpCheck]:
+    """A tcp check pointed at a loopback port that was just freed: connecting is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    yield TcpCheck(TcpOptions(host="127.0.0.1", port=port), profile)
 
 
 def _address(options: TcpOptions, profile: Profile) -> tuple[str, int]:
