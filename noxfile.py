@@ -41,6 +41,7 @@ BENCHMARKS = (
     "transport.py",
     "evidence_export.py",
     "monitor_soak.py",
+    "prove.py",
 )
 # The peers the benchmarks compare with, by command, and the Debian package that brings each one.
 PEERS = {"hey": "hey", "promtool": "prometheus", "zip": "zip", "curl": "curl"}

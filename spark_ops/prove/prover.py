@@ -104,7 +104,15 @@ async def _prove_all(run: PreparedRun) -> list[CheckProof]:
 
     recorded = Recorded()
     await _record(run, recorded)
-    return list(await asyncio.gather(*(_prove_one(check, run, recorded) for check in run.checks)))
+    # A check that runs alone (a load probe timing its requests) is proven after the others are done,
+    # so their work on this event loop does not delay its sends and fail its healthy baseline.
+    together = [check for check in run.checks if not check.check.runs_alone]
+    proofs = await asyncio.gather(*(_prove_one(check, run, recorded) for check in together))
+    by_name = {proof.name: proof for proof in proofs}
+    for check in run.checks:
+        if check.check.runs_alone:
+            by_name[check.name] = await _prove_one(check, run, recorded)
+    return [by_name[check.name] for check in run.checks]
 
 
 async def _record(run: PreparedRun, recorded: Recorded) -> None:
@@ -132,25 +140,27 @@ async def _record(run: PreparedRun, recorded: Recorded) -> None:
 async def _prove_one(check: PreparedCheck, run: PreparedRun, recorded: Recorded) -> CheckProof:
     name, kind = check.name, check.spec.kind
     redactor = run.redactor
-    baseline, unrecorded = await _trial(check, run, recorded, None)
-    baseline_trial = _as_trial("the platform as recorded", "", baseline, redactor)
     try:
         breakages = list(check.check.breakages(run.profile))
+        failed_hook = ""
     except Exception as exc:  # a plug-in's hook may fail in any way: never a proof
-        reason = f"its kind's breakages() failed: {type(exc).__name__}: {one_line(exc)}"
+        breakages, failed_hook = [], f"its kind's breakages() failed: {type(exc).__name__}: {one_line(exc)}"
+    # The baseline and every breakage at once: a load probe's schedule is then waited out once.
+    (baseline, unrecorded), *ran = await asyncio.gather(
+        *(_trial(check, run, recorded, breakage) for breakage in [None, *breakages])
+    )
+    baseline_trial = _as_trial("the platform as recorded", "", baseline, redactor)
+    if failed_hook or not breakages:
+        reason = failed_hook or f"kind {kind!r} declares no breakages, so nothing shows this check can fail"
         return CheckProof(name, kind, Verdict.NOT_PROVABLE, reason, baseline_trial, ())
-    if not breakages:
-        reason = f"kind {kind!r} declares no breakages, so nothing shows this check can fail"
-        return CheckProof(name, kind, Verdict.NOT_PROVABLE, reason, baseline_trial, ())
-    if baseline.status in LET_THROUGH - {Status.SKIP} or unrecorded:
-        ran = await asyncio.gather(*(_trial(check, run, recorded, b) for b in breakages))
-        trials = tuple(
-            _as_trial(b.name, b.matters, result, redactor, skipped=b.needs_recording and missing)
-            for b, (result, missing) in zip(breakages, ran, strict=True)
-        )
-    else:  # it fails on the healthy platform: its failures under breakage would prove nothing
+    if baseline.status not in LET_THROUGH - {Status.SKIP} and not unrecorded:
+        # It fails on the healthy platform: its failures under breakage would prove nothing.
         reason = f"it does not pass on the platform as recorded ({baseline.status}: {baseline_trial.message})"
         return CheckProof(name, kind, Verdict.NOT_PROVABLE, reason, baseline_trial, ())
+    trials = tuple(
+        _as_trial(b.name, b.matters, result, redactor, skipped=b.needs_recording and missing)
+        for b, (result, missing) in zip(breakages, ran, strict=True)
+    )
     passed = [trial for trial in trials if trial.let_through]
     judged = [trial for trial in trials if trial.status is not None]
     if passed:
