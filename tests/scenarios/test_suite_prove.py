@@ -1,0 +1,144 @@
+"""`spark suite prove` end to end: the shipped suites prove clean against the simulator, planted vacuous
+checks are reported with the breakage that passed them, --from-live records a real server, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FakePlatform, assert_config_error, write_suite
+
+HEALTHZ = {"service": "web", "path": "/api/healthz"}
+
+
+@pytest.mark.parametrize("suite", ["gate", "smoke", "canary"])
+def test_shipped_suites_are_proven(spark: Any, suite: str) -> None:
+    """Every check of every shipped suite fails under every breakage it declares: exit 0."""
+    result = spark("suite", "prove", "--suite", suite, "--format", "json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert report["schema"] == "spark-ops/proof/v1" and report["recorded_from"] == "simulator"
+    assert {c["verdict"] for c in report["checks"]} == {"proven"}
+    for check in report["checks"]:
+        assert check["baseline"]["status"] == "PASS", check
+        assert check["breakages"], check["name"]
+        assert all(b["status"] in ("FAIL", "ERROR", "INCONCLUSIVE") for b in check["breakages"])
+    assert report["lint"] == []
+
+
+PLANTED = [
+    pytest.param(
+        {"kind": "slo", **HEALTHZ, "field": "slo.latencyP95", "max": 1e9},
+        "slo.latencyP95 = 1500 ms (10x the profile's 150 ms target)",
+        "slo.latencyP95 = 1500 (max 1e+09)",
+        id="max-1e9-on-latencyP95",
+    ),
+    pytest.param(
+        {"kind": "http", "service": "web", "path": "/", "expect_status": ["2xx", "5xx"]},
+        "answers 500",
+        "-> 500",
+        id="expect-status-2xx-5xx",
+    ),
+    pytest.param(
+        {"kind": "http", **HEALTHZ, "expect_json": [{"field": "status", "op": "!=", "value": "MAINTENANCE"}]},
+        "status = 'DOWN' (another value of the same type)",
+        "status != 'MAINTENANCE'",
+        id="status-not-maintenance",
+    ),
+]
+
+
+@pytest.mark.parametrize(("check", "breakage", "read"), PLANTED)
+def test_planted_vacuous_check_is_reported(
+    spark: Any, tmp_path: Path, check: dict[str, Any], breakage: str, read: str
+) -> None:
+    """A check a broken platform passes is vacuous, named with the breakage it let through and what it read."""
+    write_suite(tmp_path, {"name": "planted", **check}, {"name": "ui.up", "kind": "http", "service": "web"})
+    result = spark("suite", "prove", "--suite", "suite.toml", "--format", "json")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    planted, honest = json.loads(result.stdout)["checks"]
+    assert planted["verdict"] == "vacuous" and honest["verdict"] == "proven"
+    let_through = [b for b in planted["breakages"] if b["let_through"]]
+    assert breakage in [b["breakage"] for b in let_through], let_through
+    assert any(read in b["message"] for b in let_through), let_through
+    text = spark("suite", "prove", "--suite", "suite.toml")
+    assert text.exit_code == 1
+    assert "VACUOUS      planted" in text.stdout and f"let through: {breakage}" in text.stdout
+
+
+def test_lint_is_reported_beside_the_proof(spark: Any, tmp_path: Path) -> None:
+    """max = 1e9 on latency is both vacuous and a threshold contradicting the profile."""
+    write_suite(tmp_path, {"name": "lax", "kind": "slo", **HEALTHZ, "field": "slo.latencyP95", "max": 1e9})
+    result = spark("suite", "prove", "--suite", "suite.toml")
+    assert result.exit_code == 1
+    assert "defect  lax: max = 1e+09 is above the latency target of profile 'dev'" in result.stdout
+
+
+def test_not_provable_exits_3(spark: Any, tmp_path: Path) -> None:
+    """A check failing on the healthy platform proves nothing by failing on a broken one: exit 3."""
+    write_suite(
+        tmp_path,
+        {"name": "wrong", "kind": "http", "service": "web", "path": "/", "expect_status": [404]},
+        {"name": "ui.up", "kind": "http", "service": "web"},
+    )
+    result = spark("suite", "prove", "--suite", "suite.toml")
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert "NOT PROVABLE wrong" in result.stdout and "does not pass on the platform as recorded" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--suite", "nope"], ["unknown suite 'nope'"]),
+        (["--profile", "nope"], ["nope"]),
+        (["--set", "slo.latency_p95_ms=fast"], ["slo.latency_p95_ms"]),
+    ],
+    ids=["unknown-suite", "unknown-profile", "bad-set"],
+)
+def test_configuration_errors_exit_2(spark: Any, args: list[str], fragments: list[str]) -> None:
+    """Bad input is one line and exit 2, never a traceback."""
+    assert_config_error(spark("suite", "prove", *args), *fragments)
+
+
+def test_duplicate_names_exit_2_naming_each(spark: Any, tmp_path: Path) -> None:
+    """Two checks sharing a name: a configuration error naming every shared name."""
+    up = {"kind": "http", "service": "web"}
+    write_suite(tmp_path, {"name": "a", **up}, {"name": "a", **up}, {"name": "b", **up}, {"name": "b", **up})
+    assert_config_error(spark("suite", "prove", "--suite", "suite.toml"), "'a'", "'b'", "duplicate")
+
+
+def test_from_live_records_the_real_platform(spark: Any, platform: FakePlatform) -> None:
+    """--from-live records the profile's services (here a loopback server) once and proves the gate on them."""
+    platform.server.clear_log()
+    result = spark("suite", "prove", "--from-live", "--format", "json", *platform.sets())
+    assert result.exit_code == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["recorded_from"] == "live"
+    assert {c["verdict"] for c in report["checks"]} == {"proven"}
+    latency = next(c for c in report["checks"] if c["name"] == "healthz.slo.latencyP95")
+    assert latency["baseline"]["observed"] == 14  # the live platform's own reading
+    # Recorded once (one request per URL), then every breakage replayed in-process: nothing more sent.
+    assert sorted(request.path for request, _ in platform.server.log) == ["/", "/api/healthz", "/healthz"]
+
+
+def test_from_live_on_a_sick_platform_is_not_provable(spark: Any, platform: FakePlatform) -> None:
+    """A live platform already DOWN: the status check cannot be proven on it (exit 3), nothing is vacuous."""
+    platform.health["status"] = "DOWN"
+    result = spark("suite", "prove", "--from-live", "--format", "json", *platform.sets())
+    assert result.exit_code == 3, result.stdout
+    verdicts = {c["name"]: c["verdict"] for c in json.loads(result.stdout)["checks"]}
+    assert verdicts["healthz.status"] == "not_provable"
+    assert verdicts["healthz.slo.latencyP95"] == "proven"
+
+
+def test_no_secret_in_the_report(spark: Any, platform: FakePlatform) -> None:
+    """A password in a service URL never reaches the report, text or JSON."""
+    secret = "s3cr3t-pr0ve"
+    url = platform.url.replace("http://", f"http://ops:{secret}@")
+    sets = [*platform.sets(), "--set", f"services.web.url={url}"]
+    for output in ("table", "json"):
+        result = spark("suite", "prove", "--from-live", "--format", output, *sets)
+        assert result.exit_code == 0, result.stdout + result.stderr
+        assert secret not in result.stdout + result.stderr
