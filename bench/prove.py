@@ -33,7 +33,9 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     rows: dict[str, list[tuple[float, float]]] = {suite: [] for suite in SUITES}
     with tempfile.TemporaryDirectory(prefix="spark-bench-prove-") as workdir:
-        child_usage([*spark, "suite", "prove", "--suite", "smoke"], env=env, cwd=workdir)  # warm, not measured
+        child_usage(
+            [*spark, "suite", "prove", "--suite", "smoke"], env=env, cwd=workdir
+        )  # warm, not measured
         for _ in range(repeat):
             for suite in SUITES:  # interleaved: load on a shared machine spreads over every suite
                 wall, cpu, _ = child_usage([*spark, "suite", "prove", "--suite", suite], env=env, cwd=workdir)
@@ -41,7 +43,8 @@ def main() -> None:
     lines = [
         "## spark suite prove (issue 17)",
         "",
-        f"`spark suite prove --suite NAME` as a subprocess, median of {repeat} interleaved runs; {machine()}.",
+        f"`spark suite prove --suite NAME` as a subprocess, median of {repeat} interleaved runs; "
+        f"{machine()}.",
         "",
         "| suite | wall s (median) | CPU s (median) | worst wall s |",
         "|---|---|---|---|",
@@ -50,7 +53,10 @@ def main() -> None:
         walls, cpus = [w for w, _ in samples], [c for _, c in samples]
         lines.append(f"| {suite} | {median(walls):.2f} | {median(cpus):.2f} | {max(walls):.2f} |")
     gate_s = median([w for w, _ in rows["gate"]])
-    lines += ["", f"Goal: the gate suite proven in under {GOAL_S:g} s: {'met' if gate_s < GOAL_S else 'NOT met'}."]
+    lines += [
+        "",
+        f"Goal: the gate suite proven in under {GOAL_S:g} s: {'met' if gate_s < GOAL_S else 'NOT met'}.",
+    ]
     write_section("prove", "\n".join(lines))
     record_rows(
         "prove",

@@ -10,9 +10,9 @@ gives the other attributes of ``Check`` their defaults. Plug-in authors import a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from spark_ops.prove.breakage import (
@@ -79,9 +80,7 @@ def metrics(check: MetricsCheck, profile: Profile) -> list[Breakage]:
             Breakage(
                 f"family {family} missing from the exposition",
                 "a required family gone means the service stopped reporting it",
-                answer=lambda recorded, family=family: recorded.with_body(
-                    _without_family(recorded.body, family)
-                ),
+                answer=partial(_family_removed, family),
                 needs_recording=True,
             )
         )
@@ -90,9 +89,7 @@ def metrics(check: MetricsCheck, profile: Profile) -> list[Breakage]:
             Breakage(
                 f"{assertion.metric} = NaN",
                 "a NaN sample is no healthy value",
-                answer=lambda recorded, name=assertion.metric: recorded.with_body(
-                    _sample_values(recorded.body, name, "NaN")
-                ),
+                answer=partial(_samples_nan, assertion.metric),
                 needs_recording=True,
             )
         )
@@ -118,14 +115,11 @@ def pm2(check: Pm2Check, profile: Profile) -> list[Breakage]:
     matters = "a process that is not serving must stop the deploy"
     if check.target is None:  # read from a file or `pm2 jlist`: a saved list stands in for it
         return [
-            Breakage(name, matters, stand_in=lambda body=body: _pm2_from_file(check, profile, body))
+            Breakage(name, matters, stand_in=partial(_pm2_from_file, check, profile, body))
             for name, body in lists
         ]
     found = [down(), server_error(500)]
-    found += [
-        Breakage(name, matters, answer=lambda recorded, body=body: _json_answer(recorded, body))
-        for name, body in lists
-    ]
+    found += [Breakage(name, matters, answer=partial(_answering, body)) for name, body in lists]
     return found
 
 
@@ -221,6 +215,18 @@ def _without_family(body: bytes, family: str) -> bytes:
     return b"\n".join(kept)
 
 
+def _family_removed(family: str, recorded: Answer) -> Answer:
+    return recorded.with_body(_without_family(recorded.body, family))
+
+
+def _samples_nan(metric: str, recorded: Answer) -> Answer:
+    return recorded.with_body(_sample_values(recorded.body, metric, "NaN"))
+
+
+def _answering(body: bytes, recorded: Answer) -> Answer:
+    return _json_answer(recorded, body)
+
+
 def _sample_values(body: bytes, metric: str, value: str) -> bytes:
     lines = []
     for line in body.split(b"\n"):
@@ -294,4 +300,3 @@ async def _pm2_from_file(check: Pm2Check, profile: Profile, body: bytes) -> Asyn
         yield Pm2Check(options, profile)
     finally:
         os.unlink(path)
-

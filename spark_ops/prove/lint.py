@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from spark_ops.registry import PreparedCheck
 
 # Option keys holding a number or the dotted name of a profile key, and the bad direction of each.
-_UPPER_KEYS = ("max", "warn_max", "max_latency_ms", "max_p50_ms", "max_p95_ms", "max_p99_ms", "max_error_rate")
+_UPPER_KEYS = (
+    "max",
+    "warn_max",
+    "max_latency_ms",
+    "max_p50_ms",
+    "max_p95_ms",
+    "max_p99_ms",
+    "max_error_rate",
+)
 _THRESHOLD_KEYS = (*_UPPER_KEYS, "min", "warn_min")
 # The profile key a latency probe's option judges against when it names none.
 _OPTION_QUANTITY = {
@@ -76,7 +84,9 @@ def duplicate_names(entries: Any) -> list[Finding]:
         return []
     names = Counter(entry.get("name") for entry in entries if isinstance(entry, dict))
     return [
-        Finding(str(name), "duplicate-name", f"{count} checks are named {name!r}: results cannot be told apart")
+        Finding(
+            str(name), "duplicate-name", f"{count} checks are named {name!r}: results cannot be told apart"
+        )
         for name, count in names.items()
         if isinstance(name, str) and count > 1
     ]
@@ -86,7 +96,7 @@ def _contradictions(name: str, options: Mapping[str, Any], profile: Profile) -> 
     """Upper bounds written as numbers above the profile's target for the quantity they judge."""
     field = options.get("field") if isinstance(options.get("field"), str) else None
     for key, value in _thresholds(options):
-        if key not in _UPPER_KEYS or isinstance(value, str) or isinstance(value, bool):
+        if key not in _UPPER_KEYS or isinstance(value, str | bool):
             continue
         quantity = quantity_of(field if key in ("max", "warn_max") else None, _OPTION_QUANTITY.get(key))
         if quantity is None:

@@ -16,8 +16,6 @@ from spark_ops.prove.breakage import Breakage
 from spark_ops.prove.lint import Finding, lint
 
 if TYPE_CHECKING:
-    import httpx
-
     from spark_ops.pipeline import PreparedRun
     from spark_ops.prove.replay import Recorded
     from spark_ops.redact import Redactor

@@ -24,7 +24,8 @@ def text(report: ProofReport) -> str:
     if report.lint:
         lines += ["", "lint:"]
         lines += [
-            f"  {'defect ' if finding.blocking else 'note   '} {finding.describe()}" for finding in report.lint
+            f"  {'defect ' if finding.blocking else 'note   '} {finding.describe()}"
+            for finding in report.lint
         ]
     lines += [
         "",

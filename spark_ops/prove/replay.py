@@ -82,7 +82,9 @@ class Replay(httpx.AsyncBaseTransport):
         elif not known:
             answer = None
         if answer is None:
-            raise httpx.ConnectError("cannot connect: connection refused (the service is down)", request=request)
+            raise httpx.ConnectError(
+                "cannot connect: connection refused (the service is down)", request=request
+            )
         key = key_of(request)
         number = self.sent[key] = self.sent.get(key, 0) + 1
         if answer.delay_s > 0:

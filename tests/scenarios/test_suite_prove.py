@@ -54,7 +54,7 @@ PLANTED = [
 def test_planted_vacuous_check_is_reported(
     spark: Any, tmp_path: Path, check: dict[str, Any], breakage: str, read: str
 ) -> None:
-    """A check a broken platform passes is vacuous, named with the breakage it let through and what it read."""
+    """A check a broken platform passes is vacuous, reported with the breakage it let through and its read."""
     write_suite(tmp_path, {"name": "planted", **check}, {"name": "ui.up", "kind": "http", "service": "web"})
     result = spark("suite", "prove", "--suite", "suite.toml", "--format", "json")
     assert result.exit_code == 1, result.stdout + result.stderr
@@ -85,7 +85,9 @@ def test_not_provable_exits_3(spark: Any, tmp_path: Path) -> None:
     )
     result = spark("suite", "prove", "--suite", "suite.toml")
     assert result.exit_code == 3, result.stdout + result.stderr
-    assert "NOT PROVABLE wrong" in result.stdout and "does not pass on the platform as recorded" in result.stdout
+    assert (
+        "NOT PROVABLE wrong" in result.stdout and "does not pass on the platform as recorded" in result.stdout
+    )
 
 
 @pytest.mark.parametrize(
@@ -110,7 +112,7 @@ def test_duplicate_names_exit_2_naming_each(spark: Any, tmp_path: Path) -> None:
 
 
 def test_from_live_records_the_real_platform(spark: Any, platform: FakePlatform) -> None:
-    """--from-live records the profile's services (here a loopback server) once and proves the gate on them."""
+    """--from-live records the profile's services (a loopback server) once and proves the gate on them."""
     platform.server.clear_log()
     result = spark("suite", "prove", "--from-live", "--format", "json", *platform.sets())
     assert result.exit_code == 0, result.stdout + result.stderr

@@ -268,7 +268,10 @@ def _lint(*entries: dict[str, Any], profile: str = "dev") -> list[Any]:
     from spark_ops.registry import prepare
 
     loaded = load_profile(profile)
-    specs = tuple(spec_of(e["name"], e["kind"], **{k: v for k, v in e.items() if k not in ("name", "kind")}) for e in entries)
+    specs = tuple(
+        spec_of(e["name"], e["kind"], **{k: v for k, v in e.items() if k not in ("name", "kind")})
+        for e in entries
+    )
     suite = Suite("test", "test.toml", "", specs)
     return list(lint(suite, prepare(suite, loaded), loaded))
 
@@ -276,8 +279,22 @@ def _lint(*entries: dict[str, Any], profile: str = "dev") -> list[Any]:
 def test_lint_threshold_above_the_profile_target() -> None:
     """max = 1e9 on slo.latencyP95 contradicts the profile's 150 ms target; max = the key does not."""
     [finding] = _lint(
-        {"name": "lax", "kind": "slo", "service": "web", "path": "/api/healthz", "field": "slo.latencyP95", "max": 1e9},
-        {"name": "ok", "kind": "slo", "service": "web", "path": "/api/healthz", "field": "slo.latencyP95", "max": "slo.latency_p95_ms"},
+        {
+            "name": "lax",
+            "kind": "slo",
+            "service": "web",
+            "path": "/api/healthz",
+            "field": "slo.latencyP95",
+            "max": 1e9,
+        },
+        {
+            "name": "ok",
+            "kind": "slo",
+            "service": "web",
+            "path": "/api/healthz",
+            "field": "slo.latencyP95",
+            "max": "slo.latency_p95_ms",
+        },
     )
     assert (finding.check, finding.rule, finding.blocking) == ("lax", "contradicts-profile", True)
     assert "slo.latency_p95_ms = 150" in finding.message
@@ -286,14 +303,29 @@ def test_lint_threshold_above_the_profile_target() -> None:
 def test_lint_latency_probe_above_the_profile_target() -> None:
     """A probe's max_error_rate above the profile's error-rate target is a contradiction too."""
     [finding] = _lint(
-        {"name": "probe", "kind": "latency", "service": "web", "path": "/", "count": 20, "max_error_rate": 0.5}
+        {
+            "name": "probe",
+            "kind": "latency",
+            "service": "web",
+            "path": "/",
+            "count": 20,
+            "max_error_rate": 0.5,
+        }
     )
     assert finding.rule == "contradicts-profile" and "max_error_rate = 0.5" in finding.message
 
 
 def test_lint_no_assertion() -> None:
     """An HTTP check accepting every status and asserting nothing else asserts nothing."""
-    findings = _lint({"name": "any", "kind": "http", "service": "web", "path": "/", "expect_status": ["1xx", "2xx", "3xx", "4xx", "5xx"]})
+    findings = _lint(
+        {
+            "name": "any",
+            "kind": "http",
+            "service": "web",
+            "path": "/",
+            "expect_status": ["1xx", "2xx", "3xx", "4xx", "5xx"],
+        }
+    )
     assert [f.rule for f in findings] == ["no-assertion"]
 
 
@@ -302,7 +334,14 @@ def test_lint_profile_key_missing_from_a_shipped_profile(tmp_path: Path) -> None
     own = tmp_path / "own.toml"
     own.write_text('extends = "dev"\n[pm2]\nmax_memory_mb = 512\n', encoding="utf-8")
     findings = _lint(
-        {"name": "mem", "kind": "slo", "service": "web", "path": "/api/healthz", "field": "memory", "max": "pm2.max_memory_mb"},
+        {
+            "name": "mem",
+            "kind": "slo",
+            "service": "web",
+            "path": "/api/healthz",
+            "field": "memory",
+            "max": "pm2.max_memory_mb",
+        },
         profile=str(own),
     )
     assert [(f.rule, f.blocking) for f in findings] == [("unknown-profile-key", False)]
