@@ -118,9 +118,18 @@ def pm2(check: Pm2Check, profile: Profile) -> list[Breakage]:
             Breakage(name, matters, stand_in=partial(_pm2_from_file, check, profile, body))
             for name, body in lists
         ]
-    found = [down(), server_error(500)]
-    found += [Breakage(name, matters, answer=partial(_answering, body)) for name, body in lists]
-    return found
+    # Over HTTP the recorded list is broken in place: the named processes (or the first) crash-looping.
+    crashing = [
+        Breakage(
+            f"{name or 'the first process'} errored and crash-looping (49 restarts)",
+            matters,
+            answer=partial(_crash_looping, name),
+            needs_recording=True,
+        )
+        for name in (check.processes or [None])
+    ]
+    others = [Breakage(name, matters, answer=partial(_answering, body)) for name, body in lists[-2:]]
+    return [down(), server_error(500), *crashing, *others]
 
 
 def promql(check: PromqlCheck, profile: Profile) -> list[Breakage]:
@@ -221,6 +230,21 @@ def _family_removed(family: str, recorded: Answer) -> Answer:
 
 def _samples_nan(metric: str, recorded: Answer) -> Answer:
     return recorded.with_body(_sample_values(recorded.body, metric, "NaN"))
+
+
+def _crash_looping(name: str | None, recorded: Answer) -> Answer:
+    """The recorded jlist with process ``name`` (None: the first) errored after 49 restarts."""
+    try:
+        processes = json.loads(recorded.body)
+    except (ValueError, RecursionError):
+        return recorded
+    for process in processes if isinstance(processes, list) else []:
+        if isinstance(process, dict) and (name is None or process.get("name") == name):
+            environment = process.setdefault("pm2_env", {})
+            if isinstance(environment, dict):
+                environment.update(status="errored", restart_time=49)
+            break
+    return recorded.with_body(json.dumps(processes).encode())
 
 
 def _answering(body: bytes, recorded: Answer) -> Answer:

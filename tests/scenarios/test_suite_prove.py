@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakePlatform, assert_config_error, write_suite
+from conftest import FakePlatform, assert_config_error, free_port, write_suite
 
 HEALTHZ = {"service": "web", "path": "/api/healthz"}
 
@@ -144,3 +144,66 @@ def test_no_secret_in_the_report(spark: Any, platform: FakePlatform) -> None:
         result = spark("suite", "prove", "--from-live", "--format", output, *sets)
         assert result.exit_code == 0, result.stdout + result.stderr
         assert secret not in result.stdout + result.stderr
+
+
+def test_every_builtin_kind_declares_breakages_that_fail_it(spark: Any, tmp_path: Path) -> None:
+    """pm2 (over HTTP and from a file), promql, compare and metrics value bounds: each proven, and each
+    broken in its own terms (a crash-looping process, an empty or NaN Prometheus answer, a NaN sample)."""
+    prometheus = f"http://127.0.0.1:{free_port()}"  # nothing answers: the stand-in answers for it
+    processes = [
+        {
+            "name": "spark-web-next",
+            "pm_id": 0,
+            "monit": {"memory": 1, "cpu": 0},
+            "pm2_env": {"status": "online", "restart_time": 0, "pm_uptime": 1},
+        }
+    ]
+    (tmp_path / "jlist.json").write_text(json.dumps(processes), encoding="utf-8")
+    write_suite(
+        tmp_path,
+        {"name": "pm2.url", "kind": "pm2", "service": "web", "processes": ["spark-web-next"]},
+        {"name": "pm2.file", "kind": "pm2", "file": "jlist.json"},
+        {
+            "name": "errors",
+            "kind": "promql",
+            "query": "x",
+            "max": "slo.error_rate",
+            "prometheus_url": prometheus,
+        },
+        {
+            "name": "canary.vs.baseline",
+            "kind": "compare",
+            "query": 'latency{role="{role}"}',
+            "canary": "canary",
+            "baseline": "baseline",
+            "prometheus_url": prometheus,
+        },
+        {
+            "name": "memory",
+            "kind": "metrics",
+            "service": "executor-1",
+            "values": [{"metric": "process_resident_memory_bytes", "max": 1e12}],
+        },
+    )
+    result = spark("suite", "prove", "--suite", "suite.toml", "--format", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert {name: c["verdict"] for name, c in checks.items()} == dict.fromkeys(checks, "proven")
+
+    def caught(name: str, breakage: str) -> str:
+        [trial] = [b for b in checks[name]["breakages"] if b["breakage"] == breakage]
+        assert not trial["let_through"], trial
+        return str(trial["message"])
+
+    assert "errored, 49 restarts" in caught(
+        "pm2.url", "spark-web-next errored and crash-looping (49 restarts)"
+    )
+    assert "errored, 49 restarts" in caught("pm2.file", "spark-web errored and crash-looping (49 restarts)")
+    assert "no series" in caught("errors", "Prometheus answers an empty result")
+    assert "above max 0.05" in caught(
+        "errors", "Prometheus answers a value of 0.5 (half of all requests failing: far past the target)"
+    )
+    assert "not a finite number" in caught("canary.vs.baseline", "Prometheus answers NaN samples")
+    assert "nan" in caught("memory", "process_resident_memory_bytes = NaN")
+    # Prometheus never answered while recording: proven by its breakages, and the report says so.
+    assert "never seen passing" in checks["errors"]["reason"]
