@@ -188,9 +188,10 @@ def _json_assertion(path: str, op: str, wanted: Any, profile: Profile) -> list[B
     sample = wanted[0] if op == "in" and isinstance(wanted, list) and wanted else wanted
     numeric = isinstance(sample, int | float) and not isinstance(sample, bool)
     found = unreadable_values(path, numeric=numeric)
-    matters = "the field reads broken on a broken platform"
+    matters = f"{path} reading broken means the platform says it is broken"
     if isinstance(sample, str):
         bad = broken_word(sample)
+        matters = f"a platform reporting {path} = {bad!r} says it is broken"
         found.append(json_field(path, bad, f"= {bad!r} (another value of the same type)", matters))
     elif isinstance(sample, bool):
         flipped = not sample if op in ("==", "in") else sample

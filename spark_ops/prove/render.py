@@ -31,10 +31,15 @@ def text(report: ProofReport) -> str:
         "",
         f"{report.count(Verdict.PROVEN)} proven, {report.count(Verdict.VACUOUS)} vacuous, "
         f"{report.count(Verdict.NOT_PROVABLE)} not provable, "
-        f"{sum(f.blocking for f in report.lint)} lint defects in {report.duration_ms / 1000:.1f} s "
+        f"{_plural(sum(f.blocking for f in report.lint), 'lint defect')} "
+        f"in {report.duration_ms / 1000:.1f} s "
         f"-> exit {report.exit_code}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _details(proof: CheckProof) -> list[str]:
