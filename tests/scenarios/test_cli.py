@@ -34,6 +34,7 @@ COMMANDS = [
     ["profiles", "list"],
     ["profiles", "show"],
     ["profiles", "validate"],
+    ["suite", "prove"],
 ]
 
 

@@ -11,6 +11,7 @@ import spark_ops.api as api
 from spark_ops import errors, jsonpath, model, registry, transport
 from spark_ops.checks import _common
 from spark_ops.config import profile, target
+from spark_ops.prove import breakage
 
 # Where each public name lives today; the API re-exports exactly these objects.
 HOMES = {
@@ -38,6 +39,8 @@ HOMES = {
     "CheckError": errors,
     "TargetError": errors,
     "one_line": errors,
+    "Answer": breakage,
+    "Breakage": breakage,
 }
 
 
