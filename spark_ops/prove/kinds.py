@@ -126,7 +126,7 @@ def pm2(check: Pm2Check, profile: Profile) -> list[Breakage]:
             answer=partial(_crash_looping, name),
             needs_recording=True,
         )
-        for name in (check.processes or [None])
+        for name in ([*check.processes] if check.processes else [None])
     ]
     others = [Breakage(name, matters, answer=partial(_answering, body)) for name, body in lists[-2:]]
     return [down(), server_error(500), *crashing, *others]

@@ -144,9 +144,10 @@ async def _prove_one(check: PreparedCheck, run: PreparedRun, recorded: Recorded)
     except Exception as exc:  # a plug-in's hook may fail in any way: never a proof
         breakages, failed_hook = [], f"its kind's breakages() failed: {type(exc).__name__}: {one_line(exc)}"
     # The baseline and every breakage at once: a load probe's schedule is then waited out once.
-    (baseline, unrecorded), *ran = await asyncio.gather(
+    (baseline, unrecorded, _), *ran = await asyncio.gather(
         *(_trial(check, run, recorded, breakage) for breakage in [None, *breakages])
     )
+    assert baseline is not None  # only a breakage's stand-in can fail to come up
     baseline_trial = _as_trial("the platform as recorded", "", baseline, redactor)
     if failed_hook or not breakages:
         reason = failed_hook or f"kind {kind!r} declares no breakages, so nothing shows this check can fail"
@@ -156,8 +157,8 @@ async def _prove_one(check: PreparedCheck, run: PreparedRun, recorded: Recorded)
         reason = f"it does not pass on the platform as recorded ({baseline.status}: {baseline_trial.message})"
         return CheckProof(name, kind, Verdict.NOT_PROVABLE, reason, baseline_trial, ())
     trials = tuple(
-        _as_trial(b.name, b.matters, result, redactor, skipped=b.needs_recording and missing)
-        for b, (result, missing) in zip(breakages, ran, strict=True)
+        _as_trial(b.name, b.matters, result, redactor, skipped=b.needs_recording and missing, failed=failed)
+        for b, (result, missing, failed) in zip(breakages, ran, strict=True)
     )
     passed = [trial for trial in trials if trial.let_through]
     judged = [trial for trial in trials if trial.status is not None]
@@ -170,7 +171,11 @@ async def _prove_one(check: PreparedCheck, run: PreparedRun, recorded: Recorded)
         verdict, reason = Verdict.NOT_PROVABLE, "nothing was recorded for it to break"
     else:
         verdict = Verdict.PROVEN
-        reason = f"failed under every one of {len(judged)} breakages"
+        reason = (
+            "failed under its one breakage"
+            if len(judged) == 1
+            else f"failed under all {len(judged)} breakages"
+        )
     if unrecorded and verdict is not Verdict.VACUOUS:
         reason += " (never seen passing: nothing answered it while recording)"
     return CheckProof(name, kind, verdict, reason, baseline_trial, trials)
@@ -182,9 +187,10 @@ def trial_word(count: int) -> str:
 
 async def _trial(
     check: PreparedCheck, run: PreparedRun, recorded: Recorded, breakage: Breakage | None
-) -> tuple[CheckResult, bool]:
-    """The check's result against the recording (rewritten by ``breakage``), and whether it asked for an
-    answer that was never recorded."""
+) -> tuple[CheckResult | None, bool, str]:
+    """The check's result against the recording (rewritten by ``breakage``), whether it asked for an
+    answer that was never recorded, and why the breakage itself failed (then the result is None or
+    proves nothing: a breakage that could not be applied never counts as caught)."""
     import httpx
 
     from spark_ops.prove.replay import Replay
@@ -195,7 +201,10 @@ async def _trial(
     replay = Replay(recorded, breakage.answer if breakage is not None else None)
     async with contextlib.AsyncExitStack() as stack:
         if breakage is not None and breakage.stand_in is not None:
-            broken = await stack.enter_async_context(breakage.stand_in())
+            try:
+                broken = await stack.enter_async_context(breakage.stand_in())
+            except Exception as exc:  # a plug-in's stand-in may fail in any way
+                return None, False, f"{type(exc).__name__}: {one_line(exc)}"
             check = PreparedCheck(check.spec, check.timeout_s, check.retries, broken)
         client = await stack.enter_async_context(httpx.AsyncClient(transport=replay))
         [result] = await run_checks(
@@ -205,12 +214,20 @@ async def _trial(
             max_body_bytes=defaults.max_body_bytes,
             backoff=False,
         )
-    return result, bool(replay.unrecorded)
+    return result, bool(replay.unrecorded), replay.failed
 
 
 def _as_trial(
-    name: str, matters: str, result: CheckResult, redactor: Redactor, *, skipped: bool = False
+    name: str,
+    matters: str,
+    result: CheckResult | None,
+    redactor: Redactor,
+    *,
+    skipped: bool = False,
+    failed: str = "",
 ) -> Trial:
+    if failed or result is None:
+        return Trial(name, matters, None, redactor.text(f"skipped: the breakage failed: {failed}"))
     if skipped:
         return Trial(name, matters, None, "skipped: nothing was recorded to break")
     return Trial(

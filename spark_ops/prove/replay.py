@@ -72,13 +72,18 @@ class Replay(httpx.AsyncBaseTransport):
         self.recorded, self.rewrite = recorded, rewrite
         self.sent: dict[Key, int] = {}
         self.unrecorded: set[Key] = set()  # asked for, never recorded
+        self.failed = ""  # why the rewrite itself raised, if it did
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         known, answer = self.recorded.get(request)
         if answer is None:
             self.unrecorded.add(key_of(request))
         if self.rewrite is not None:
-            answer = self.rewrite(answer if answer is not None else Answer(200, b"", {}))
+            try:
+                answer = self.rewrite(answer if answer is not None else Answer(200, b"", {}))
+            except Exception as exc:  # a plug-in's rewrite may fail in any way: that trial proves nothing
+                self.failed = f"{type(exc).__name__}: {exc}"
+                raise httpx.ConnectError(f"the breakage failed: {self.failed}", request=request) from None
         elif not known:
             answer = None
         if answer is None:

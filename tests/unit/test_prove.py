@@ -13,9 +13,19 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
-from conftest import spec_of
+from conftest import free_port, spec_of
 
-from spark_ops.api import Answer, Breakage, CheckBase, Judgement, Options, Profile, Status, TargetError
+from spark_ops.api import (
+    Answer,
+    Breakage,
+    CheckBase,
+    Judgement,
+    Options,
+    Profile,
+    Status,
+    Target,
+    TargetError,
+)
 from spark_ops.config import Suite, load_profile
 from spark_ops.exposition import parse_exposition
 from spark_ops.model import RiskLevel
@@ -241,6 +251,31 @@ def test_a_failing_hook_is_not_provable_never_proven() -> None:
     report = prove(_run(Broken(AlwaysOptions(), load_profile("dev"))), source="test")
     assert report.checks[0].verdict is Verdict.NOT_PROVABLE
     assert "breakages() failed: RuntimeError: oops" in report.checks[0].reason
+
+
+@pytest.mark.parametrize("where", ["answer", "stand_in"])
+def test_a_breakage_that_fails_to_apply_proves_nothing(where: str) -> None:
+    """A rewrite or a stand-in that raises is skipped, never counted as the check catching it."""
+
+    def explode(*_: Any) -> Any:
+        raise RuntimeError("boom")
+
+    class Fragile(Refuses):
+        def breakages(self, profile: Profile) -> list[Breakage]:
+            return [Breakage("fragile", "why", **{where: explode})]
+
+        async def judge(self, probe: Any) -> Judgement:
+            await probe.fetch(Target(url=f"http://127.0.0.1:{free_port()}/", headers={}))
+            return Judgement(Status.PASS, "fetched")
+
+    report = prove(_run(Fragile(AlwaysOptions(), load_profile("dev"))), source="test")
+    [proof] = report.checks
+    assert proof.verdict is Verdict.NOT_PROVABLE, proof.reason
+    assert (
+        proof.trials[0].status is None
+        and "the breakage failed: RuntimeError: boom" in proof.trials[0].message
+    )
+    assert report.exit_code == 3
 
 
 def test_the_tcp_plugin_is_proven(monkeypatch: pytest.MonkeyPatch) -> None:
