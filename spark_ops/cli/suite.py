@@ -27,6 +27,9 @@ def prove(
             "included) instead of the embedded simulator, then break them.",
         ),
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every breakage of every check and what it read.")
+    ] = False,
     output: Annotated[ListFormat, typer.Option("--format", "-f", help="What to print on stdout.")] = (
         ListFormat.table
     ),
@@ -41,5 +44,5 @@ def prove(
 
     with exit_codes():
         report = prove_suite(suite_ref=suite, profile_ref=profile, sets=sets or (), from_live=from_live)
-        sys.stdout.write(to_json(report) if output is ListFormat.json else text(report))
+        sys.stdout.write(to_json(report) if output is ListFormat.json else text(report, verbose=verbose))
     raise typer.Exit(report.exit_code)

@@ -11,7 +11,8 @@ SCHEMA = "spark-ops/proof/v1"
 _MARK = {Verdict.PROVEN: "PROVEN", Verdict.VACUOUS: "VACUOUS", Verdict.NOT_PROVABLE: "NOT PROVABLE"}
 
 
-def text(report: ProofReport) -> str:
+def text(report: ProofReport, *, verbose: bool = False) -> str:
+    """The report; ``verbose`` adds every breakage of every check with what the check said."""
     lines = [
         f"spark suite prove: suite {report.suite!r}, profile {report.profile!r}, "
         f"answers recorded from the {report.source}",
@@ -21,6 +22,11 @@ def text(report: ProofReport) -> str:
     for proof in report.checks:
         lines.append(f"{_MARK[proof.verdict]:<12} {proof.name:<{width}}  {proof.kind:<8} {proof.reason}")
         lines += _details(proof)
+        if verbose and proof.verdict is not Verdict.VACUOUS:
+            lines += [
+                f"    {trial.status or 'SKIPPED'!s:<12} {trial.breakage}: {trial.message}"
+                for trial in proof.trials
+            ]
     if report.lint:
         lines += ["", "lint:"]
         lines += [

@@ -68,6 +68,17 @@ def test_planted_vacuous_check_is_reported(
     assert "VACUOUS      planted" in text.stdout and f"let through: {breakage}" in text.stdout
 
 
+def test_verbose_lists_every_breakage(spark: Any) -> None:
+    """-v shows each breakage of a proven check with what the check said under it."""
+    result = spark("suite", "prove", "-v")
+    assert result.exit_code == 0
+    assert "    FAIL         answers 500: GET http" in result.stdout
+    assert (
+        "slo.latencyP95 = 1500 ms (10x the profile's 150 ms target): slo.latencyP95 = 1500, above max 150"
+        in (result.stdout)
+    )
+
+
 def test_lint_is_reported_beside_the_proof(spark: Any, tmp_path: Path) -> None:
     """max = 1e9 on latency is both vacuous and a threshold contradicting the profile."""
     write_suite(tmp_path, {"name": "lax", "kind": "slo", **HEALTHZ, "field": "slo.latencyP95", "max": 1e9})
