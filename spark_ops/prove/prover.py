@@ -123,7 +123,7 @@ async def _record(run: PreparedRun, recorded: Recorded) -> None:
 
     defaults = run.profile.config.defaults
     async with make_client(defaults.concurrency) as real:
-        recording = Recording(ClientTransport(real), recorded)
+        recording = Recording(ClientTransport(real), recorded, defaults.max_body_bytes)
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
         async with httpx.AsyncClient(transport=recording, headers=headers) as client:
             await run_checks(

@@ -42,8 +42,8 @@ class Recorded:
 class Recording(httpx.AsyncBaseTransport):
     """Passes every request to ``inner`` and keeps the first answer to each (method, URL)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, recorded: Recorded) -> None:
-        self.inner, self.recorded = inner, recorded
+    def __init__(self, inner: httpx.AsyncBaseTransport, recorded: Recorded, max_body_bytes: int) -> None:
+        self.inner, self.recorded, self.max_body_bytes = inner, recorded, max_body_bytes
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         key = key_of(request)
@@ -53,10 +53,19 @@ class Recording(httpx.AsyncBaseTransport):
             self.recorded.answers.setdefault(key, None)
             raise
         raw = httpx.Response(response.status_code, headers=response.headers, stream=response.stream)
-        body = await raw.aread()  # decoded: a breakage rewrites what the check would read
-        await response.aclose()
+        # Decoded (a breakage rewrites what the check reads), and no more than one byte past the limit:
+        # the replayed answer is then over the checks' own limit exactly when the real one was.
+        body = bytearray()
+        try:
+            async for piece in raw.aiter_bytes():
+                body += piece
+                if len(body) > self.max_body_bytes:
+                    del body[self.max_body_bytes + 1 :]
+                    break
+        finally:
+            await raw.aclose()
         headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in _WIRE_HEADERS}
-        answer = Answer(response.status_code, body, headers)
+        answer = Answer(response.status_code, bytes(body), headers)
         self.recorded.answers.setdefault(key, answer)
         return _response(answer, request)
 

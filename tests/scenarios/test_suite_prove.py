@@ -218,3 +218,17 @@ def test_every_builtin_kind_declares_breakages_that_fail_it(spark: Any, tmp_path
     assert "nan" in caught("memory", "process_resident_memory_bytes = NaN")
     # Prometheus never answered while recording: proven by its breakages, and the report says so.
     assert "never seen passing" in checks["errors"]["reason"]
+
+
+def test_from_live_records_within_the_body_limit(spark: Any, platform: FakePlatform) -> None:
+    """An answer over defaults.max_body_bytes is recorded only up to the limit, and the replayed check
+    still sees it as too large: the proof judges what a real run would."""
+    result = spark(
+        "suite", "prove", "--from-live", "--format", "json", "--suite", "canary",
+        *platform.sets(), "--set", "defaults.max_body_bytes=64",
+    )  # fmt: skip
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    metrics = checks["metrics.executor-1"]
+    assert metrics["verdict"] == "not_provable"
+    assert "body larger than the 64-byte limit" in metrics["baseline"]["message"]
+    assert result.exit_code == 3
