@@ -193,7 +193,7 @@ def load_signing_key(
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(
-            f"{option} {path}: an {_key_type(key)} key; spark-ops signs with Ed25519 (`spark keys generate`)"
+            f"{option} {path}: key type {_key_type(key)}; spark-ops signs with Ed25519 (`spark keys generate`)"
         )
     if os.name == "posix":
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -243,7 +243,9 @@ def load_public_key(path: Path, *, option: str = "--key") -> PublicKey:
     except (ValueError, UnsupportedAlgorithm):
         raise ConfigError(f"{option} {path}: not a PEM public key (SubjectPublicKeyInfo)") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError(f"{option} {path}: an {_key_type(key)} key; spark-ops verifies Ed25519 signatures")
+        raise ConfigError(
+            f"{option} {path}: key type {_key_type(key)}; spark-ops verifies Ed25519 signatures"
+        )
     return PublicKey(key, fingerprint_of(key))
 
 
