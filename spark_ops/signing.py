@@ -193,7 +193,7 @@ def load_signing_key(
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(
-            f"{option} {path}: key type {_key_type(key)}; spark-ops signs with Ed25519 (`spark keys generate`)"
+            f"{option} {path}: key type {_key_type(key)}; spark-ops signs with Ed25519 (spark keys generate)"
         )
     if os.name == "posix":
         mode = stat.S_IMODE(path.stat().st_mode)

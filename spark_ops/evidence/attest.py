@@ -2,7 +2,8 @@
 
 A signed run keeps, beside ``result.json`` and ``profile.json``, ``suite.json`` (the resolved suite,
 secrets masked) and ``attestation.dsse.json``. The Statement binds the verdict to those files by sha256:
-its ``configuration`` is profile.json and suite.json, its ``run.resultJson`` is result.json, so an
+its ``configuration`` is profile.json and suite.json, its ``urn:spark-ops:run`` extension names
+result.json (and its ``urn:spark-ops:risk`` the risk level and score), so an
 attestation moved into another run's folder no longer matches the run it sits in.
 """
 
@@ -34,6 +35,10 @@ PROFILE_FILE = "profile.json"
 SUITE_FILE = "suite.json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://in-toto.io/attestation/test-result/v0.1"
+# The predicate's own fields cannot carry the risk or bind the run; in-toto's parsing rules let a producer
+# add extension fields whose names are URIs (consumers ignore what they do not know).
+RISK_FIELD = "urn:spark-ops:risk"
+RUN_FIELD = "urn:spark-ops:run"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 git object names
 
@@ -168,8 +173,8 @@ def statement(
         ],
         **({"url": url} if url else {}),
         **names,
-        "risk": {"level": run.risk.level.value, "score": run.risk.score, "failOn": run.fail_on.value},
-        "run": {
+        RISK_FIELD: {"level": run.risk.level.value, "score": run.risk.score, "failOn": run.fail_on.value},
+        RUN_FIELD: {
             "tool": f"spark-ops {__version__}",
             "command": run.command,
             "startedAt": run.started_at,
@@ -270,7 +275,7 @@ def attestation_problems(envelope: bytes, key: PublicKey, run_digests: Mapping[s
     try:
         document = json.loads(payload)
         predicate = document["predicate"]
-        result_digest = predicate["run"]["resultJson"]["digest"]["sha256"]
+        result_digest = predicate[RUN_FIELD]["resultJson"]["digest"]["sha256"]
         configuration = predicate["configuration"]
         if document["_type"] != STATEMENT_TYPE or document["predicateType"] != PREDICATE_TYPE:
             return ["is not an in-toto test-result Statement"]

@@ -130,7 +130,7 @@ def test_signed_canary_export_and_verify_with_spark_openssl_and_securesystemslib
     assert statement["predicate"]["result"] == "PASSED"
     assert len(statement["predicate"]["passedTests"]) == 13
     result_digest = hashlib.sha256(members[f"{run}/result.json"]).hexdigest()
-    assert statement["predicate"]["run"]["resultJson"]["digest"]["sha256"] == result_digest
+    assert statement["predicate"]["urn:spark-ops:run"]["resultJson"]["digest"]["sha256"] == result_digest
 
 
 def two_signed_runs(spark, platform, keys: GeneratedKeys, tmp_path: Path) -> tuple[Path, Path]:
@@ -306,7 +306,7 @@ def test_statement_started_at_is_the_runs(spark, platform, keys, tmp_path):
     (run,) = (tmp_path / "evidence" / "runs").iterdir()
     envelope = (run / "attestation.dsse.json").read_bytes()
     statement = securesystemslib_statement(envelope, keys.public, keys.fingerprint)
-    started = statement["predicate"]["run"]["startedAt"]
+    started = statement["predicate"]["urn:spark-ops:run"]["startedAt"]
     assert started == json.loads((run / "result.json").read_bytes())["started_at"]
     assert (
         abs(

@@ -139,7 +139,10 @@ def encrypted_key(tmp_path) -> Path:
 
 @pytest.mark.parametrize(
     ("passphrase", "fragment"),
-    [(None, "the key is encrypted: set SPARK_SIGNING_KEY_PASSPHRASE"), ("not-the-one", "cannot decrypt the key")],
+    [
+        (None, "the key is encrypted: set SPARK_SIGNING_KEY_PASSPHRASE"),
+        ("not-the-one", "cannot decrypt the key"),
+    ],
     ids=["no-passphrase", "wrong-passphrase"],
 )
 def test_encrypted_key_without_the_right_passphrase_is_exit_2(

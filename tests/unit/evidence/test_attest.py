@@ -85,7 +85,7 @@ def test_signed_gate_keeps_an_attestation_securesystemslib_verifies(spark, platf
     assert predicate["result"] == "PASSED"
     assert predicate["passedTests"] == list(GATE_CHECKS)
     assert predicate["warnedTests"] == predicate["failedTests"] == []
-    assert predicate["risk"] == {"level": "LOW", "score": 100.0, "failOn": "HIGH"}
+    assert predicate["urn:spark-ops:risk"] == {"level": "LOW", "score": 100.0, "failOn": "HIGH"}
     # The configuration is the run's own profile.json and suite.json, by sha256 of their bytes.
     assert {c["name"]: c["digest"]["sha256"] for c in predicate["configuration"]} == {
         "profile.json": sha256_of(folder / "profile.json"),
@@ -93,7 +93,9 @@ def test_signed_gate_keeps_an_attestation_securesystemslib_verifies(spark, platf
     }
     suite = json.loads((folder / "suite.json").read_bytes())
     assert [check["name"] for check in suite["checks"]] == list(GATE_CHECKS)
-    assert predicate["run"]["resultJson"]["digest"]["sha256"] == sha256_of(folder / "result.json")
+    assert predicate["urn:spark-ops:run"]["resultJson"]["digest"]["sha256"] == sha256_of(
+        folder / "result.json"
+    )
     # Outside CI and without --subject, the Statement is about result.json itself.
     assert statement["subject"] == [
         {"name": "result.json", "digest": {"sha256": sha256_of(folder / "result.json")}}
@@ -136,7 +138,7 @@ def test_result_follows_the_verdict_not_the_exit_code(
     predicate = statement_of(folder)["predicate"]
     assert predicate["result"] == expected
     assert predicate["failedTests"] == failed
-    assert predicate["run"]["exitCode"] == result.exit_code
+    assert predicate["urn:spark-ops:run"]["exitCode"] == result.exit_code
     assert sorted(predicate["passedTests"] + failed) == sorted(GATE_CHECKS)
 
 
