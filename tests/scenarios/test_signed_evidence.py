@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import exported_path, require_tool
+from conftest import exported_path, openssl3
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
@@ -47,7 +47,7 @@ def attacker(tmp_path: Path) -> GeneratedKeys:
 
 
 def openssl(*args: str) -> subprocess.CompletedProcess[bytes]:
-    binary = require_tool("openssl", "apt-get install -y openssl")
+    binary = openssl3()
     return subprocess.run([binary, *args], capture_output=True, timeout=60, check=False)
 
 
