@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from spark_ops import __version__, result_json
 from spark_ops.errors import ConfigError, ExitCode
 from spark_ops.evidence.store import view_document
@@ -121,7 +123,8 @@ def suite_view(suite: Suite, redactor: Redactor) -> dict[str, Any]:
         "checks": checks,
         "analysis": suite.analysis,
     }
-    masked: dict[str, Any] = redactor.value(view)
+    # to_builtins: a TOML date in a check's options (an expected JSON value) becomes text JSON can hold.
+    masked: dict[str, Any] = redactor.value(msgspec.to_builtins(view))
     return masked
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,49 @@ def test_unsigned_run_keeps_no_attestation(spark, platform):
     assert spark("gate", *platform.sets()).exit_code == 0
     names = {p.name for p in only_run(Path.cwd()).iterdir()}
     assert "attestation.dsse.json" not in names and "suite.json" not in names
+
+
+def test_key_readable_by_others_is_a_warning_not_an_error(spark, platform, keys):
+    """A signing key with mode 0644 signs the run, and stderr says to chmod it."""
+    if os.name != "posix":
+        pytest.skip("file modes are POSIX")
+    keys.private.chmod(0o644)
+    result = spark("gate", "--sign-key", str(keys.private), *platform.sets())
+    assert result.exit_code == 0, result.stderr
+    assert f"spark: warning: --sign-key {keys.private} is readable by others (mode 0644)" in result.stderr
+    assert (only_run(Path.cwd()) / "attestation.dsse.json").is_file()
+
+
+def test_suite_json_masks_a_checks_secret(spark, platform, keys, tmp_path):
+    """suite.json is the suite as run, with a check's secret header masked."""
+    (tmp_path / "secret.toml").write_text(
+        "[[checks]]\n"
+        'name = "health"\n'
+        'kind = "http"\n'
+        f'url = "{platform.url}/api/healthz"\n'
+        'headers = { Authorization = "Bearer s3cr3t-token-value" }\n',
+        encoding="utf-8",
+    )
+    result = spark("gate", "--suite", "secret.toml", "--sign-key", str(keys.private), *platform.sets())
+    assert result.exit_code == 0, result.stderr
+    kept = (only_run(tmp_path) / "suite.json").read_text(encoding="utf-8")
+    assert "s3cr3t-token-value" not in kept
+    assert json.loads(kept)["checks"][0]["headers"]["Authorization"] == "***"
+
+
+def test_suite_view_holds_a_toml_date_as_text(tmp_path):
+    """A TOML date in a check's options (an expected JSON value) is kept as ISO text, not a crash."""
+    from spark_ops.config import load_suite
+    from spark_ops.evidence.attest import suite_view
+    from spark_ops.redact import Redactor
+
+    path = tmp_path / "dated.toml"
+    path.write_text(
+        '[[checks]]\nname = "d"\nkind = "http"\nurl = "http://127.0.0.1:1/"\n'
+        'expect_json = [{ field = "day", value = 2025-10-16 }]\n',
+        encoding="utf-8",
+    )
+    view = suite_view(load_suite(str(path)), Redactor())
+    assert json.loads(json.dumps(view))["checks"][0]["expect_json"] == [
+        {"field": "day", "value": "2025-10-16"}
+    ]
