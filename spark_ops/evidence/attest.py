@@ -286,9 +286,14 @@ def attestation_problems(envelope: bytes, key: PublicKey, run_digests: Mapping[s
     except (ValueError, KeyError, TypeError, RecursionError):
         return ["signed, but its payload is not the Statement spark-ops writes"]
     problems = []
-    if run_digests.get(RESULT_FILE) != result_digest:
-        problems.append(f"names another {RESULT_FILE} than the run's (moved from another run?)")
-    for name in (PROFILE_FILE, SUITE_FILE):
-        if named.get(name) != run_digests.get(name):
-            problems.append(f"names another {name} than the run's")
+    for name, digest in (
+        (RESULT_FILE, result_digest),
+        (PROFILE_FILE, named.get(PROFILE_FILE)),
+        (SUITE_FILE, named.get(SUITE_FILE)),
+    ):
+        if name not in run_digests:
+            problems.append(f"names a {name} its run folder does not hold")
+        elif run_digests[name] != digest:
+            moved = " (moved from another run?)" if name == RESULT_FILE else ""
+            problems.append(f"names another {name} than the run's{moved}")
     return problems

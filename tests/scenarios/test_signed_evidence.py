@@ -93,6 +93,7 @@ def write_zip(path: Path, members: Members) -> Path:
 def recompute_manifest(members: Members, signer: str | None = None) -> Members:
     """What someone who changed members does next: rewrite the manifest's sizes and digests."""
     manifest = json.loads(members[MANIFEST])
+    manifest["members"] = [entry for entry in manifest["members"] if entry["path"] in members]
     for entry in manifest["members"]:
         data = members[entry["path"]]
         entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
@@ -169,6 +170,11 @@ def copy_an_attestation_from_another_run(members: Members) -> Members:
     return {**members, first: members[second]}
 
 
+def remove_a_suite_json(members: Members) -> Members:
+    name = min(n for n in members if n.endswith("/suite.json"))
+    return {n: d for n, d in members.items() if n != name}
+
+
 def corrupt_an_attestation_signature(members: Members) -> Members:
     name = sorted(n for n in members if n.endswith("/attestation.dsse.json"))[0]
     envelope = json.loads(members[name])
@@ -203,6 +209,11 @@ TAMPERINGS: dict[str, tuple[Tamper, str | None, str]] = {
         change_a_result,
         "owner",
         "names another result.json than the run's",
+    ),
+    "a run's suite.json removed, re-signed by the owner": (
+        remove_a_suite_json,
+        "owner",
+        "names a suite.json its run folder does not hold",
     ),
     "attestation signature byte flipped, re-signed by the owner": (
         corrupt_an_attestation_signature,

@@ -133,6 +133,18 @@ def test_unusable_signing_key_is_one_line_and_exit_2(case, spark, tmp_path, monk
     assert not (tmp_path / "evidence").exists()
 
 
+def test_export_with_an_unusable_key_is_exit_2_before_packing(spark, tmp_path):
+    """`evidence export --sign-key` with an RSA key: exit 2, one line, no archive."""
+    from datetime import UTC, datetime
+
+    from conftest import write_run
+
+    write_run(tmp_path / "evidence", datetime.now(UTC), "gate")
+    rsa = _write_openssl_key(tmp_path / "rsa.key", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024")
+    assert_config_error(spark("evidence", "export", "--sign-key", str(rsa)), "--sign-key", "key type RSA")
+    assert not list((tmp_path / "evidence").glob("*.zip"))
+
+
 @pytest.fixture
 def encrypted_key(tmp_path) -> Path:
     return signing.generate_keys(tmp_path / "enc", PASSPHRASE).private
