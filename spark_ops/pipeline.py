@@ -56,8 +56,11 @@ def prepare_run(
     fail_on: str | None = None,
     duration_s: float | None = None,
     interval_s: float | None = None,
+    extra_secrets: Sequence[str] = (),
 ) -> PreparedRun:
     """Load and validate profile and suite; raises ConfigError naming file and key.
+
+    ``extra_secrets`` are masked like the profile's (a signing key's forms and its passphrase).
 
     The analysis window is the profile's ``[analysis]``, then the suite's, then ``duration_s`` and
     ``interval_s`` (the command line), each winning over the one before.
@@ -66,7 +69,7 @@ def prepare_run(
     suite = load_suite(suite_ref)
     checks = prepare(suite, profile)
     level = RiskLevel((fail_on or profile.config.risk.fail_on).upper())
-    redactor = Redactor([*profile.secrets, *suite.secrets, *environment_secrets()])
+    redactor = Redactor([*profile.secrets, *suite.secrets, *environment_secrets(), *extra_secrets])
     plan = AnalysisPlan.of(_analysis(profile, suite, duration_s, interval_s))
     unknown = sorted(set(plan.overrides) - {check.name for check in checks}) if plan else []
     if unknown:

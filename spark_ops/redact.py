@@ -15,7 +15,9 @@ from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
 # Names (of env vars, query parameters, headers) whose values are secrets.
-SECRET_NAME = re.compile(r"token|secret|passw|pwd|api[-_]?key|auth|credential|session|cookie|signature", re.I)
+SECRET_NAME = re.compile(
+    r"token|secret|pass(?:w|phrase)|pwd|api[-_]?key|auth|credential|session|cookie|signature", re.I
+)
 # The password runs to the authority's last "@", as urlsplit reads it: a raw "@" in it must not leak the rest.
 # Anchored on "://" (not on the scheme's letters) so the engine can skip ahead: 13x faster on big logs.
 _URL_USERINFO = re.compile(r"(?P<scheme>://)(?P<user>[^/@\s:]*):(?P<password>[^/?#\s]*)@")

@@ -508,3 +508,18 @@ def exported_path(result: Any, cwd: Path) -> Path:
     (line,) = result.stdout.strip().splitlines()
     path = Path(line)
     return path if path.is_absolute() else cwd / path
+
+
+# --- signing (issue 15): the independent verifier the signature tests run ------------------------------
+
+
+def openssl3() -> str:
+    """Debian's OpenSSL 3 binary (``pkeyutl -rawin`` signs and verifies Ed25519; LibreSSL, macOS's
+    ``openssl``, cannot): skipped without it, failed where SPARK_REQUIRE_TOOLS=1 (see ``require_tool``)."""
+    import subprocess
+
+    binary = require_tool("openssl", "apt-get install -y openssl")
+    version = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30, check=False)
+    if not version.stdout.startswith("OpenSSL 3"):
+        missing_tool(f"OpenSSL 3 is missing ({binary} is {version.stdout.strip() or 'unknown'})")
+    return binary

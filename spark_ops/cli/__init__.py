@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from spark_ops import version_line
-from spark_ops.cli import checks, evidence, monitor, profiles, report, run, sim, suite
+from spark_ops.cli import checks, evidence, keys, monitor, profiles, report, run, sim, suite
 from spark_ops.cli._params import PlainCommand, PlainGroup
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(profiles.app, name="profiles")
 app.add_typer(checks.app, name="checks")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(suite.app, name="suite")
+app.add_typer(keys.app, name="keys")
 
 
 def _version_callback(value: bool) -> None:

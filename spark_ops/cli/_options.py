@@ -88,3 +88,18 @@ IntervalOpt = Annotated[
     typer.Option("--interval", help="Time between two measurements of an analysis window (default 10s)."),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")]
+SignKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sign-key",
+        help="Sign with this Ed25519 private key (PEM; passphrase in $SPARK_SIGNING_KEY_PASSPHRASE).",
+        envvar="SPARK_SIGNING_KEY_FILE",
+    ),
+]
+SubjectOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--subject",
+        help="What was tested, for the signed verdict: NAME=sha256:HEX (repeatable; default: the CI commit).",
+    ),
+]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from spark_ops import clock
 from spark_ops.cli._errors import exit_codes, say
-from spark_ops.cli._options import EvidenceDirOpt, ListFormat, SetOpt
+from spark_ops.cli._options import EvidenceDirOpt, ListFormat, SetOpt, SignKeyOpt
 from spark_ops.cli._params import PlainCommand, PlainGroup
+
+if TYPE_CHECKING:
+    from spark_ops.signing import SigningKey
 
 app = typer.Typer(help="Export, verify, list and prune kept runs.", no_args_is_help=True, cls=PlainGroup)
 
@@ -39,11 +42,13 @@ def export(
         typer.Option("--profile", "-p", help="Profile whose secrets to redact (default: the runs')"),
     ] = None,
     sets: SetOpt = None,
+    sign_key: SignKeyOpt = None,
 ) -> None:
     """Pack runs, reports and logs into <out>/<NAME>_<UTC stamp>.zip with a checksummed manifest.
 
     By default it takes the latest run of each command since the last export. Every member is redacted
     and scanned for known secrets (raw, URL-encoded, base64); a hit refuses the archive (exit 1).
+    With --sign-key, manifest.json.sig holds the Ed25519 signature over manifest.json.
     """
     import time
 
@@ -53,6 +58,7 @@ def export(
     from spark_ops.units import parse_size
 
     with exit_codes() as guard:
+        signer = _signing_key(sign_key)
         base = resolve_dir(evidence_dir)
         tail = parse_size(max_log_bytes, option="--max-log-bytes") if max_log_bytes else None
         plan = export.plan_export(
@@ -65,40 +71,68 @@ def export(
         )
         for run_id in plan.incomplete:
             say(f"note: run {run_id} has no readable result.json: packed, marked INCOMPLETE in the manifest")
-        redactor = export.export_redactor(plan.runs, profile, sets or (), note=say)
+        redactor = export.export_redactor(
+            plan.runs, profile, sets or (), note=say, extra=signer.secrets if signer else ()
+        )
         guard.use(redactor)
         total = sum(min(s.path.stat().st_size, tail or 1 << 62) for s in plan.sources if s.path is not None)
         started = time.perf_counter()
         with byte_progress(total, "exporting") as on_bytes:
             exported = export.export(
-                plan, base_dir=base, out_dir=out or base, prefix=name, redactor=redactor, on_bytes=on_bytes
+                plan,
+                base_dir=base,
+                out_dir=out or base,
+                prefix=name,
+                redactor=redactor,
+                on_bytes=on_bytes,
+                signer=signer,
             )
         seconds = time.perf_counter() - started
         say(
             f"exported {len(exported.runs)} runs, {len(exported.members)} members, "
             f"{exported.content_bytes / 1e6:.1f} MB in {seconds:.1f} s; nothing secret found"
+            + (f"; signed by {signer.fingerprint}" if signer else "")
         )
         print(exported.path)
+
+
+def _signing_key(path: Path | None) -> SigningKey | None:
+    if path is None:
+        return None
+    from spark_ops.signing import load_signing_key, passphrase_from_env
+
+    return load_signing_key(path, option="--sign-key", passphrase=passphrase_from_env(), warn=say)
 
 
 @app.command("verify", cls=PlainCommand)
 def verify(
     zip_path: Annotated[Path, typer.Argument(metavar="ZIP", help="The archive to check.")],
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="The signer's public key: the signature and attestations must verify."),
+    ] = None,
 ) -> None:
     """Exit 0 when every member matches the manifest; 1 when one was changed, added or removed.
 
-    Exit 2 when the file is not a readable zip. The archive is read, never extracted.
+    With --key, also 1 when manifest.json.sig is missing or does not verify with that key, or a run's
+    attestation does not. Exit 2 when the file is not a readable zip. The archive is read, never extracted.
     """
     from spark_ops.errors import EvidenceRefused
     from spark_ops.evidence import verify
 
     with exit_codes():
-        result = verify.verify(zip_path)
+        public = None
+        if key is not None:
+            from spark_ops.signing import load_public_key
+
+            public = load_public_key(key, option="--key")
+        result = verify.verify(zip_path, public)
         for problem in result.problems:
             print(f"TAMPERED {problem}")
         if not result.ok:
             raise EvidenceRefused(f"{zip_path}: {len(result.problems)} problems: the archive was altered")
-        print(f"ok: {result.members} members match {verify.MANIFEST} in {zip_path}")
+        signing = verify.describe_signing(result)
+        print(f"ok: {result.members} members match {verify.MANIFEST} in {zip_path}; {signing}")
 
 
 @app.command("list", cls=PlainCommand)

@@ -29,11 +29,14 @@ from spark_ops.cli._options import (
     ReportJsonOpt,
     ReportJunitOpt,
     SetOpt,
+    SignKeyOpt,
+    SubjectOpt,
     SuiteOpt,
 )
 from spark_ops.errors import ConfigError
 
 if TYPE_CHECKING:
+    from spark_ops.evidence.attest import RunSigning
     from spark_ops.model import RunResult
     from spark_ops.pipeline import PreparedRun
 
@@ -54,12 +57,15 @@ def run_suite_command(
     duration: str | None = None,
     interval: str | None = None,
     confirm: Callable[[PreparedRun], None] | None = None,
+    sign_key: Path | None = None,
+    subjects: list[str] | None = None,
 ) -> NoReturn:
     """Shared body of gate, smoke and canary: prepare, (confirm,) run with progress, report, keep, exit."""
     from spark_ops import pipeline
     from spark_ops.report import renderer
 
     with exit_codes() as guard:
+        signing = _signing(sign_key, subjects, keeps_evidence=not no_evidence)
         prepared = pipeline.prepare_run(
             command,
             profile_ref=profile,
@@ -68,6 +74,7 @@ def run_suite_command(
             fail_on=fail_on.value if fail_on else None,
             duration_s=_seconds(duration, "--duration"),
             interval_s=_seconds(interval, "--interval"),
+            extra_secrets=signing.key.secrets if signing else (),
         )
         guard.use(prepared.redactor)
         if confirm is not None:
@@ -88,12 +95,26 @@ def run_suite_command(
             from spark_ops import evidence  # only here: a run that keeps nothing need not import the store
             from spark_ops.config.profile import resolved_view
 
+            view = resolved_view(prepared.profile)
+            signed = signing.files(run, prepared, view) if signing else None
             folder = evidence.store_run(
-                run, evidence.evidence_dir(evidence_dir), profile_view=resolved_view(prepared.profile)
+                run, evidence.evidence_dir(evidence_dir), profile_view=view, signed=signed
             )
-            say(f"run kept in {folder}")
+            say(
+                f"run kept in {folder}"
+                + (f", verdict signed by {signing.key.fingerprint}" if signing else "")
+            )
         raise typer.Exit(run.exit_code)
     raise AssertionError("unreachable")  # pragma: no cover - exit_codes always exits
+
+
+def _signing(sign_key: Path | None, subjects: list[str] | None, *, keeps_evidence: bool) -> RunSigning | None:
+    """The run's signing key and subjects, loaded before anything is sent (only then is crypto imported)."""
+    if sign_key is None and not subjects:
+        return None
+    from spark_ops.evidence.attest import prepare_signing
+
+    return prepare_signing(sign_key, subjects or [], keeps_evidence=keeps_evidence, warn=say)
 
 
 def _execute(prepared: PreparedRun, command: str, enforce: bool) -> RunResult:
@@ -140,6 +161,8 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
         no_evidence: NoEvidenceOpt = False,
         duration: DurationOpt = None,
         interval: IntervalOpt = None,
+        sign_key: SignKeyOpt = None,
+        subjects: SubjectOpt = None,
     ) -> None:
         run_suite_command(
             command,
@@ -155,6 +178,8 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
             no_evidence=no_evidence,
             duration=duration,
             interval=interval,
+            sign_key=sign_key,
+            subjects=subjects,
         )
 
     run.__doc__ = summary
@@ -190,6 +215,8 @@ def canary(
     no_evidence: NoEvidenceOpt = False,
     duration: DurationOpt = None,
     interval: IntervalOpt = None,
+    sign_key: SignKeyOpt = None,
+    subjects: SubjectOpt = None,
 ) -> None:
     """Canary run: smoke, metrics, SLOs and a measured latency probe, then the verdict.
 
@@ -225,6 +252,8 @@ def canary(
                 duration=duration,
                 interval=interval,
                 confirm=None if mode is Mode.mock or auto_ok else _confirm_load,
+                sign_key=sign_key,
+                subjects=subjects,
             )
 
 

@@ -19,16 +19,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spark_ops import __version__, clock, result_json
-from spark_ops.errors import ConfigError
+from spark_ops.errors import ConfigError, EvidenceRefused
 from spark_ops.evidence.selection import last_export, remember_export, select_runs
 from spark_ops.evidence.store import STAMP_FORMAT, StoredRun, list_runs, read_json
-from spark_ops.evidence.verify import MANIFEST, MANIFEST_SCHEMA
+from spark_ops.evidence.verify import MANIFEST, MANIFEST_SCHEMA, SIGNATURE
 from spark_ops.evidence.zipio import LEVEL, ArchiveWriter, Source, Written
 from spark_ops.fsio import nameless_file, publish_unique
 from spark_ops.redact import Redactor, environment_secrets
+
+if TYPE_CHECKING:
+    from spark_ops.signing import SigningKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +183,13 @@ def export(
     prefix: str,
     redactor: Redactor,
     on_bytes: Callable[[int], None] = lambda n: None,
+    signer: SigningKey | None = None,
 ) -> Exported:
-    """Write ``plan`` as ``out_dir/<prefix>_<stamp>.zip``; the archive appears whole or not at all."""
+    """Write ``plan`` as ``out_dir/<prefix>_<stamp>.zip``; the archive appears whole or not at all.
+
+    With ``signer`` the manifest names its fingerprint and ``manifest.json.sig`` holds the Ed25519
+    signature over the manifest's exact bytes (base64); runs' attestations travel as their members.
+    """
     check_prefix(prefix)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -202,8 +210,17 @@ def export(
                 "runs": [_run_summary(run) for run in plan.runs],
                 "members": [member.to_dict() for member in writer.written],
             }
-            body = (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode()
+            if signer is not None:
+                manifest["signature"] = {
+                    "algorithm": "ed25519",
+                    "keyid": signer.fingerprint,
+                    "file": SIGNATURE,
+                }
+            # Redacted before it is written, so the bytes signed are the bytes the archive holds.
+            body = redactor.bytes((json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
             writer.add(Source(member=MANIFEST, data=body))
+            if signer is not None:
+                _sign_manifest(writer, body, signer)
         stem = archive_stem(prefix, created)
         try:
             final = publish_unique(publish, out_dir, stem, ".zip")
@@ -211,20 +228,38 @@ def export(
             raise ConfigError(f"no free archive name for {stem}.zip in {out_dir}") from None
     if not plan.explicit:
         remember_export(base_dir, final, created)
-    return Exported(path=final, members=writer.written[:-1], runs=plan.runs)
+    members = [member for member in writer.written if member.path not in (MANIFEST, SIGNATURE)]
+    return Exported(path=final, members=members, runs=plan.runs)
+
+
+def _sign_manifest(writer: ArchiveWriter, body: bytes, signer: SigningKey) -> None:
+    """Add ``manifest.json.sig``: the detached signature over the manifest exactly as it was written."""
+    import hashlib
+
+    from spark_ops.signing import encode_signature
+
+    if writer.written[-1].sha256 != hashlib.sha256(body).hexdigest():  # the writer must not have changed it
+        raise EvidenceRefused("the manifest changed while it was written; refusing to sign it")
+    writer.add(Source(member=SIGNATURE, data=encode_signature(signer.sign(body))))
 
 
 def export_redactor(
-    runs: Iterable[StoredRun], profile: str | None, sets: Iterable[str], *, note: Callable[[str], None]
+    runs: Iterable[StoredRun],
+    profile: str | None,
+    sets: Iterable[str],
+    *,
+    note: Callable[[str], None],
+    extra: Iterable[str] = (),
 ) -> Redactor:
-    """The secrets an export keeps out: the environment's and those of ``profile`` (else the runs' profiles).
+    """The secrets an export keeps out: the environment's, those of ``profile`` (else the runs' profiles)
+    and ``extra`` (the signing key's forms, so an included key file can never leave in the archive).
 
     A run's profile that no longer loads is noted and skipped: its bodies were redacted when it was kept.
     """
     from spark_ops.config.profile import load_profile
     from spark_ops.errors import SparkOpsError
 
-    secrets = set(environment_secrets())
+    secrets = {*environment_secrets(), *extra}
     references = [profile] if profile else sorted({run.profile for run in runs if run.profile != "?"})
     for reference in references:
         try:

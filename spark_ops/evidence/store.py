@@ -46,10 +46,22 @@ def new_staging(parent: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent))
 
 
-def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any] | None = None) -> Path:
+def view_document(view: Mapping[str, Any]) -> bytes:
+    """A resolved, masked configuration as a run folder keeps it (profile.json; suite.json when signed)."""
+    return (json.dumps(view, indent=2) + "\n").encode()
+
+
+def store_run(
+    run: RunResult,
+    base_dir: Path,
+    *,
+    profile_view: Mapping[str, Any] | None = None,
+    signed: Mapping[str, bytes] | None = None,
+) -> Path:
     """Write ``run`` (result.json, run.log, the raw bodies it judged, the profile used) and return its folder.
 
-    ``run`` is already redacted; ``profile_view`` is the resolved profile with secrets masked.
+    ``run`` is already redacted; ``profile_view`` is the resolved profile with secrets masked; ``signed``
+    are a signed run's own files by name (suite.json, attestation.dsse.json: ``attest.signed_run_files``).
     """
 
     runs = base_dir / "runs"
@@ -58,7 +70,9 @@ def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any]
     try:
         write_durably(staging / "result.json", result_json.render(run).encode())
         if profile_view is not None:
-            write_durably(staging / "profile.json", (json.dumps(profile_view, indent=2) + "\n").encode())
+            write_durably(staging / "profile.json", view_document(profile_view))
+        for name, data in (signed or {}).items():
+            write_durably(staging / name, data)
         log = [f"{run.started_at} {run.command} profile={run.profile} suite={run.suite}"]
         kept: dict[bytes, Path] = {}  # a response several checks judged is kept once
         for result in run.results:

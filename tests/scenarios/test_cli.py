@@ -30,6 +30,8 @@ COMMANDS = [
     ["evidence", "verify"],
     ["evidence", "list"],
     ["evidence", "prune"],
+    ["keys", "generate"],
+    ["keys", "fingerprint"],
     ["checks", "list"],
     ["profiles", "list"],
     ["profiles", "show"],

@@ -1,5 +1,8 @@
 """No secret leaves spark-ops in any form: six secrets, each planted in one place, through every command.
 
+The signing key (encrypted with a planted passphrase) signs the gate and canary runs and the archive: its
+file's lines, the raw key and the passphrase are searched for the same way.
+
 Each secret is a fresh random string, so a hit names where it came from. A fake platform on a real
 loopback socket echoes back everything secret it was sent (the way a chatty error message or a debug
 endpoint does); gate, canary, monitor (with a Pushgateway), report and evidence export then run against it,
@@ -52,18 +55,19 @@ class Planted:
     environment: str  # $SPARK_API_TOKEN, echoed back by the platform
     body: str  # "password" of the http check's JSON request body
     push: str  # http://pusher:<push>@... the Pushgateway
+    passphrase: str  # $SPARK_SIGNING_KEY_PASSPHRASE, which encrypts the signing key
 
     def by_source(self) -> dict[str, str]:
         return dict(self.__dict__)
 
 
-def needles(value: str) -> dict[bytes, str]:
+def needles(value: str | bytes) -> dict[bytes, str]:
     """Every byte string that betrays ``value``: raw, URL-encoded, base64 (std, URL-safe) at any offset.
 
     Worked out here, independently of ``redact.secret_needles``: a base64 character depends only on the
     secret when it comes out the same whatever bytes surround the secret.
     """
-    raw = value.encode()
+    raw = value.encode() if isinstance(value, str) else value
     found = {raw: "raw", quote(value, safe="").encode(): "URL-encoded", quote_plus(value).encode(): "form"}
     for offset in range(3):
         low = base64.b64encode(b"\x00" * offset + raw + b"\x00" * 3)
@@ -75,14 +79,33 @@ def needles(value: str) -> dict[bytes, str]:
     return found
 
 
-def leaks(planted: Planted, where: str, data: bytes) -> list[str]:
+def leaks(planted: Mapping[str, str | bytes], where: str, data: bytes) -> list[str]:
     """``where holds <source> (<form>)`` for each planted secret ``data`` betrays."""
     return [
         f"{where} holds the {source} secret ({form})"
-        for source, value in planted.by_source().items()
+        for source, value in planted.items()
         for needle, form in needles(value).items()
         if needle in data
     ]
+
+
+def signing_key_forms(path: Path, passphrase: str) -> dict[str, str | bytes]:
+    """What would betray the signing key: its file's lines, the raw key (bytes, hex), its plain PKCS#8 DER."""
+    from cryptography.hazmat.primitives import serialization
+
+    pem = path.read_bytes()
+    key = serialization.load_pem_private_key(pem, passphrase.encode())
+    nothing = serialization.NoEncryption()
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, nothing)
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, nothing)
+    lines = [line for line in pem.decode().splitlines() if not line.startswith("-----")]
+    assert lines and len(raw) == 32
+    return {
+        **{f"signing key file line {n}": line for n, line in enumerate(lines, 1)},
+        "signing key (raw)": raw,
+        "signing key (hex)": raw.hex(),
+        "signing key (PKCS#8 DER)": der,
+    }
 
 
 class EchoingPlatform:
@@ -147,6 +170,7 @@ def planted(monkeypatch: pytest.MonkeyPatch) -> Planted:
         **{name: _random(name[:3], url_safe=name in in_urls) for name in Planted.__dataclass_fields__}
     )
     monkeypatch.setenv(ENV_NAME, values.environment)
+    monkeypatch.setenv("SPARK_SIGNING_KEY_PASSPHRASE", values.passphrase)
     return values
 
 
@@ -225,10 +249,18 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
     planted = echoing.planted
     profile, suite = write_profile_and_suite(tmp_path, echoing)
     common = ["--profile", profile, "--suite", suite]
+    generated = spark("keys", "generate", "--out", "keys")
+    assert generated.exit_code == 0, generated.stderr
+    key = tmp_path / "keys" / "spark-signing.key"
+    assert key.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    sign = ["--sign-key", str(key)]
     outputs: dict[str, Any] = {
-        "gate (json)": spark("gate", *common, "--format", "json", "--report-junit", "gate.xml"),
+        "keys generate": generated,
+        "gate (json)": spark("gate", *common, *sign, "--format", "json", "--report-junit", "gate.xml"),
         "gate (table)": spark("gate", *common, "--exit-on-fail", "--report-json", "gate.json"),
-        "canary (markdown)": spark("canary", "--mode", "real", "--auto-ok", *common, "--format", "markdown"),
+        "canary (markdown)": spark(
+            "canary", "--mode", "real", "--auto-ok", *common, *sign, "--format", "markdown"
+        ),
         "monitor": spark(
             "monitor",
             *common,
@@ -243,9 +275,11 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
         ),
         "report (markdown)": spark("report", "--since", "1h"),
         "report (json)": spark("report", "--since", "1h", "--format", "json"),
-        "export": spark("evidence", "export", "--all"),
+        "export": spark("evidence", "export", "--all", *sign),
         "evidence list": spark("evidence", "list", "--format", "json"),
     }
+    archive = tmp_path / outputs["export"].stdout.strip()
+    outputs["verify"] = spark("evidence", "verify", str(archive), "--key", str(key.with_suffix(".pub")))
     # The secrets really were in play: sent by spark-ops and echoed back.
     sent = "\n".join(echoing.seen)
     basic = base64.b64encode(f"{URL_USER}:{planted.userinfo}".encode()).decode()
@@ -258,7 +292,7 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
     ):
         assert expected in sent, expected
     assert echoing.pushes, "the monitor never pushed"
-    for name in ("gate (json)", "report (markdown)", "export"):
+    for name in ("gate (json)", "report (markdown)", "export", "verify"):
         assert outputs[name].exit_code == 0, outputs[name].stdout + outputs[name].stderr
     assert outputs["gate (table)"].exit_code in (0, 1)
     assert outputs["canary (markdown)"].exit_code in (0, 1), outputs["canary (markdown)"].stderr
@@ -266,17 +300,20 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
     runs = json.loads(outputs["gate (json)"].stdout)
     assert {check["name"] for check in runs["checks"]} >= {"echo.web", "echo.executor", "echo.query"}
 
+    secrets: dict[str, str | bytes] = {**planted.by_source(), **signing_key_forms(key, planted.passphrase)}
     found: list[str] = []
     for name, result in outputs.items():
-        found += leaks(planted, f"{name} stdout", result.stdout.encode())
-        found += leaks(planted, f"{name} stderr", result.stderr.encode())
+        found += leaks(secrets, f"{name} stdout", result.stdout.encode())
+        found += leaks(secrets, f"{name} stderr", result.stderr.encode())
     for number, pushed in enumerate(echoing.pushes):  # what the monitor sent the Pushgateway is output too
-        found += leaks(planted, f"monitor push {number}", pushed)
+        found += leaks(secrets, f"monitor push {number}", pushed)
     written = [
         p
         for p in tmp_path.rglob("*")
-        if p.is_file() and p.parent.name != "profiles" and p.name != "suite.toml"
+        if p.is_file() and p.parent.name not in ("profiles", "keys") and p.name != "suite.toml"
     ]
+    # The runs were signed: their attestations and suite.json (the masked suite) are searched too.
+    assert len([p for p in written if p.name == "attestation.dsse.json"]) == 2
     archives = [p for p in written if p.suffix == ".zip"]
     assert archives, "the export wrote no archive"
     echoed = [p for p in written if p.name == "body.json" and p.parent.name == "echo.web"]
@@ -285,9 +322,9 @@ def test_no_planted_secret_reaches_any_output_file_or_archive(spark, echoing, tm
     assert all(MASK.encode() in p.read_bytes() for p in echoed)
     for path in written:
         found += leaks(
-            planted, str(path.relative_to(tmp_path)), path.name.encode() + b"\n" + path.read_bytes()
+            secrets, str(path.relative_to(tmp_path)), path.name.encode() + b"\n" + path.read_bytes()
         )
     for archive in archives:
         for member, data in archive_members(archive).items():
-            found += leaks(planted, f"{archive.name}:{member}", member.encode() + b"\n" + data)
+            found += leaks(secrets, f"{archive.name}:{member}", member.encode() + b"\n" + data)
     assert not found, "\n".join(found)

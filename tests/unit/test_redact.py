@@ -258,6 +258,7 @@ def test_nested_values_are_redacted_and_other_types_kept() -> None:
         ("DB_PASSWORD", True),
         ("GRAFANA_API_KEY", True),
         ("AWS_SECRET_ACCESS_KEY", True),
+        ("SPARK_SIGNING_KEY_PASSPHRASE", True),
         ("Authorization", True),
         ("Cookie", True),
         ("SPARK_PORT", False),
