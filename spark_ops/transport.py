@@ -54,10 +54,9 @@ def make_client(max_connections: int) -> httpx.AsyncClient:
     from httpx_aiohttp import AiohttpTransport
 
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
 
     def verifying() -> httpx.AsyncBaseTransport:
-        return AiohttpTransport(verify=_tls_context(cert_file, cert_dir), limits=limits)
+        return AiohttpTransport(verify=verifying_tls_context(), limits=limits)
 
     return httpx.AsyncClient(
         # http:// only: every https:// URL, a redirect's too, is routed to the mount.
@@ -83,6 +82,12 @@ class _MadeOnFirstRequest(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._made is not None:
             await self._made.aclose()
+
+
+def verifying_tls_context() -> ssl.SSLContext:
+    """The TLS context every verifying connection of spark-ops uses (HTTP, the tls and websocket kinds):
+    certifi's CAs, or the ones SSL_CERT_FILE / SSL_CERT_DIR name."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
 @functools.lru_cache(maxsize=4)

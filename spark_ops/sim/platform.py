@@ -31,6 +31,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from spark_ops.sim import ticks
 from spark_ops.sim.faults import SERVICES, Fault, parse_fault
 from spark_ops.sim.services import (
     WINDOW_S,
@@ -80,6 +81,7 @@ class Platform:
         self._client: ClientSession | None = None
         self._initial_faults = faults
         self._switching = asyncio.Lock()  # one switch at a time: a port is bound once
+        self._feed_sockets: set[web.WebSocketResponse] = set()  # closed at stop: nobody waits on them
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.services[name].port}"
@@ -238,7 +240,14 @@ class Platform:
             app.router.add_get("/metrics", self._metrics(state))
         else:
             app.router.add_get("/healthz", self._service_health(state))
+        if name == "marketdata":
+            app.router.add_get(ticks.PATH, ticks.tick_feed(state, self.feed, lambda: self.clock(), self._feed_sockets))
+            app.on_shutdown.append(self._close_feed_sockets)
         return app
+
+    async def _close_feed_sockets(self, app: web.Application) -> None:
+        for socket in list(self._feed_sockets):
+            await socket.close(code=1001, message=b"simulator stopping")
 
     async def _declare_series(self, state: ServiceState, app: web.Application) -> None:
         """Every route's series exist from the start, so a scrape's size does not jump as paths are hit."""
@@ -276,7 +285,8 @@ class Platform:
             )
             state.requests.labels(state.name, request.method, path, str(response.status)).inc()
             state.duration.labels(state.name, path).observe(elapsed)
-            if request.path != "/api/healthz":  # its own latency is the back ends' it already counts
+            # /api/healthz's latency is the back ends' it already counts; a feed's is how long it stayed
+            if request.path not in ("/api/healthz", ticks.PATH):
                 self.window.record(elapsed * 1000, response.status >= 500)
             return response
 
