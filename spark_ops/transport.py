@@ -359,13 +359,20 @@ def _transport_reason(exc: httpx.TransportError) -> str:
         if isinstance(cause, ssl.SSLError):
             return f"TLS failed: {one_line(cause)}"
         os_error = getattr(cause, "os_error", cause)
-        if isinstance(os_error, socket.gaierror):
-            return f"cannot resolve the host name ({os_error.strerror or os_error})"
-        if isinstance(os_error, OSError) and os_error.errno is not None:
-            return f"cannot connect: {os.strerror(os_error.errno).lower()}"
+        if isinstance(os_error, OSError) and (os_error.errno is not None or isinstance(os_error, socket.gaierror)):
+            return os_error_reason(os_error)
         if cause.__cause__ is None and cause.__context__ is None:
             return one_line(cause)
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return one_line(exc)
+
+
+def os_error_reason(error: OSError) -> str:
+    """A failed connect in the OS's words: ``cannot connect: connection refused``, or the name lookup's."""
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host name ({error.strerror or error})"
+    if error.errno is not None:
+        return f"cannot connect: {os.strerror(error.errno).lower()}"
+    return f"cannot connect: {one_line(error)}"

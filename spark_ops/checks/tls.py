@@ -109,6 +109,8 @@ class TlsCheck(CheckBase):
         """The chain the server sends, leaf first, read in one handshake with ``context``."""
         from cryptography import x509
 
+        from spark_ops.transport import os_error_reason
+
         try:
             _, writer = await asyncio.open_connection(
                 self.host, self.port, ssl=context, server_hostname=self.host
@@ -118,7 +120,7 @@ class TlsCheck(CheckBase):
         except ssl.SSLError as exc:
             raise TargetError(f"{self._where()}: handshake failed: {one_line(exc)}") from None
         except OSError as exc:
-            raise TargetError(f"{self._where()}: cannot connect: {exc.strerror or one_line(exc)}") from None
+            raise TargetError(f"{self._where()}: {os_error_reason(exc)}") from None
         try:
             ssl_object = writer.get_extra_info("ssl_object")
             return [x509.load_der_x509_certificate(der) for der in _served_chain_der(ssl_object)]

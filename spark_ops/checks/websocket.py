@@ -265,10 +265,12 @@ def _connect_reason(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return f"TLS failed: {one_line(exc.certificate_error, 160)}"
     if isinstance(exc, aiohttp.ClientConnectorError):
+        from spark_ops.transport import os_error_reason
+
         cause = exc.os_error
         if isinstance(cause, ssl.SSLError):
             return f"TLS failed: {one_line(cause, 160)}"
-        return f"cannot connect: {(cause.strerror or one_line(cause)).lower()}"
+        return os_error_reason(cause)
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
         return "the server hung up during the upgrade"
     if isinstance(exc, aiohttp.ClientResponseError):
