@@ -9,6 +9,7 @@ server flooding oversized frames costs at most that much memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
@@ -32,6 +33,8 @@ DEFAULT_MAX_MESSAGE_BYTES = 1 << 20
 # The check stops listening at this share of its deadline, so it reports what it saw (3 of 5 messages)
 # before the runner's deadline cuts it off with a bare "no complete answer".
 LISTEN_SHARE = 0.95
+CLOSE_SHARE = 0.98  # the polite close (a close frame, the server's reply) ends by this share of the deadline
+CLOSE_WAIT_S = 0.25  # and waits at most this long for the reply: the verdict is already made
 KEPT_MESSAGES = 20  # the first messages kept as evidence (messages.jsonl), each within max_message_bytes
 _SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
@@ -91,6 +94,7 @@ class WebSocketCheck(CheckBase):
 
         loop = asyncio.get_running_loop()
         listen_until = loop.time() + probe.timeout_s * LISTEN_SHARE
+        close_by = min(loop.time() + probe.timeout_s * CLOSE_SHARE, listen_until + CLOSE_WAIT_S)
         tls = verifying_tls_context() if self.ws_url.startswith("wss:") else False
         headers = {"User-Agent": USER_AGENT, **self.target.headers, **self.options.headers}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session:
@@ -110,10 +114,16 @@ class WebSocketCheck(CheckBase):
             except aiohttp.ClientError as exc:
                 raise TargetError(f"{self.display}: {_connect_reason(exc)}") from None
             connect_ms = (time.perf_counter() - started) * 1000
-            async with socket:
+            try:
                 if self.options.send is not None:
-                    await socket.send_str(self.options.send)
+                    async with asyncio.timeout_at(listen_until):
+                        await socket.send_str(self.options.send)
                 return await _Listener(self, socket, listen_until, probe, connect_ms).listen()
+            finally:
+                # A hostile server may never answer the close frame: the session's end drops the socket.
+                with contextlib.suppress(TimeoutError, aiohttp.ClientError, OSError):
+                    async with asyncio.timeout_at(max(loop.time(), min(close_by, loop.time() + CLOSE_WAIT_S))):
+                        await socket.close()
 
 
 class _Listener:
