@@ -359,7 +359,9 @@ def _transport_reason(exc: httpx.TransportError) -> str:
         if isinstance(cause, ssl.SSLError):
             return f"TLS failed: {one_line(cause)}"
         os_error = getattr(cause, "os_error", cause)
-        if isinstance(os_error, OSError) and (os_error.errno is not None or isinstance(os_error, socket.gaierror)):
+        if isinstance(os_error, OSError) and (
+            os_error.errno is not None or isinstance(os_error, socket.gaierror)
+        ):
             return os_error_reason(os_error)
         if cause.__cause__ is None and cause.__context__ is None:
             return one_line(cause)

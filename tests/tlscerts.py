@@ -121,7 +121,9 @@ def self_signed(host: str, *, days: tuple[float, float] = (-1, 90)) -> Issued:
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False
+        )
         .sign(key, hashes.SHA256())
     )
     return Issued(cert, key)

@@ -13,10 +13,8 @@ import math
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
-
-import msgspec
 
 from spark_ops import clock
 from spark_ops.checks._common import TargetOptions, Threshold
@@ -125,7 +123,9 @@ class TlsCheck(CheckBase):
             ssl_object = writer.get_extra_info("ssl_object")
             return [x509.load_der_x509_certificate(der) for der in _served_chain_der(ssl_object)]
         except ValueError as exc:  # cryptography refuses what does not parse as X.509 DER
-            raise TargetError(f"{self._where()}: a served certificate does not parse: {one_line(exc)}") from None
+            raise TargetError(
+                f"{self._where()}: a served certificate does not parse: {one_line(exc)}"
+            ) from None
         finally:
             writer.transport.abort()  # nothing more to say over it; no close_notify round trip to wait for
 

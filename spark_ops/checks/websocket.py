@@ -121,8 +121,9 @@ class WebSocketCheck(CheckBase):
                 return await _Listener(self, socket, listen_until, probe, connect_ms).listen()
             finally:
                 # A hostile server may never answer the close frame: the session's end drops the socket.
+                close_until = min(close_by, loop.time() + CLOSE_WAIT_S)
                 with contextlib.suppress(TimeoutError, aiohttp.ClientError, OSError):
-                    async with asyncio.timeout_at(max(loop.time(), min(close_by, loop.time() + CLOSE_WAIT_S))):
+                    async with asyncio.timeout_at(close_until):
                         await socket.close()
 
 

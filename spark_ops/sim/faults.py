@@ -107,7 +107,8 @@ def parse_fault(text: str) -> Fault:
         "stale": 0 <= value <= 10**9,
         "status": value.is_integer() and 100 <= value <= 599,
         # RFC 6455 7.4: what a server may send (1005, 1006 and 1015 never go on the wire)
-        "ws-close": value.is_integer() and (1000 <= value <= 1014 or 3000 <= value <= 4999)
+        "ws-close": value.is_integer()
+        and (1000 <= value <= 1014 or 3000 <= value <= 4999)
         and value not in (1004, 1005, 1006),
     }[kind]
     if not valid:

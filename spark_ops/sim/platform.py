@@ -241,13 +241,15 @@ class Platform:
         else:
             app.router.add_get("/healthz", self._service_health(state))
         if name == "marketdata":
-            app.router.add_get(ticks.PATH, ticks.tick_feed(state, self.feed, lambda: self.clock(), self._feed_sockets))
+            app.router.add_get(
+                ticks.PATH, ticks.tick_feed(state, self.feed, lambda: self.clock(), self._feed_sockets)
+            )
             app.on_shutdown.append(self._close_feed_sockets)
         return app
 
     async def _close_feed_sockets(self, app: web.Application) -> None:
-        for socket in list(self._feed_sockets):
-            await socket.close(code=1001, message=b"simulator stopping")
+        for feed_socket in list(self._feed_sockets):
+            await feed_socket.close(code=1001, message=b"simulator stopping")
 
     async def _declare_series(self, state: ServiceState, app: web.Application) -> None:
         """Every route's series exist from the start, so a scrape's size does not jump as paths are hit."""

@@ -27,7 +27,10 @@ MAX_SUBSCRIBE_BYTES = 4096
 
 
 def tick_feed(
-    state: ServiceState, feed: MarketFeed, clock: Callable[[], float], open_sockets: set[web.WebSocketResponse]
+    state: ServiceState,
+    feed: MarketFeed,
+    clock: Callable[[], float],
+    open_sockets: set[web.WebSocketResponse],
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The handler of ``PATH``; each open socket is kept in ``open_sockets`` so a stop can close it."""
 
@@ -92,5 +95,9 @@ async def _read_subscriptions(socket: web.WebSocketResponse, symbols: list[set[s
             asked = json.loads(message.data)
         except ValueError:
             continue
-        if isinstance(asked, dict) and asked.get("op") == "subscribe" and isinstance(asked.get("symbols"), list):
+        if (
+            isinstance(asked, dict)
+            and asked.get("op") == "subscribe"
+            and isinstance(asked.get("symbols"), list)
+        ):
             symbols.append({str(symbol) for symbol in asked["symbols"]})

@@ -20,7 +20,9 @@ FAULTS = [
         "Certificates",
         "a trusted leaf that expires in 3 days (`fail_days` 7)",
         "FAIL `3.0 days left, the first to expire is the leaf subject ... issuer ... expires ...`",
-        tls(FAIL, r"(2\.9|3\.0) days left, the first to expire is the " + FAULT_LEAF + ", within fail_days 7"),
+        tls(
+            FAIL, r"(2\.9|3\.0) days left, the first to expire is the " + FAULT_LEAF + ", within fail_days 7"
+        ),
         serve=Serve(origin="tls-expiring-leaf"),
     ),
     Fault(
@@ -66,7 +68,10 @@ FAULTS = [
         "Certificates",
         "a trusted certificate for another host name",
         "FAIL `for another host (IP address mismatch ...): leaf subject ...`",
-        tls(FAIL, r"for another host \(IP address mismatch.*\): leaf subject '[^']+' issuer '[^']+' " + EXPIRES),
+        tls(
+            FAIL,
+            r"for another host \(IP address mismatch.*\): leaf subject '[^']+' issuer '[^']+' " + EXPIRES,
+        ),
         serve=Serve(origin="tls-wrong-host"),
     ),
     Fault(
@@ -74,7 +79,12 @@ FAULTS = [
         "Certificates",
         "a self-signed certificate",
         "FAIL `untrusted (self-signed certificate): leaf subject ...`",
-        tls(FAIL, r"untrusted \(self-signed certificate\): leaf subject 'CN=127\.0\.0\.1' " + r"issuer 'CN=127\.0\.0\.1' " + EXPIRES),
+        tls(
+            FAIL,
+            r"untrusted \(self-signed certificate\): leaf subject 'CN=127\.0\.0\.1' "
+            + r"issuer 'CN=127\.0\.0\.1' "
+            + EXPIRES,
+        ),
         serve=Serve(origin="tls-self-signed"),
     ),
     Fault(

@@ -138,9 +138,7 @@ async def _flood(server: HostileServer, serve: Serve, path: str, writer: asyncio
     return False
 
 
-async def _close_error(
-    server: HostileServer, serve: Serve, path: str, writer: asyncio.StreamWriter
-) -> bool:
+async def _close_error(server: HostileServer, serve: Serve, path: str, writer: asyncio.StreamWriter) -> bool:
     """Upgraded, then a close frame with 1011 (internal error)."""
     await _upgrade(server, writer)
     writer.write(frame(CLOSE, struct.pack("!H", 1011) + b"feed backend down"))

@@ -41,7 +41,7 @@ def trust(root: Issued, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Any]:
-    """``serve(served, *chain)`` starts a TLS server presenting that chain; the servers stop after the test."""
+    """``serve(served, *chain)`` starts a TLS server presenting that chain; all stop after the test."""
     started: list[HostileServer] = []
 
     def start(served: Issued, *chain: Issued) -> str:
@@ -66,8 +66,10 @@ def assert_names(message: str, *fragments: str) -> None:
     assert re.search(rf"expires {DATE}", message), message
 
 
-def test_a_trusted_chain_far_from_expiry_passes(trust: Path, root: Issued, serve: Any, tmp_path: Path) -> None:
-    """Leaf (90 days) and intermediate (10 years) under the trusted root: PASS with the days left as reading."""
+def test_a_trusted_chain_far_from_expiry_passes(
+    trust: Path, root: Issued, serve: Any, tmp_path: Path
+) -> None:
+    """Leaf (90 days) and intermediate (10 years) under the trusted root: PASS, days left as a reading."""
     intermediate = certificate_authority("Spark Test Intermediate", issuer=root)
     origin = serve(leaf(HOST, intermediate), intermediate)
     result = judge_tls(tmp_path, origin)
@@ -95,7 +97,9 @@ def test_a_leaf_expiring_in_three_days(
     assert 2.9 < result.judgement.observed <= 3
 
 
-def test_an_intermediate_expiring_first_is_named(trust: Path, root: Issued, serve: Any, tmp_path: Path) -> None:
+def test_an_intermediate_expiring_first_is_named(
+    trust: Path, root: Issued, serve: Any, tmp_path: Path
+) -> None:
     """The leaf has 90 days, the intermediate 10: the chain WARNs on the intermediate, named as such."""
     intermediate = certificate_authority("Spark Short Intermediate", issuer=root, days=(-300, 10))
     origin = serve(leaf(HOST, intermediate), intermediate)
@@ -165,8 +169,10 @@ def test_the_ca_setting_decides_trust(
     assert "untrusted (unable to get local issuer certificate)" in result.message
 
 
-def test_the_days_left_follow_the_library_clock(trust: Path, root: Issued, serve: Any, tmp_path: Path) -> None:
-    """The clock seam: 85 days on, a 90-day leaf is inside fail_days (the verifier's own clock still passes it)."""
+def test_the_days_left_follow_the_library_clock(
+    trust: Path, root: Issued, serve: Any, tmp_path: Path
+) -> None:
+    """The clock seam: 85 days on, a 90-day leaf is inside fail_days (OpenSSL's own clock still trusts it)."""
     served = leaf(HOST, root)
     origin = serve(served)
     with using(FixedClock(served.cert.not_valid_after_utc - timedelta(days=5))):
@@ -225,6 +231,8 @@ def test_thresholds_may_name_profile_keys(tmp_path: Path) -> None:
     suite_path.mkdir()
     from conftest import write_suite
 
-    suite = write_suite(suite_path, {"name": "t", "kind": "tls", "url": "https://h/", "warn_days": "slo.staleness_s"})
+    suite = write_suite(
+        suite_path, {"name": "t", "kind": "tls", "url": "https://h/", "warn_days": "slo.staleness_s"}
+    )
     (prepared,) = registry.prepare(load_suite(str(suite)), load_profile("dev", []))
     assert prepared.check.threshold == {"warn_days": 30.0, "fail_days": 7.0}  # dev: staleness_s = 30

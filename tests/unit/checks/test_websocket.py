@@ -113,7 +113,9 @@ def feed_server() -> Any:
     server.stop()
 
 
-def test_credentials_go_to_the_server_never_into_the_reason(feed_server: HostileServer, tmp_path: Path) -> None:
+def test_credentials_go_to_the_server_never_into_the_reason(
+    feed_server: HostileServer, tmp_path: Path
+) -> None:
     """Userinfo becomes Basic auth on the upgrade; a header is sent as given; neither is printed."""
     url = f"ws://feed:s3cret-pass@127.0.0.1:{feed_server.port}/ws/ticks"
     check = {"name": "feed", "kind": "websocket", "url": url, "headers": {"X-Api-Key": "k3y-t0ken"}}
@@ -156,13 +158,19 @@ def prepare(folder: Path, **options: Any) -> list[Any]:
         ({"url": "ftp://h/x"}, "url", "must be a ws, wss, http or https URL"),
         ({"url": "ws://h/x", "max_gap_ms": 0}, "max_gap_ms", "must be above 0"),
         ({"url": "ws://h/x", "min_messages": 0}, "min_messages", ">= 1"),
-        ({"url": "ws://h/x", "expect_json": [{"field": "a", "op": "in", "value": 1}]}, "expect_json[0].value", "'in' needs a list"),
+        (
+            {"url": "ws://h/x", "expect_json": [{"field": "a", "op": "in", "value": 1}]},
+            "expect_json[0].value",
+            "'in' needs a list",
+        ),
         ({"url": "ws://h/x", "max_gap_ms": "slo.nope"}, "max_gap_ms", "no key 'slo.nope'"),
         ({"url": "ws://h/x", "subscribe": "x"}, "subscribe", "unknown key"),
     ],
     ids=["scheme", "zero-gap", "zero-messages", "in-not-a-list", "unknown-profile-key", "unknown-key"],
 )
-def test_bad_options_are_configuration_errors(tmp_path: Path, options: dict[str, Any], key: str, reason: str) -> None:
+def test_bad_options_are_configuration_errors(
+    tmp_path: Path, options: dict[str, Any], key: str, reason: str
+) -> None:
     with pytest.raises(ConfigError) as raised:
         prepare(tmp_path, **options)
     assert key in (raised.value.key or "") and reason in str(raised.value), str(raised.value)
