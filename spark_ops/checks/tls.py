@@ -134,8 +134,9 @@ class TlsCheck(CheckBase):
         threshold = self.threshold
         for certificate in served:
             if now >= certificate.not_after:
+                days_left = round((certificate.not_after - now).total_seconds() / SECONDS_PER_DAY, 3)
                 return Judgement(
-                    Status.FAIL, f"{self._where()}: expired: {certificate.named()}", 0.0, threshold
+                    Status.FAIL, f"{self._where()}: expired: {certificate.named()}", days_left, threshold
                 )
             if now < certificate.not_before:
                 since = certificate.not_before.strftime("%Y-%m-%d %H:%M UTC")

@@ -255,7 +255,7 @@ class Platform:
         """Every route's series exist from the start, so a scrape's size does not jump as paths are hit."""
         for resource in app.router.resources():
             path = resource.canonical
-            if path != ADMIN_PATH:
+            if path not in (ADMIN_PATH, ticks.PATH):
                 state.duration.labels(state.name, path)
                 state.requests.labels(state.name, "GET", path, "200")
 
@@ -281,14 +281,15 @@ class Platform:
                     response = await handler(request)
                 except web.HTTPException as exc:
                     response = exc
+            if request.path == ticks.PATH:  # a subscription, not a request: its lifetime is no latency
+                return response
             elapsed = time.perf_counter() - started
             path = (
                 request.match_info.route.resource.canonical if request.match_info.route.resource else "other"
             )
             state.requests.labels(state.name, request.method, path, str(response.status)).inc()
             state.duration.labels(state.name, path).observe(elapsed)
-            # /api/healthz's latency is the back ends' it already counts; a feed's is how long it stayed
-            if request.path not in ("/api/healthz", ticks.PATH):
+            if request.path != "/api/healthz":  # its own latency is the back ends' it already counts
                 self.window.record(elapsed * 1000, response.status >= 500)
             return response
 

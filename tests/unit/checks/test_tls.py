@@ -116,6 +116,7 @@ def test_an_expired_leaf_fails(trust: Path, root: Issued, serve: Any, tmp_path: 
     result = judge_tls(tmp_path, origin)
     assert result.status is Status.FAIL
     assert ": expired: leaf" in result.message
+    assert -1.01 < result.judgement.observed <= -0.99  # expired a day ago: negative days left
     assert_names(result.message, "subject 'CN=127.0.0.1'", "issuer 'CN=Spark Test Root'")
 
 
