@@ -184,3 +184,14 @@ def test_urls_of_every_scheme_map_to_ws_or_wss(tmp_path: Path) -> None:
     ]
     assert [check.ws_url for check in checks] == ["ws://h:1/a", "wss://h/a", "ws://h:1/a", "wss://h/a"]
     assert checks[0].threshold == {"min_messages": 1}
+
+
+def test_the_messages_judged_are_kept_with_the_run(shared_sim: Simulator, tmp_path: Path, spark: Any) -> None:
+    """The evidence of a run holds the messages the verdict was made on, one JSON line each."""
+    suite = write_suite(tmp_path, feed_check(min_messages=2))
+    sets = [arg for assignment in shared_sim.profile_sets() for arg in ("--set", assignment)]
+    evidence = tmp_path / "evidence"
+    result = spark("gate", "--suite", str(suite), "--evidence-dir", str(evidence), *sets)
+    assert result.exit_code == 0, result.stdout
+    (kept,) = evidence.glob("runs/*/**/messages.jsonl")
+    assert [json.loads(line)["type"] for line in kept.read_text().splitlines()] == ["tick", "tick"]
