@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
@@ -26,6 +26,7 @@ from spark_ops.errors import TargetError, clip, one_line
 USER_AGENT = "spark-ops"
 ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater decodes within the body limit (never br or zstd)
 RETRY_FIRST_WAIT_S, RETRY_MAX_WAIT_S = 0.1, 1.0  # backoff between attempts: doubling, capped
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,23 @@ class Probe:
             # The same request under the same limits: one answer serves every check that asks for it.
             return await self.shared.fetch((asked, self.timeout_s), lambda: self._fetch_within(asked))
         return await self._fetch_within(asked)
+
+    async def connect(
+        self, open_once: Callable[[], Awaitable[T]], retryable: Callable[[BaseException], bool]
+    ) -> T:
+        """``open_once()`` with the run's retries, for a kind that reaches its target other than by HTTP
+        (a TLS handshake, a WebSocket): only a failure ``retryable`` says came before the peer answered is
+        retried, with the same backoff as ``fetch``."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await open_once()
+            except Exception as exc:
+                if attempt == self.max_attempts or not retryable(exc):
+                    raise
+            self.retries += 1
+            if self.backoff:
+                await asyncio.sleep(min(RETRY_MAX_WAIT_S, RETRY_FIRST_WAIT_S * 2 ** (attempt - 1)))
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     async def _fetch_within(self, asked: _Asked) -> Fetched:
         if asked.timeout_s is None:

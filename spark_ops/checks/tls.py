@@ -91,10 +91,10 @@ class TlsCheck(CheckBase):
 
         refusal: ssl.SSLCertVerificationError | None = None
         try:
-            chain = await self._handshake(verifying_tls_context())
+            chain = await self._handshake(probe, verifying_tls_context())
         except ssl.SSLCertVerificationError as exc:
             refusal = exc
-            chain = await self._handshake(_reading_context())
+            chain = await self._handshake(probe, _reading_context())
         served = [_describe(certificate, index) for index, certificate in enumerate(chain)]
         if not served:
             raise TargetError(f"{self._where()}: the server sent no certificate")
@@ -103,15 +103,20 @@ class TlsCheck(CheckBase):
     def _where(self) -> str:
         return f"TLS {self.host}:{self.port}"
 
-    async def _handshake(self, context: ssl.SSLContext) -> list[Certificate]:
-        """The chain the server sends, leaf first, read in one handshake with ``context``."""
+    async def _handshake(self, probe: Probe, context: ssl.SSLContext) -> list[Certificate]:
+        """The chain the server sends, leaf first, read in one handshake with ``context`` (a refused or
+        unreachable connection is retried as the run's requests are; a TLS failure is an answer)."""
         from cryptography import x509
 
         from spark_ops.transport import os_error_reason
 
+        def before_any_answer(exc: BaseException) -> bool:
+            return isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)
+
         try:
-            _, writer = await asyncio.open_connection(
-                self.host, self.port, ssl=context, server_hostname=self.host
+            _, writer = await probe.connect(
+                lambda: asyncio.open_connection(self.host, self.port, ssl=context, server_hostname=self.host),
+                before_any_answer,
             )
         except ssl.SSLCertVerificationError:
             raise

@@ -101,13 +101,16 @@ class WebSocketCheck(CheckBase):
             started = time.perf_counter()
             try:
                 async with asyncio.timeout_at(listen_until):
-                    socket = await session.ws_connect(
-                        self.ws_url,
-                        headers=headers,
-                        ssl=tls,
-                        max_msg_size=self.options.max_message_bytes + 1,  # aiohttp's limit is exclusive
-                        autoclose=False,  # a close frame is judged here, with its code
-                        compress=0,  # no permessage-deflate: max_msg_size then bounds what is held
+                    socket = await probe.connect(
+                        lambda: session.ws_connect(
+                            self.ws_url,
+                            headers=headers,
+                            ssl=tls,
+                            max_msg_size=self.options.max_message_bytes + 1,  # aiohttp's limit is exclusive
+                            autoclose=False,  # a close frame is judged here, with its code
+                            compress=0,  # no permessage-deflate: max_msg_size then bounds what is held
+                        ),
+                        _before_any_answer,
                     )
             except TimeoutError:
                 raise TargetError(f"{self.display}: no WebSocket handshake within {_waited(probe)}") from None
@@ -262,6 +265,13 @@ def _stream_error(error: object, check: WebSocketCheck) -> str:
     if isinstance(error, BaseException):
         return one_line(error, 160)
     return clip(str(error), 160)
+
+
+def _before_any_answer(exc: BaseException) -> bool:
+    """A refused or unreachable server, retried as the run's requests are (not a TLS failure: an answer)."""
+    import aiohttp
+
+    return isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(exc, aiohttp.ClientSSLError)
 
 
 def _connect_reason(exc: aiohttp.ClientError) -> str:

@@ -237,3 +237,11 @@ def test_thresholds_may_name_profile_keys(tmp_path: Path) -> None:
     )
     (prepared,) = registry.prepare(load_suite(str(suite)), load_profile("dev", []))
     assert prepared.check.threshold == {"warn_days": 30.0, "fail_days": 7.0}  # dev: staleness_s = 30
+
+
+def test_a_refused_connection_is_retried_as_requests_are(trust: Path, tmp_path: Path) -> None:
+    from faults.conftest import free_port_on
+
+    result = judge_tls(tmp_path, f"https://{HOST}:{free_port_on(HOST)}", retries=2)
+    assert result.status is Status.FAIL
+    assert result.retries == 2

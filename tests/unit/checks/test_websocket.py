@@ -195,3 +195,14 @@ def test_the_messages_judged_are_kept_with_the_run(shared_sim: Simulator, tmp_pa
     assert result.exit_code == 0, result.stdout
     (kept,) = evidence.glob("runs/*/**/messages.jsonl")
     assert [json.loads(line)["type"] for line in kept.read_text().splitlines()] == ["tick", "tick"]
+
+
+def test_a_refused_connection_is_retried_as_requests_are(tmp_path: Path) -> None:
+    from faults.conftest import free_port_on
+
+    url = f"ws://127.0.0.1:{free_port_on('127.0.0.1')}/ws/ticks"
+    result = run_one_check(
+        tmp_path, {"name": "feed", "kind": "websocket", "url": url, "retries": 2}, "dev", []
+    )
+    assert result.status is Status.FAIL and "cannot connect: connection refused" in result.message
+    assert result.retries == 2
