@@ -65,9 +65,10 @@ timed out, or read NaN, an empty body or a missing field ever counts as passing.
 ``Probe`` is how a kind reaches an HTTP target: ``await probe.fetch(target, ...) -> Fetched`` (status,
 headers, the whole body within a size limit, ``elapsed_ms``; ``describe()`` for messages), with the
 deadline and retries already applied. ``probe.timeout_s`` is the check's deadline, for a kind that waits
-on something other than HTTP. ``require_2xx``, ``parse_json``, ``lookup``/``MISSING`` and
-``number_from`` turn an answer into a number, failing closed (each raises ``TargetError``);
-``one_line(exc)`` puts an exception's message on one short line for a reason.
+on something other than HTTP; ``await probe.connect(open_once, retryable)`` gives such a kind's own
+connection the run's retries (the tls and websocket kinds use it). ``require_2xx``, ``parse_json``,
+``lookup``/``MISSING`` and ``number_from`` turn an answer into a number, failing closed (each raises
+``TargetError``); ``one_line(exc)`` puts an exception's message on one short line for a reason.
 
 The judgement
 -------------

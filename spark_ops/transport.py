@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
@@ -26,6 +26,7 @@ from spark_ops.errors import TargetError, clip, one_line
 USER_AGENT = "spark-ops"
 ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater decodes within the body limit (never br or zstd)
 RETRY_FIRST_WAIT_S, RETRY_MAX_WAIT_S = 0.1, 1.0  # backoff between attempts: doubling, capped
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +55,9 @@ def make_client(max_connections: int) -> httpx.AsyncClient:
     from httpx_aiohttp import AiohttpTransport
 
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
 
     def verifying() -> httpx.AsyncBaseTransport:
-        return AiohttpTransport(verify=_tls_context(cert_file, cert_dir), limits=limits)
+        return AiohttpTransport(verify=verifying_tls_context(), limits=limits)
 
     return httpx.AsyncClient(
         # http:// only: every https:// URL, a redirect's too, is routed to the mount.
@@ -83,6 +83,12 @@ class _MadeOnFirstRequest(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._made is not None:
             await self._made.aclose()
+
+
+def verifying_tls_context() -> ssl.SSLContext:
+    """The TLS context every verifying connection of spark-ops uses (HTTP, the tls and websocket kinds):
+    certifi's CAs, or the ones SSL_CERT_FILE / SSL_CERT_DIR name."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
 @functools.lru_cache(maxsize=4)
@@ -148,6 +154,23 @@ class Probe:
             # The same request under the same limits: one answer serves every check that asks for it.
             return await self.shared.fetch((asked, self.timeout_s), lambda: self._fetch_within(asked))
         return await self._fetch_within(asked)
+
+    async def connect(
+        self, open_once: Callable[[], Awaitable[T]], retryable: Callable[[BaseException], bool]
+    ) -> T:
+        """``open_once()`` with the run's retries, for a kind that reaches its target other than by HTTP
+        (a TLS handshake, a WebSocket): only a failure ``retryable`` says came before the peer answered is
+        retried, with the same backoff as ``fetch``."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await open_once()
+            except Exception as exc:
+                if attempt == self.max_attempts or not retryable(exc):
+                    raise
+            self.retries += 1
+            if self.backoff:
+                await asyncio.sleep(min(RETRY_MAX_WAIT_S, RETRY_FIRST_WAIT_S * 2 ** (attempt - 1)))
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     async def _fetch_within(self, asked: _Asked) -> Fetched:
         if asked.timeout_s is None:
@@ -354,13 +377,22 @@ def _transport_reason(exc: httpx.TransportError) -> str:
         if isinstance(cause, ssl.SSLError):
             return f"TLS failed: {one_line(cause)}"
         os_error = getattr(cause, "os_error", cause)
-        if isinstance(os_error, socket.gaierror):
-            return f"cannot resolve the host name ({os_error.strerror or os_error})"
-        if isinstance(os_error, OSError) and os_error.errno is not None:
-            return f"cannot connect: {os.strerror(os_error.errno).lower()}"
+        if isinstance(os_error, OSError) and (
+            os_error.errno is not None or isinstance(os_error, socket.gaierror)
+        ):
+            return os_error_reason(os_error)
         if cause.__cause__ is None and cause.__context__ is None:
             return one_line(cause)
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return one_line(exc)
+
+
+def os_error_reason(error: OSError) -> str:
+    """A failed connect in the OS's words: ``cannot connect: connection refused``, or the name lookup's."""
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host name ({error.strerror or error})"
+    if error.errno is not None:
+        return f"cannot connect: {os.strerror(error.errno).lower()}"
+    return f"cannot connect: {one_line(error)}"

@@ -73,7 +73,9 @@ NoEvidenceOpt = Annotated[bool, typer.Option("--no-evidence", help="Do not keep 
 FaultOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--fault", help="SERVICE=KIND[:ARG]: down, slow:MS, errors:FRACTION, stale:S, status:CODE, crashloop."
+        "--fault",
+        help="SERVICE=KIND[:ARG]: down, slow:MS, errors:FRACTION, stale:S, status:CODE, crashloop; "
+        "marketdata's tick feed: ws-silent, ws-close:CODE, ws-noupgrade.",
     ),
 ]
 DurationOpt = Annotated[

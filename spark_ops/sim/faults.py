@@ -19,7 +19,12 @@ KINDS = {
     "stale": "stale:SECONDS - the market-data feed stops; staleness starts at SECONDS (marketdata only)",
     "status": "status:CODE - every answer has this HTTP status",
     "crashloop": "the service is down and PM2 shows it errored with climbing restarts",
+    "ws-silent": "the tick feed (/ws/ticks) upgrades, then never sends a message (marketdata only)",
+    "ws-close": "ws-close:CODE - the tick feed upgrades, then closes with this close code (marketdata only)",
+    "ws-noupgrade": "the tick feed answers 200 and never upgrades to WebSocket (marketdata only)",
 }
+MARKETDATA_ONLY = ("stale", "ws-silent", "ws-close", "ws-noupgrade")
+NO_ARGUMENT = ("down", "crashloop", "ws-silent", "ws-noupgrade")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +91,9 @@ def parse_fault(text: str) -> Fault:
     if kind not in KINDS:
         raise ConfigError(f"unknown fault kind {kind!r} in {text!r} (known: {', '.join(KINDS)})")
     on_s, period_s = _cycle(cycle_text, text) if at else (None, None)
-    if kind in ("down", "crashloop"):
+    if kind in MARKETDATA_ONLY and service != "marketdata":
+        raise ConfigError(f"{kind} applies to marketdata only: {text!r}")
+    if kind in NO_ARGUMENT:
         if arg:
             raise ConfigError(f"fault {kind!r} takes no argument: {text!r}")
         return Fault(service, kind, None, on_s, period_s)
@@ -99,9 +106,11 @@ def parse_fault(text: str) -> Fault:
         "errors": 0 <= value <= 1,
         "stale": 0 <= value <= 10**9,
         "status": value.is_integer() and 100 <= value <= 599,
+        # RFC 6455 7.4: what a server may send (1005, 1006 and 1015 never go on the wire)
+        "ws-close": value.is_integer()
+        and (1000 <= value <= 1014 or 3000 <= value <= 4999)
+        and value not in (1004, 1005, 1006),
     }[kind]
     if not valid:
         raise ConfigError(f"fault value out of range: {KINDS[kind]}; got {text!r}")
-    if kind == "stale" and service != "marketdata":
-        raise ConfigError(f"stale applies to marketdata only: {text!r}")
     return Fault(service, kind, value, on_s, period_s)

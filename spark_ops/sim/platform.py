@@ -31,6 +31,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from spark_ops.sim import ticks
 from spark_ops.sim.faults import SERVICES, Fault, parse_fault
 from spark_ops.sim.services import (
     WINDOW_S,
@@ -80,6 +81,7 @@ class Platform:
         self._client: ClientSession | None = None
         self._initial_faults = faults
         self._switching = asyncio.Lock()  # one switch at a time: a port is bound once
+        self._feed_sockets: set[web.WebSocketResponse] = set()  # closed at stop: nobody waits on them
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.services[name].port}"
@@ -238,13 +240,22 @@ class Platform:
             app.router.add_get("/metrics", self._metrics(state))
         else:
             app.router.add_get("/healthz", self._service_health(state))
+        if name == "marketdata":
+            app.router.add_get(
+                ticks.PATH, ticks.tick_feed(state, self.feed, lambda: self.clock(), self._feed_sockets)
+            )
+            app.on_shutdown.append(self._close_feed_sockets)
         return app
+
+    async def _close_feed_sockets(self, app: web.Application) -> None:
+        for feed_socket in list(self._feed_sockets):
+            await feed_socket.close(code=1001, message=b"simulator stopping")
 
     async def _declare_series(self, state: ServiceState, app: web.Application) -> None:
         """Every route's series exist from the start, so a scrape's size does not jump as paths are hit."""
         for resource in app.router.resources():
             path = resource.canonical
-            if path != ADMIN_PATH:
+            if path not in (ADMIN_PATH, ticks.PATH):
                 state.duration.labels(state.name, path)
                 state.requests.labels(state.name, "GET", path, "200")
 
@@ -270,6 +281,8 @@ class Platform:
                     response = await handler(request)
                 except web.HTTPException as exc:
                     response = exc
+            if request.path == ticks.PATH:  # a subscription, not a request: its lifetime is no latency
+                return response
             elapsed = time.perf_counter() - started
             path = (
                 request.match_info.route.resource.canonical if request.match_info.route.resource else "other"

@@ -161,6 +161,9 @@ class MarketFeed:
         for venue in VENUES:
             self.reconnects.labels(venue).inc(0)
         self._random = random.Random(7)
+        self.seq = 0
+        # Each WebSocket subscriber's queue of ticks (sim/ticks.py); a slow one loses ticks, never memory.
+        self.listeners: set[asyncio.Queue[dict[str, object]]] = set()
         for symbol in SYMBOLS:  # every series exists from the start, so the exposition's size is steady
             for venue in VENUES:
                 self.ticks.labels(symbol, venue).inc(0)
@@ -191,6 +194,20 @@ class MarketFeed:
                 self.ticks.labels(symbol, venue).inc()
                 self.price.labels(symbol, venue).set(round(self.prices[symbol], 4))
             self.last_tick_ts.set(self.last_tick)
+            self.publish()
+
+    def publish(self) -> None:
+        """Hand the tick just made to every WebSocket subscriber (dropped for one whose queue is full)."""
+        self.seq += 1
+        tick: dict[str, object] = {
+            "type": "tick",
+            "seq": self.seq,
+            "ts": round(self.last_tick, 3),
+            "prices": {symbol: round(price, 4) for symbol, price in self.prices.items()},
+        }
+        for queue in self.listeners:
+            if not queue.full():
+                queue.put_nowait(tick)
 
 
 def executor_metrics(registry: CollectorRegistry, name: str) -> Callable[[], None]:

@@ -24,6 +24,10 @@ ORIGINS = (
     "tls-self-signed",  # https, a self-signed certificate
     "tls-expired",  # https, a certificate from a trusted CA that expired
     "tls-wrong-host",  # https, a trusted certificate for another host name
+    "tls-good",  # https, a trusted chain (root, intermediate, leaf) far from expiry: the tls control
+    "tls-expiring-leaf",  # https, a trusted leaf that expires in 3 days
+    "tls-expiring-intermediate",  # https, a fresh leaf under an intermediate that expires in 10 days
+    "tls-not-yet-valid",  # https, a trusted leaf valid only from tomorrow
     "plain-for-https",  # an https URL whose server answers plain http
     "unresolvable",  # a host name under the reserved .invalid TLD
     "refused",  # a loopback port nothing listens on
@@ -169,6 +173,13 @@ TEMPLATES: dict[str, dict[str, Any]] = {
         "max_p95_ms": 1000,
         "max_error_rate": 0,
         "min_samples": 5,
+    },
+    "tls": {"path": "/"},  # warn_days 30, fail_days 7
+    "websocket": {
+        "path": "/ws/ticks",
+        "min_messages": 3,
+        "max_gap_ms": 500,
+        "expect_json": [{"field": "type", "op": "==", "value": "tick"}],
     },
 }
 

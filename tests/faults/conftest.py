@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import tlscerts
 import trustme
 
 from faults._matrix import HTML, Serve
@@ -76,6 +77,25 @@ def _self_signed(folder: Path) -> ssl.SSLContext:
     return context
 
 
+def _dated_chains(folder: Path, ca_file: Path) -> dict[str, ssl.SSLContext]:
+    """The tls kind's origins: chains under a second trusted root (added to ``ca_file``) with the dates
+    trustme cannot set on an intermediate."""
+    root = tlscerts.certificate_authority("Spark Fault Root")
+    ca_file.write_bytes(ca_file.read_bytes() + root.pem)
+    fresh = tlscerts.certificate_authority("Spark Fault Intermediate", issuer=root)
+    short = tlscerts.certificate_authority("Spark Short Intermediate", issuer=root, days=(-300, 10))
+    chains = {
+        "tls-good": (tlscerts.leaf("127.0.0.1", fresh), fresh),
+        "tls-expiring-leaf": (tlscerts.leaf("127.0.0.1", fresh, days=(-80, 3)), fresh),
+        "tls-expiring-intermediate": (tlscerts.leaf("127.0.0.1", short), short),
+        "tls-not-yet-valid": (tlscerts.leaf("127.0.0.1", fresh, days=(1, 90)), fresh),
+    }
+    return {
+        origin: tlscerts.server_context(folder / origin, served, intermediate)
+        for origin, (served, intermediate) in chains.items()
+    }
+
+
 @dataclass
 class Origins:
     """Every hostile server of the session, and the CA file the client is told to trust."""
@@ -106,6 +126,7 @@ def origins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Origins]:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         leaf.configure_cert(context)
         contexts[origin] = context
+    contexts.update(_dated_chains(folder, ca_file))
     started: list[HostileServer] = []
 
     def start(server: HostileServer) -> HostileServer:

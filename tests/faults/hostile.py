@@ -306,3 +306,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "not-http": _not_http,
     "huge-header": _huge_header,
 }
+
+# The WebSocket behaviours live in their own module; the hostile server runs them like any other.
+from faults.hostile_ws import WS_BEHAVIOURS  # noqa: E402
+
+BEHAVIOURS.update(WS_BEHAVIOURS)

@@ -11,7 +11,7 @@ import pytest
 from conftest import write_suite
 
 from faults import render_readme
-from faults._matrix import Fault, Serve, check_for, deadline_s
+from faults._matrix import TEMPLATES, Fault, Serve, check_for, deadline_s
 from faults.conftest import UNRESOLVABLE, Origins, free_port_on
 from faults.hostile import BEHAVIOURS, HostileServer
 
@@ -161,4 +161,4 @@ def test_every_row_is_a_slug_with_a_known_behaviour_and_group() -> None:
         assert SLUG.fullmatch(fault.id), fault.id
         assert fault.serve.behaviour in {*BEHAVIOURS, "plain-http"}, (fault.id, fault.serve.behaviour)
         assert fault.group in render_readme.GROUP_ORDER, (fault.id, fault.group)
-        assert set(fault.expect) <= set(HEALTHY_KINDS), (fault.id, fault.expect)
+        assert set(fault.expect) <= set(TEMPLATES), (fault.id, fault.expect)

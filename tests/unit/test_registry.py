@@ -16,12 +16,16 @@ from spark_ops import registry
 from spark_ops.checks.http import HttpCheck
 from spark_ops.checks.metrics import MetricsCheck
 from spark_ops.checks.slo import SloCheck
+from spark_ops.checks.tls import TlsCheck
+from spark_ops.checks.websocket import WebSocketCheck
 from spark_ops.errors import ConfigError
 
 BUILT_INS = {
     "http": ("spark_ops.checks.http:HttpCheck", HttpCheck),
     "slo": ("spark_ops.checks.slo:SloCheck", SloCheck),
     "metrics": ("spark_ops.checks.metrics:MetricsCheck", MetricsCheck),
+    "tls": ("spark_ops.checks.tls:TlsCheck", TlsCheck),
+    "websocket": ("spark_ops.checks.websocket:WebSocketCheck", WebSocketCheck),
 }
 
 ALWAYS_PLUGIN = '''
