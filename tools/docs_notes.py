@@ -68,12 +68,18 @@ KEY_NOTES: dict[str, str] = {
         "Analysis over a window: every check measured every `interval_s`, each verdict from its "
         "measurements. A suite's `[analysis]` wins over the profile's, the command line over both."
     ),
-    "profile.analysis.duration_s": "Analyse over a window this long (`--duration`); without it or `count`, one shot.",
+    "profile.analysis.duration_s": (
+        "Analyse over a window this long (`--duration`); without it or `count`, one shot."
+    ),
     "profile.analysis.count": "Or: this many measurements.",
     "profile.analysis.interval_s": "Time between two measurements (`--interval`).",
     "profile.analysis.failure_limit": "A check FAILs when more of its measurements than this failed.",
-    "profile.analysis.consecutive_error_limit": "A check is ERROR after this many measurements in a row could not judge.",
-    "profile.analysis.inconclusive_limit": "A check is INCONCLUSIVE when more measurements than this had no data.",
+    "profile.analysis.consecutive_error_limit": (
+        "A check is ERROR after this many measurements in a row could not judge."
+    ),
+    "profile.analysis.inconclusive_limit": (
+        "A check is INCONCLUSIVE when more measurements than this had no data."
+    ),
     "profile.analysis.checks": 'Limits for one check by name: `[analysis.checks."healthz.slo.latencyP95"]`.',
     "profile.analysis.checks.failure_limit": "This check's `failure_limit`.",
     "profile.analysis.checks.consecutive_error_limit": "This check's `consecutive_error_limit`.",
@@ -85,7 +91,9 @@ KEY_NOTES: dict[str, str] = {
         "The suite's analysis window and limits: the same keys as a profile's `[analysis]`; they win over "
         "the profile's."
     ),
-    "suite.checks.name": "Unique in the suite: how reports, the monitor and `[analysis.checks]` name the check.",
+    "suite.checks.name": (
+        "Unique in the suite: how reports, the monitor and `[analysis.checks]` name the check."
+    ),
     "suite.checks.kind": "Which kind judges it: a built-in (below) or an installed plug-in's.",
     "suite.checks.severity": (
         "How much its failure weighs: any critical failing makes the risk CRITICAL, major HIGH, minor MEDIUM."
@@ -94,7 +102,7 @@ KEY_NOTES: dict[str, str] = {
     "suite.checks.retries": "This check's retries (default: the profile's `defaults.retries`).",
     "suite.checks.description": "What the check is for, for people reading the suite.",
     # -- keys several kinds share
-    "key.service": 'A service of the profile: the request goes to its URL plus `path` (or use `url`).',
+    "key.service": "A service of the profile: the request goes to its URL plus `path` (or use `url`).",
     "key.path": "Path on the service.",
     "key.url": "An absolute URL instead of `service` + `path`; its headers and password are secrets too.",
     "key.min": THRESHOLD,
@@ -111,7 +119,9 @@ KEY_NOTES: dict[str, str] = {
     "key.min_samples": "Fewer samples than this is INCONCLUSIVE, never PASS.",
     # -- http
     "kind.http.body": "Request body (secret-named fields of a JSON or form body are redacted in reports).",
-    "kind.http.expect_status": 'Statuses that pass: codes (`200`), classes (`"2xx"`) or ranges (`"200-299"`).',
+    "kind.http.expect_status": (
+        'Statuses that pass: codes (`200`), classes (`"2xx"`) or ranges (`"200-299"`).'
+    ),
     "kind.http.max_latency_ms": "FAIL when the answer took longer, in ms (a number or a profile key).",
     "kind.http.body_contains": "Strings the body must contain.",
     "kind.http.expect_json": (
@@ -143,23 +153,33 @@ KEY_NOTES: dict[str, str] = {
     "kind.latency.count": "Requests to send (default: `duration_s` x `rate_rps`).",
     "kind.latency.duration_s": "How long to send (default 2 s when neither `count` nor this is set).",
     "kind.latency.max_p50_ms": "FAIL when the p50 latency is above this, in ms.",
-    "kind.latency.max_p95_ms": "FAIL when the p95 latency is above this, in ms (default: `slo.latency_p95_ms`).",
+    "kind.latency.max_p95_ms": (
+        "FAIL when the p95 latency is above this, in ms (default: `slo.latency_p95_ms`)."
+    ),
     "kind.latency.max_p99_ms": "FAIL when the p99 latency is above this, in ms.",
-    "kind.latency.max_error_rate": "FAIL when the share of failed requests is above this (default: `slo.error_rate`).",
+    "kind.latency.max_error_rate": (
+        "FAIL when the share of failed requests is above this (default: `slo.error_rate`)."
+    ),
     "kind.latency.min_samples": "Fewer successful samples than this is INCONCLUSIVE, never PASS.",
     "kind.latency.expect_status": "Statuses that count as success.",
     "kind.latency.request_timeout_s": "Deadline of one request (default: the check's).",
-    "kind.latency.max_in_flight": "Requests outstanding at once; a slot beyond it is missed, counted as an error.",
+    "kind.latency.max_in_flight": (
+        "Requests outstanding at once; a slot beyond it is missed, counted as an error."
+    ),
     # -- promql
     "kind.promql.aggregate": "`each`: every series within bounds; `any`: at least one.",
     "kind.promql.on_no_data": "An empty answer is INCONCLUSIVE, or FAIL.",
     "kind.promql.result_type": "`vector` or `scalar`: an answer of another type is ERROR; `any` takes both.",
     # -- compare
-    "kind.compare.query": "A PromQL template: `{role}` becomes the canary's label value, then the baseline's.",
+    "kind.compare.query": (
+        "A PromQL template: `{role}` becomes the canary's label value, then the baseline's."
+    ),
     "kind.compare.canary": "The label value `{role}` becomes for the canary.",
     "kind.compare.baseline": "The label value `{role}` becomes for the baseline.",
     "kind.compare.direction": "Which change is bad: an `increase`, a `decrease`, or `either`.",
-    "kind.compare.max_effect": "FAIL when the bad change of the medians is beyond this (0.2 is 20 %) and significant.",
+    "kind.compare.max_effect": (
+        "FAIL when the bad change of the medians is beyond this (0.2 is 20 %) and significant."
+    ),
     "kind.compare.marginal_effect": "WARN beyond this (default: half of `max_effect`).",
     "kind.compare.alpha": "Significance level (default: the profile's `[canary] alpha`).",
     "kind.compare.must_have_data": "No data on a side is FAIL; `false`: INCONCLUSIVE.",
