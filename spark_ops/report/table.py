@@ -222,7 +222,7 @@ def render_table(
 
 
 def clip_words(text: str, width: int) -> str:
-    """The first line of ``text`` cut to ``width`` cells at a space, with ``…`` when cut."""
+    """``text`` on one line, cut to ``width`` cells at a space, with ``…`` when cut."""
     line = " ".join(text.split())
     if cell_len(line) <= width:
         return line
