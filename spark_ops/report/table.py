@@ -192,14 +192,18 @@ def render_table(
     styles: Sequence[str | None],
     widths: Sequence[int],
     colour: bool,
+    width: int,
 ) -> list[str]:
     """The lines of the full, box-drawn table: ``rows`` of cells (already clean), ``widths`` the text cells
-    of each column, ``styles`` the style of each row's first cell."""
+    of each column, ``styles`` the style of each row's first cell; the title is centred above it, wrapped
+    at the terminal's ``width`` when longer."""
     paint = _Painter(colour)
     rules = ["━" * (w + 2) for w in widths]
     thin = ["─" * (w + 2) for w in widths]
     table_width = sum(widths) + 3 * len(widths) + 1
-    out = [paint(title.center(table_width).rstrip() if cell_len(title) < table_width else title, TITLE_STYLE)]
+    out = [
+        paint(line.center(table_width).rstrip(), TITLE_STYLE) for line in wrap(title, max(width, table_width))
+    ]
     out.append("┏" + "┳".join(rules) + "┓")
     head = [
         " " + paint(_pad(name, w), HEADER_STYLE) + " " for name, w in zip(FULL_COLUMNS, widths, strict=True)
@@ -258,7 +262,7 @@ def render_compact(
         versus = max(words[2], min(natural[2], width - fixed))
     widths = [natural[0], natural[1], versus]
     headers = COMPACT_COLUMNS if with_reason else COMPACT_COLUMNS[:3]
-    out = [paint(title, TITLE_STYLE)]
+    out = [paint(line, TITLE_STYLE) for line in wrap(title, width)]
     head = GAP.join(_pad(name, w) for name, w in zip(headers, [*widths, reason_width], strict=False))
     out.append(paint(head.rstrip(), HEADER_STYLE))
     rule = "─" * min(
@@ -362,7 +366,7 @@ def render(run: RunResult, *, colour: bool | None = None, width: int | None = No
     # Each column has one space of padding either side and the box has len + 1 rules.
     widths = fit_widths(natural, minimum, width - 3 * len(FULL_COLUMNS) - 1)
     if widths is not None:
-        body = render_table(title, rows, styles, widths, colour)
+        body = render_table(title, rows, styles, widths, colour, width)
     else:
         compact = [compact_row(r) for r in run.results]
         body = [

@@ -5,8 +5,6 @@ pseudo-terminal) colour is on, and NO_COLOR or --no-color turn it off."""
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +67,9 @@ def test_canary_at_80_columns_fits_and_breaks_no_word(tmp_path, faults):
 
 def in_a_terminal(*args: str, cwd: Path, **env: str) -> str:
     """What ``spark ARGS`` prints on a pseudo-terminal 100 columns wide (stdout and stderr)."""
+    import pty  # POSIX only
+    import select
+
     primary, secondary = pty.openpty()
     environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR", "GITHUB_ACTIONS")}
     process = subprocess.Popen(
@@ -99,6 +100,7 @@ def in_a_terminal(*args: str, cwd: Path, **env: str) -> str:
     return output.decode("utf-8", "replace")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX only")
 @pytest.mark.parametrize(
     ("extra", "env", "coloured"),
     [([], {}, True), ([], {"NO_COLOR": "1"}, False), (["--no-color"], {}, False)],

@@ -197,3 +197,16 @@ def test_readings_read_as_a_person_writes_them():
 def test_fit_widths(natural, minimum, room, widths):
     """Columns give way widest first, never below their minimum (a word); None when they cannot fit."""
     assert table.fit_widths(natural, minimum, room) == widths
+
+
+@pytest.mark.parametrize("width", [60, 120, 200])
+def test_a_long_title_wraps_at_words(width):
+    """A profile given as a long path makes a long title: it wraps at spaces within the line too."""
+    run = dataclasses.replace(
+        run_of(result("ui.up", "GET / -> 200 in 4 ms", status=Status.PASS)),
+        profile="/srv/deploy/environments/production-eu-west-1/spark-ops/profiles/canary-gate.toml",
+    )
+    text = table.render(run, colour=False, width=width)
+    assert widest(text) <= width
+    # A word longer than the whole line is the one that has to be cut; otherwise it stays whole.
+    assert (run.profile in text.split()) is (len(run.profile) <= width)
