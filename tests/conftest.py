@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -520,13 +521,19 @@ _mismatched_results: list[str] = []
 
 def result_schema_errors(document: Any) -> list[str]:
     """Where ``document`` (as JSON text would read back) breaks the published result schema."""
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(json.loads(RESULT_SCHEMA_FILE.read_text(encoding="utf-8")))
+    validator = _result_validator(RESULT_SCHEMA_FILE.stat().st_mtime_ns)
     return [
         f"{'/'.join(map(str, error.absolute_path)) or '(document)'}: {error.message}"
         for error in validator.iter_errors(document)
     ]
+
+
+@functools.lru_cache(maxsize=1)
+def _result_validator(modified_ns: int) -> Any:
+    """The schema's validator, built once per version of the file (a test may edit a copy, not this)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(RESULT_SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,10 +15,12 @@ from conftest import (
     DATA,
     FROZEN_AT,
     PM2_DATA,
+    check_doc,
     check_result,
     exported_path,
     free_port,
     gate_run,
+    result_doc,
     result_schema_errors,
     write_run,
     write_suite,
@@ -136,6 +138,13 @@ def test_one_check_of_every_status_matches_the_schema():
     document = json.loads(result_json.render(run))
     assert {check["status"] for check in document["checks"]} == {status.value for status in Status}
     assert_valid(document)
+
+
+@pytest.mark.parametrize("level", ["LOW", "MEDIUM", "HIGH", "CRITICAL"])
+def test_the_documents_the_evidence_tests_write_match_the_schema(level):
+    """The result.json the evidence and report tests plant in run folders (conftest's result_doc)."""
+    checks = [check_doc("a.ok"), check_doc("b.bad", "FAIL", "critical", "refused"), check_doc("c", "SKIP")]
+    assert_valid(result_doc("canary", level, checks))
 
 
 @pytest.mark.parametrize("path", sorted((DATA / "results").glob("*.json")), ids=lambda path: path.name)
