@@ -223,15 +223,19 @@ def commands_page() -> str:
 
 
 def option_value(param: Any) -> tuple[str, str]:
-    """(what an option takes, its default) from its Python annotation."""
-    annotation = param.type_descriptor.annotation
-    repeatable = get_origin(annotation) is list
-    if repeatable:
+    """(what an option takes, its default) from its Python annotation (typer 0.29 keeps it), else from
+    the click type of an older typer."""
+    descriptor = getattr(param, "type_descriptor", None)
+    annotation = descriptor.annotation if descriptor is not None else _annotation_of_click_type(param)
+    repeatable = get_origin(annotation) is list or bool(getattr(param, "multiple", False))
+    if get_origin(annotation) is list:
         (annotation,) = get_args(annotation)
     if getattr(param, "is_flag", False) or annotation is bool:
         return "flag", "on" if param.default is True else ""
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         value = " \\| ".join(member.value for member in annotation)
+    elif isinstance(annotation, tuple):  # a click Choice's choices
+        value = " \\| ".join(map(str, annotation))
     else:
         value = {str: "TEXT", int: "INTEGER", float: "NUMBER", Path: "PATH"}.get(annotation, "TEXT")
     default = param.default
@@ -239,6 +243,15 @@ def option_value(param: Any) -> tuple[str, str]:
         default = default.value
     shown = "**required**" if param.required else "" if default in (None, [], ()) else f"`{default}`"
     return value + (" (repeatable)" if repeatable else ""), shown
+
+
+def _annotation_of_click_type(param: Any) -> Any:
+    """A click parameter type as the Python type it converts to (a Choice: its choices)."""
+    kind = getattr(param, "type", None)
+    choices = getattr(kind, "choices", None)
+    if choices:
+        return tuple(getattr(choice, "value", choice) for choice in choices)
+    return {"integer": int, "float": float, "path": Path, "boolean": bool}.get(getattr(kind, "name", ""), str)
 
 
 def exit_codes_page() -> str:
