@@ -20,8 +20,8 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "spark_ops", "tests", "bench", "examples", "noxfile.py")
-    session.run("ruff", "format", "--check", "spark_ops", "tests", "bench", "examples", "noxfile.py")
+    session.run("ruff", "check", "spark_ops", "tests", "bench", "examples", "tools", "noxfile.py")
+    session.run("ruff", "format", "--check", "spark_ops", "tests", "bench", "examples", "tools", "noxfile.py")
 
 
 @nox.session(python=PYTHON)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -523,3 +524,55 @@ def openssl3() -> str:
     if not version.stdout.startswith("OpenSSL 3"):
         missing_tool(f"OpenSSL 3 is missing ({binary} is {version.stdout.strip() or 'unknown'})")
     return binary
+
+
+# --- issue 16: every result document a test makes matches docs/schemas/result.schema.json ---------------
+# Wraps spark_ops.result_json.encode for the whole session (the JSON report, --report-json, the evidence's
+# result.json and the export's run summaries all go through it); a test that made a document the published
+# schema refuses fails at its teardown, naming the document's errors.
+RESULT_SCHEMA_FILE = ROOT / "docs" / "schemas" / "result.schema.json"
+_mismatched_results: list[str] = []
+
+
+def result_schema_errors(document: Any) -> list[str]:
+    """Where ``document`` (as JSON text would read back) breaks the published result schema."""
+    validator = _result_validator(RESULT_SCHEMA_FILE.stat().st_mtime_ns)
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '(document)'}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def _result_validator(modified_ns: int) -> Any:
+    """The schema's validator, built once per version of the file (a test may edit a copy, not this)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(RESULT_SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _result_documents_are_checked_against_their_schema() -> Iterator[None]:
+    from spark_ops import result_json
+
+    encode = result_json.encode
+
+    def checked(run: RunResult) -> dict[str, Any]:
+        document = encode(run)
+        errors = result_schema_errors(json.loads(json.dumps(document)))
+        if errors:
+            _mismatched_results.append(f"{run.command} ({run.suite}): " + "; ".join(errors[:5]))
+        return document
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(result_json, "encode", checked)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_result_document_broke_its_schema() -> Iterator[None]:
+    yield
+    mismatched = list(_mismatched_results)
+    _mismatched_results.clear()
+    if mismatched:
+        pytest.fail("result documents that break docs/schemas/result.schema.json: " + " | ".join(mismatched))

@@ -38,8 +38,8 @@ _DATE_CODES = frozenset({9, 10})
 
 
 class TlsOptions(TargetOptions, frozen=True, kw_only=True):
-    warn_days: Threshold = 30
-    fail_days: Threshold = 7
+    warn_days: Threshold = 30  # WARN when a certificate of the chain expires within this many days
+    fail_days: Threshold = 7  # FAIL when one expires within this many days (or is expired, untrusted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,12 +40,12 @@ _SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
 class WebSocketOptions(TargetOptions, frozen=True, kw_only=True):
-    headers: dict[str, str] = {}
-    send: str | None = None
-    min_messages: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1
-    max_gap_ms: Threshold | None = None
-    expect_json: list[JsonAssertion] = []
-    max_message_bytes: Annotated[int, msgspec.Meta(ge=1)] = DEFAULT_MAX_MESSAGE_BYTES
+    headers: dict[str, str] = {}  # sent with the upgrade request (secrets: never shown)
+    send: str | None = None  # one text message sent once connected: a subscribe request
+    min_messages: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1  # fewer within the deadline FAILs
+    max_gap_ms: Threshold | None = None  # largest silence between messages (the feed's staleness)
+    expect_json: list[JsonAssertion] = []  # assertions every message must hold, as the http kind's
+    max_message_bytes: Annotated[int, msgspec.Meta(ge=1)] = DEFAULT_MAX_MESSAGE_BYTES  # longer FAILs, unread
 
 
 class WebSocketCheck(CheckBase):

@@ -70,6 +70,9 @@ EvidenceDirOpt = Annotated[
     ),
 ]
 NoEvidenceOpt = Annotated[bool, typer.Option("--no-evidence", help="Do not keep this run.")]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="No colour in the table (also: the NO_COLOR environment variable).")
+]
 FaultOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -23,6 +23,7 @@ from spark_ops.cli._options import (
     FormatOpt,
     IntervalOpt,
     Mode,
+    NoColorOpt,
     NoEvidenceOpt,
     OutputFormat,
     ProfileOpt,
@@ -54,6 +55,7 @@ def run_suite_command(
     report_junit: Path | None,
     evidence_dir: Path | None,
     no_evidence: bool,
+    no_color: bool = False,
     duration: str | None = None,
     interval: str | None = None,
     confirm: Callable[[PreparedRun], None] | None = None,
@@ -80,7 +82,7 @@ def run_suite_command(
         if confirm is not None:
             confirm(prepared)
         run = _execute(prepared, command, enforce)
-        sys.stdout.write(renderer(output.value)(run))
+        sys.stdout.write(renderer(output.value, colour=False if no_color else None)(run))
         if report_json is not None:
             write_file(report_json, renderer("json")(run), "--report-json")
         if report_junit is not None:
@@ -159,6 +161,7 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
         report_junit: ReportJunitOpt = None,
         evidence_dir: EvidenceDirOpt = None,
         no_evidence: NoEvidenceOpt = False,
+        no_color: NoColorOpt = False,
         duration: DurationOpt = None,
         interval: IntervalOpt = None,
         sign_key: SignKeyOpt = None,
@@ -176,6 +179,7 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
             report_junit=report_junit,
             evidence_dir=evidence_dir,
             no_evidence=no_evidence,
+            no_color=no_color,
             duration=duration,
             interval=interval,
             sign_key=sign_key,
@@ -213,6 +217,7 @@ def canary(
     report_junit: ReportJunitOpt = None,
     evidence_dir: EvidenceDirOpt = None,
     no_evidence: NoEvidenceOpt = False,
+    no_color: NoColorOpt = False,
     duration: DurationOpt = None,
     interval: IntervalOpt = None,
     sign_key: SignKeyOpt = None,
@@ -249,6 +254,7 @@ def canary(
                 report_junit=report_junit,
                 evidence_dir=evidence_dir,
                 no_evidence=no_evidence,
+                no_color=no_color,
                 duration=duration,
                 interval=interval,
                 confirm=None if mode is Mode.mock or auto_ok else _confirm_load,

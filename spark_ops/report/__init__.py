@@ -9,8 +9,9 @@ from spark_ops.model import RunResult
 FORMATS = ("table", "json", "junit", "markdown")
 
 
-def renderer(format_name: str) -> Callable[[RunResult], str]:
-    """The render function for ``format_name`` (imported only when asked for)."""
+def renderer(format_name: str, *, colour: bool | None = None) -> Callable[[RunResult], str]:
+    """The render function for ``format_name`` (imported only when asked for); ``colour=False`` turns the
+    terminal table's colour off (``--no-color``; the other formats have none)."""
     if format_name == "json":
         from spark_ops.report.json import render
     elif format_name == "junit":
@@ -18,7 +19,9 @@ def renderer(format_name: str) -> Callable[[RunResult], str]:
     elif format_name == "markdown":
         from spark_ops.report.markdown import render
     elif format_name == "table":
-        from spark_ops.report.table import render
+        from spark_ops.report import table
+
+        return lambda run: table.render(run, colour=colour)
     else:
         raise ValueError(f"unknown format {format_name!r}")
     return render
