@@ -61,6 +61,8 @@ class RiskLevel(StrEnum):
 
 
 Readings = Mapping[str, float]  # named numbers a judgement read: {"p95_ms": 14.2, "error_rate": 0.0}
+# A distribution a judgement measured, as contiguous bins (low, high, count): a latency probe's histogram.
+Bins = tuple[tuple[float, float, int], ...]
 
 
 def finite_readings(values: Any) -> dict[str, float]:
@@ -87,6 +89,8 @@ class Judgement:
     observed: Any = None
     threshold: Any = None
     readings: Readings = field(default_factory=dict)
+    # Named distributions (``latency_ms``), for the charts of the HTML report.
+    histograms: Mapping[str, Bins] = field(default_factory=dict)
     # Raw bodies the judgement was made on (e.g. "metrics/executor-1.prom"), kept for the evidence.
     artifacts: Mapping[str, bytes] = field(default_factory=dict)
 
@@ -142,6 +146,10 @@ class CheckResult:
     @property
     def readings(self) -> Readings:
         return self.judgement.readings
+
+    @property
+    def histograms(self) -> Mapping[str, Bins]:
+        return self.judgement.histograms
 
     @property
     def artifacts(self) -> Mapping[str, bytes]:

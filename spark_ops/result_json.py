@@ -3,19 +3,22 @@
 Every reader (reports, the run store, the daily report, the export, the monitor) goes through these, so
 nothing reads a stored result with guesses. v1 grows only by keys an older reader ignores: per check
 ``readings`` and ``measurements`` (``{"at", "status", "readings"}``, one per interval of an analysis
-window, one for a single shot), per run ``fail_on``/``enforce`` and ``window`` (null for a single shot);
+window, one for a single shot), ``histograms`` (``{"latency_ms": [[low, high, count], ...]}``, only on a
+check that measured one), per run ``fail_on``/``enforce`` and ``window`` (null for a single shot);
 a document without them still decodes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import msgspec
 
 from spark_ops.errors import SparkOpsError
 from spark_ops.model import (
+    Bins,
     CheckResult,
     Judgement,
     Measurement,
@@ -60,6 +63,7 @@ class _Check(msgspec.Struct, frozen=True):
     retries: int = 0
     readings: dict[str, float] = {}
     measurements: list[_Measurement] = []
+    histograms: dict[str, list[tuple[float, float, int]]] = {}
 
 
 class _Risk(msgspec.Struct, frozen=True):
@@ -123,7 +127,7 @@ def encode(run: RunResult) -> dict[str, Any]:
 
 
 def encode_check(result: CheckResult) -> dict[str, Any]:
-    return {
+    document = {
         "name": result.name,
         "kind": result.kind,
         "status": result.status.value,
@@ -138,6 +142,10 @@ def encode_check(result: CheckResult) -> dict[str, Any]:
             {"at": m.at, "status": m.status.value, "readings": dict(m.readings)} for m in result.measurements
         ],
     }
+    histograms = {name: [list(b) for b in bins] for name, bins in result.histograms.items() if bins}
+    if histograms:  # left out when there is none, so most checks' documents stay as they were
+        document["histograms"] = histograms
+    return document
 
 
 def render(run: RunResult) -> str:
@@ -187,6 +195,7 @@ def _decode_check(index: int, check: _Check) -> CheckResult:
         observed=check.observed,
         threshold=check.threshold,
         readings=finite_readings(check.readings),
+        histograms={name: _finite_bins(bins) for name, bins in check.histograms.items()},
     )
     return CheckResult(
         spec=spec,
@@ -194,6 +203,15 @@ def _decode_check(index: int, check: _Check) -> CheckResult:
         duration_ms=check.duration_ms,
         retries=check.retries,
         measurements=measurements,
+    )
+
+
+def _finite_bins(bins: list[tuple[float, float, int]]) -> Bins:
+    """A stored histogram's bins, without any a chart cannot place (bounds not finite, a negative count)."""
+    return tuple(
+        (low, high, count)
+        for low, high, count in bins
+        if math.isfinite(low) and math.isfinite(high) and count >= 0
     )
 
 
