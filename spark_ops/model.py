@@ -75,6 +75,25 @@ def finite_readings(values: Any) -> dict[str, float]:
     }
 
 
+def finite_histograms(values: Any) -> dict[str, Bins]:
+    """The well-formed bins of each named histogram in ``values``: (low, high, count) with finite bounds
+    and a whole, non-negative count; anything else (a plug-in's NaN, a torn document) is left out."""
+    if not isinstance(values, Mapping):
+        return {}
+    histograms: dict[str, Bins] = {}
+    for name, bins in values.items():
+        kept = []
+        for entry in bins if isinstance(bins, Sequence) and not isinstance(bins, str) else ():
+            if not isinstance(entry, Sequence) or isinstance(entry, str) or len(entry) != 3:
+                continue
+            low, high, count = finite_number(entry[0]), finite_number(entry[1]), entry[2]
+            if low is not None and high is not None and type(count) is int and count >= 0:
+                kept.append((low, high, count))
+        if kept:
+            histograms[str(name)] = tuple(kept)
+    return histograms
+
+
 @dataclass(frozen=True, slots=True)
 class Judgement:
     """What a check kind returns: the status and why, with what it saw against what it wanted.

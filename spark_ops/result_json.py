@@ -11,14 +11,12 @@ a document without them still decodes.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import msgspec
 
 from spark_ops.errors import SparkOpsError
 from spark_ops.model import (
-    Bins,
     CheckResult,
     Judgement,
     Measurement,
@@ -28,6 +26,7 @@ from spark_ops.model import (
     Severity,
     Status,
     Window,
+    finite_histograms,
     finite_readings,
 )
 
@@ -63,7 +62,7 @@ class _Check(msgspec.Struct, frozen=True):
     retries: int = 0
     readings: dict[str, float] = {}
     measurements: list[_Measurement] = []
-    histograms: dict[str, list[tuple[float, float, int]]] = {}
+    histograms: dict[str, Any] = {}  # checked by finite_histograms
 
 
 class _Risk(msgspec.Struct, frozen=True):
@@ -195,7 +194,7 @@ def _decode_check(index: int, check: _Check) -> CheckResult:
         observed=check.observed,
         threshold=check.threshold,
         readings=finite_readings(check.readings),
-        histograms={name: _finite_bins(bins) for name, bins in check.histograms.items()},
+        histograms=finite_histograms(check.histograms),
     )
     return CheckResult(
         spec=spec,
@@ -203,15 +202,6 @@ def _decode_check(index: int, check: _Check) -> CheckResult:
         duration_ms=check.duration_ms,
         retries=check.retries,
         measurements=measurements,
-    )
-
-
-def _finite_bins(bins: list[tuple[float, float, int]]) -> Bins:
-    """A stored histogram's bins, without any a chart cannot place (bounds not finite, a negative count)."""
-    return tuple(
-        (low, high, count)
-        for low, high, count in bins
-        if math.isfinite(low) and math.isfinite(high) and count >= 0
     )
 
 

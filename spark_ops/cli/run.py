@@ -26,6 +26,7 @@ from spark_ops.cli._options import (
     NoEvidenceOpt,
     OutputFormat,
     ProfileOpt,
+    ReportHtmlOpt,
     ReportJsonOpt,
     ReportJunitOpt,
     SetOpt,
@@ -54,6 +55,7 @@ def run_suite_command(
     duration: str | None = None,
     interval: str | None = None,
     confirm: Callable[[PreparedRun], None] | None = None,
+    report_html: Path | None = None,
 ) -> NoReturn:
     """Shared body of gate, smoke and canary: prepare, (confirm,) run with progress, report, keep, exit."""
     from spark_ops import pipeline
@@ -78,6 +80,8 @@ def run_suite_command(
             write_file(report_json, renderer("json")(run), "--report-json")
         if report_junit is not None:
             write_file(report_junit, renderer("junit")(run), "--report-junit")
+        if report_html is not None:
+            write_file(report_html, renderer("html")(run), "--report-html")
         if os.environ.get("GITHUB_ACTIONS") == "true":
             from spark_ops.report import github
 
@@ -136,6 +140,7 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
         output: FormatOpt = OutputFormat.table,
         report_json: ReportJsonOpt = None,
         report_junit: ReportJunitOpt = None,
+        report_html: ReportHtmlOpt = None,
         evidence_dir: EvidenceDirOpt = None,
         no_evidence: NoEvidenceOpt = False,
         duration: DurationOpt = None,
@@ -155,6 +160,7 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
             no_evidence=no_evidence,
             duration=duration,
             interval=interval,
+            report_html=report_html,
         )
 
     run.__doc__ = summary
@@ -186,6 +192,7 @@ def canary(
     output: FormatOpt = OutputFormat.table,
     report_json: ReportJsonOpt = None,
     report_junit: ReportJunitOpt = None,
+    report_html: ReportHtmlOpt = None,
     evidence_dir: EvidenceDirOpt = None,
     no_evidence: NoEvidenceOpt = False,
     duration: DurationOpt = None,
@@ -225,6 +232,7 @@ def canary(
                 duration=duration,
                 interval=interval,
                 confirm=None if mode is Mode.mock or auto_ok else _confirm_load,
+                report_html=report_html,
             )
 
 

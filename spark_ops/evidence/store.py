@@ -47,7 +47,8 @@ def new_staging(parent: Path) -> Path:
 
 
 def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any] | None = None) -> Path:
-    """Write ``run`` (result.json, run.log, the raw bodies it judged, the profile used) and return its folder.
+    """Write ``run`` (result.json, report.html, run.log, the raw bodies it judged, the profile used) and
+    return its folder.
 
     ``run`` is already redacted; ``profile_view`` is the resolved profile with secrets masked.
     """
@@ -57,6 +58,7 @@ def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any]
     stamp = clock.now().strftime(STAMP_FORMAT)
     try:
         write_durably(staging / "result.json", result_json.render(run).encode())
+        write_durably(staging / "report.html", _html_report(run))
         if profile_view is not None:
             write_durably(staging / "profile.json", (json.dumps(profile_view, indent=2) + "\n").encode())
         log = [f"{run.started_at} {run.command} profile={run.profile} suite={run.suite}"]
@@ -81,6 +83,13 @@ def store_run(run: RunResult, base_dir: Path, *, profile_view: Mapping[str, Any]
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _html_report(run: RunResult) -> bytes:
+    """The run's self-contained HTML report, kept beside result.json (and so carried by every export)."""
+    from spark_ops.report.html import render
+
+    return render(run).encode()
 
 
 def evidence_dir(option: Path | None) -> Path:

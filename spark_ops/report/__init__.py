@@ -19,6 +19,8 @@ def renderer(format_name: str) -> Callable[[RunResult], str]:
         from spark_ops.report.markdown import render
     elif format_name == "table":
         from spark_ops.report.table import render
+    elif format_name == "html":
+        from spark_ops.report.html import render
     else:
         raise ValueError(f"unknown format {format_name!r}")
     return render
