@@ -43,6 +43,16 @@ class ListFormat(StrEnum):
     json = "json"
 
 
+class DiffFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class Against(StrEnum):
+    last_pass = "last-pass"
+
+
 ProfileOpt = Annotated[
     str, typer.Option("--profile", "-p", help="Profile name or TOML file.", envvar="SPARK_PROFILE")
 ]

@@ -25,7 +25,8 @@ def report(
     """The daily risk report from the kept runs: risk, canary N/M PASS, issues, recommendation, trend.
 
     --format html prints one self-contained page charting the window's runs. Kept as markdown and JSON
-    under <evidence>/reports/ (and so included in the next export). Exit 3 when the window holds no runs: no evidence is not a pass.
+    under <evidence>/reports/ (and so included in the next export). Exit 3 when the window holds no
+    runs: no evidence is not a pass.
     """
     from spark_ops import daily_report
     from spark_ops.evidence import evidence_dir as resolve_dir

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -39,7 +40,8 @@ _PERCENTILES = ("p50", "p95", "p99")
 
 
 def failing_first(results: Sequence[CheckResult]) -> list[CheckResult]:
-    """The results by status (ERROR, FAIL, INCONCLUSIVE, WARN, PASS, SKIP), then severity, then suite order."""
+    """The results by status (ERROR, FAIL, INCONCLUSIVE, WARN, PASS, SKIP), then severity, then suite
+    order."""
     indexed = list(enumerate(results))
     indexed.sort(
         key=lambda pair: (
@@ -151,8 +153,8 @@ def _histogram_charts(result: CheckResult, charts: list[dict[str, Any]]) -> list
         prefix = name.removesuffix("latency_ms")  # "" or "baseline_"
         readings = result.readings
         limits = result.threshold if isinstance(result.threshold, Mapping) else {}
-        percentiles = []
-        markers = []
+        percentiles: list[dict[str, Any]] = []
+        markers: list[dict[str, Any]] = []
         for percentile in _PERCENTILES:
             value = readings.get(f"{prefix}{percentile}_ms")
             limit = None if prefix else limits.get(f"max_{percentile}_ms")
@@ -212,12 +214,12 @@ def _reaching(bins: Bins, values_ms: Sequence[float], most: int = 40) -> Bins:
     if below and first_ratio > 1:
         steps = min(most, math.ceil(math.log(low / min(below)) / math.log(first_ratio)))
         edges = [low / first_ratio**step for step in range(steps, -1, -1)]
-        before = [(round(a, 3), round(b, 3), 0) for a, b in zip(edges, edges[1:], strict=False)]
+        before = [(round(a, 3), round(b, 3), 0) for a, b in itertools.pairwise(edges)]
     after: list[tuple[float, float, int]] = []
     if above and last_ratio > 1:
         steps = min(most, math.ceil(math.log(max(above) / high) / math.log(last_ratio)))
         edges = [high * last_ratio**step for step in range(steps + 1)]
-        after = [(round(a, 3), round(b, 3), 0) for a, b in zip(edges, edges[1:], strict=False)]
+        after = [(round(a, 3), round(b, 3), 0) for a, b in itertools.pairwise(edges)]
     return (*before, *bins, *after)
 
 
@@ -292,14 +294,19 @@ def _page(template: str, charts: list[dict[str, Any]], **context: Any) -> str:
     from spark_ops import __version__
 
     assets = _assets()
-    return _environment().get_template(template).render(
-        charts=charts,
-        version=__version__,
-        uplot_css=Markup(assets["uPlot.min.css"]),  # noqa: S704 - our own vendored files, not input
-        uplot_js=Markup(assets["uPlot.iife.min.js"]),  # noqa: S704
-        charts_js=Markup(assets["charts.js"]),  # noqa: S704
-        script_hashes=" ".join(_script_hash(assets[name]) for name in ("uPlot.iife.min.js", "charts.js")),
-        **context,
+    return (
+        _environment()
+        .get_template(template)
+        .render(
+            charts=charts,
+            version=__version__,
+            # Markup: our own vendored files, the only text on the page that is not escaped.
+            uplot_css=Markup(assets["uPlot.min.css"]),
+            uplot_js=Markup(assets["uPlot.iife.min.js"]),
+            charts_js=Markup(assets["charts.js"]),
+            script_hashes=" ".join(_script_hash(assets[name]) for name in ("uPlot.iife.min.js", "charts.js")),
+            **context,
+        )
     )
 
 

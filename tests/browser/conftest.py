@@ -1,5 +1,6 @@
 """Headless Debian Chromium for the HTML report tests: driven by Selenium through Debian's chromedriver,
-never a downloaded browser, with the network off. Skips without Chromium, fails under SPARK_REQUIRE_TOOLS=1."""
+never a downloaded browser, with the network off. Skips without Chromium; fails under
+SPARK_REQUIRE_TOOLS=1 (as .ci/run sets it)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def browser() -> Iterator[Any]:
             "Network.emulateNetworkConditions",
             {"offline": True, "latency": 0, "downloadThroughput": 0, "uploadThroughput": 0},
         )
-        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})
+        driver.execute_cdp_cmd(
+            "Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]}
+        )
         yield driver
     finally:
         driver.quit()

@@ -65,8 +65,17 @@ def test_failing_canary_report_in_chromium(browser, spark, tmp_path):
     the failing ones first, a drawn latency histogram; a screenshot is kept beside the test's output."""
     report = tmp_path / "canary.html"
     result = spark(
-        "canary", "--mode", "mock", "--auto-ok", "--fault", "web=slow:200", "--no-evidence",
-        "--format", "json", "--report-html", str(report),
+        "canary",
+        "--mode",
+        "mock",
+        "--auto-ok",
+        "--fault",
+        "web=slow:200",
+        "--no-evidence",
+        "--format",
+        "json",
+        "--report-html",
+        str(report),
     )
     assert result.exit_code == 1, result.stderr
     run = result_json.decode(result.stdout)
@@ -102,25 +111,45 @@ def window_run() -> Any:
     """A canary-like run over a 5-measurement window: a latency probe with a histogram and an SLO check."""
     times = [f"2026-11-21T12:00:{10 * i:02d}.000Z" for i in range(5)]
     latency = check_result(
-        "latency.web", "latency", Severity.MAJOR, Status.FAIL, "3 of 5 measurements failed",
-        observed={"samples": 50, "p95_ms": 210.0}, threshold={"max_p95_ms": 150.0},
+        "latency.web",
+        "latency",
+        Severity.MAJOR,
+        Status.FAIL,
+        "3 of 5 measurements failed",
+        observed={"samples": 50, "p95_ms": 210.0},
+        threshold={"max_p95_ms": 150.0},
         readings={"p50_ms": 205.0, "p95_ms": 210.0, "p99_ms": 214.0, "error_rate": 0.0},
         histograms={"latency_ms": ((201.4, 203.4, 2), (203.4, 205.5, 30), (205.5, 215.9, 18))},
     )
     slo = check_result(
-        "healthz.slo.staleness", "slo", Severity.MAJOR, Status.PASS, "all 5 measurements passed",
-        observed=1.2, threshold={"max": 30.0}, readings={"slo.staleness": 1.2},
+        "healthz.slo.staleness",
+        "slo",
+        Severity.MAJOR,
+        Status.PASS,
+        "all 5 measurements passed",
+        observed=1.2,
+        threshold={"max": 30.0},
+        readings={"slo.staleness": 1.2},
     )
     from dataclasses import replace
 
-    latency = replace(latency, measurements=tuple(
-        Measurement(at, Status.FAIL if i % 2 == 0 else Status.PASS,
-                    {"p50_ms": 100.0 + i, "p95_ms": 140.0 + 20 * i, "error_rate": 0.01 * i})
-        for i, at in enumerate(times)
-    ))
-    slo = replace(slo, measurements=tuple(
-        Measurement(at, Status.PASS, {"slo.staleness": 1.0 + i / 10}) for i, at in enumerate(times)
-    ))
+    latency = replace(
+        latency,
+        measurements=tuple(
+            Measurement(
+                at,
+                Status.FAIL if i % 2 == 0 else Status.PASS,
+                {"p50_ms": 100.0 + i, "p95_ms": 140.0 + 20 * i, "error_rate": 0.01 * i},
+            )
+            for i, at in enumerate(times)
+        ),
+    )
+    slo = replace(
+        slo,
+        measurements=tuple(
+            Measurement(at, Status.PASS, {"slo.staleness": 1.0 + i / 10}) for i, at in enumerate(times)
+        ),
+    )
     run = gate_run([slo, latency], score=50.0)
     return replace(run, command="canary", suite="canary", window=Window(5, 5, 10.0, "complete"))
 
@@ -169,8 +198,13 @@ def test_hostile_reason_never_runs(browser, tmp_path):
     """A reason (and an observed value, a check name) carrying <script> and an onerror attribute is shown
     as text: nothing runs, the table keeps one row per check, and the title stays ours."""
     hostile = check_result(
-        f"evil{HOSTILE}", "http", Severity.CRITICAL, Status.FAIL, HOSTILE,
-        observed=HOSTILE, threshold={"max": HOSTILE},
+        f"evil{HOSTILE}",
+        "http",
+        Severity.CRITICAL,
+        Status.FAIL,
+        HOSTILE,
+        observed=HOSTILE,
+        threshold={"max": HOSTILE},
     )
     fine = check_result("ui.up", "http", Severity.CRITICAL, Status.PASS, "GET / -> 200")
     report = tmp_path / "hostile.html"
@@ -178,7 +212,9 @@ def test_hostile_reason_never_runs(browser, tmp_path):
     entries = open_report(browser, report)
     assert browser.execute_script("return window.__pwned === undefined")
     assert "pwned" not in browser.title
-    assert browser.find_elements("css selector", "script") and not browser.find_elements("css selector", "img")
+    assert browser.find_elements("css selector", "script") and not browser.find_elements(
+        "css selector", "img"
+    )
     rows = browser.find_elements("css selector", "#checks tbody tr.check")
     assert len(rows) == 2
     assert HOSTILE in rows[0].find_element("css selector", "td.reason").text
@@ -191,8 +227,6 @@ def test_report_needs_no_network(browser, tmp_path):
     report = tmp_path / "offline.html"
     report.write_text(html.render(run), encoding="utf-8")
     open_report(browser, report)
-    resources = browser.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)"
-    )
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert resources == []
     assert json.loads(browser.execute_script("return document.getElementById('spark-charts').textContent"))
