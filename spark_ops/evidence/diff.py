@@ -6,8 +6,9 @@ must match its manifest's sha256, else it is refused like ``evidence verify`` re
 
 A regression is: a check that fails now and did not (a new failure, also a new check that fails), a
 status that got worse (PASS < SKIP, WARN < INCONCLUSIVE < FAIL, ERROR), a higher risk level, or a reading
-where bigger is worse (``RISING_IS_WORSE``: latencies, error rates and counts, restarts, staleness) that
-rose by more than ``max_rise`` (0.5: +50 %) of its value before; a rise from 0 is always past the bound.
+where bigger is worse (``RISING_IS_WORSE``: latency percentiles, error rates and counts, restarts,
+staleness) that rose by more than ``max_rise`` (0.5: +50 %) of its value before and by more than its
+noise floor (``NOISE_FLOORS``); a rise from 0 is always past the relative bound.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from spark_ops.model import CheckResult, RunResult, Status
 
 DEFAULT_MAX_RISE = 0.5  # a reading where bigger is worse may rise by 50 % before it counts as worse
 SHOWN_CHANGE = 0.10  # readings that moved less than 10 % are left out of the report (noise)
-RISING_IS_WORSE = re.compile(r"(_ms$|latency|error|restart|missed|late_slots|staleness)", re.IGNORECASE)
+# Percentiles, SLO latencies, errors, restarts, missed slots, staleness. Not one request's ``elapsed_ms``:
+# a single timing is one sample (shown when it moved, never a regression alone); the probe's p95 is not.
+RISING_IS_WORSE = re.compile(
+    r"((^|_)p\d+_ms$|latency|error|restart|missed|late_slots|staleness)", re.IGNORECASE
+)
 # A rise smaller than this is noise, whatever its percentage: loopback latencies jitter by milliseconds,
 # a feed's staleness (seconds) by a tick. Other readings (errors, restarts) count from the first one.
 NOISE_FLOORS = ((re.compile(r"_ms$|latencyP\d+$"), 5.0), (re.compile(r"staleness", re.IGNORECASE), 1.0))
@@ -47,6 +52,7 @@ class LoadedRun:
 
     label: str
     run: RunResult
+    stored_id: str | None = None  # its ID when it is a run folder of the store being compared against
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,22 +191,23 @@ def load_run(reference: str, base_dir: Path) -> LoadedRun:
     if path.suffix == ".zip" or (path.is_file() and zipfile.is_zipfile(path)):
         return _from_archive(path, member_run or None)
     if path.is_dir() or path.name == "result.json":
-        result_file = path / "result.json" if path.is_dir() else path
-        return _loaded(str(path), *read_result(result_file))
+        folder = path if path.is_dir() else path.parent
+        in_store = folder.resolve().parent == (base_dir / "runs").resolve()
+        return _loaded(str(path), *read_result(folder / "result.json"), folder.name if in_store else None)
     if RUN_ID.match(reference):
         stored = base_dir / "runs" / reference
         if stored.is_dir():
-            return _loaded(reference, *read_result(stored / "result.json"))
+            return _loaded(reference, *read_result(stored / "result.json"), reference)
     raise ConfigError(
         f"no run {reference!r}: not a run ID in {base_dir / 'runs'}, a run folder or an archive "
         "(`spark evidence list` shows them)"
     )
 
 
-def _loaded(label: str, run: RunResult | None, problem: str | None) -> LoadedRun:
+def _loaded(label: str, run: RunResult | None, problem: str | None, stored_id: str | None) -> LoadedRun:
     if run is None:
         raise ConfigError(f"{label}: {problem}")
-    return LoadedRun(label, run)
+    return LoadedRun(label, run, stored_id)
 
 
 def _from_archive(path: Path, run_id: str | None) -> LoadedRun:
@@ -238,17 +245,23 @@ def _from_archive(path: Path, run_id: str | None) -> LoadedRun:
 
 
 def last_pass(base_dir: Path, after: LoadedRun) -> LoadedRun | None:
-    """The latest kept run of ``after``'s command that started before it and passed its own verdict
-    (exit 0 as if enforced: below its ``fail_on``, nothing inconclusive); None when there is none."""
+    """The latest kept run of ``after``'s command before it that passed its own verdict (exit 0 as if
+    enforced: below its ``fail_on``, nothing inconclusive); None when there is none. "Before" is the
+    store's order for a kept run (two runs of one second are told apart), else the start time."""
     from spark_ops.risk import final_reduce
 
     newer = after.run
+    kept = list_runs(base_dir)
+    ids = [stored.id for stored in kept]
+    if after.stored_id in ids:
+        earlier = kept[: ids.index(after.stored_id)]
+    else:
+        earlier = [stored for stored in kept if stored.result and stored.result.started_at < newer.started_at]
     candidates = [
         stored
-        for stored in list_runs(base_dir)
+        for stored in earlier
         if stored.result is not None
         and stored.command == newer.command
-        and stored.result.started_at < newer.started_at
         and final_reduce(
             stored.result.results,
             stored.result.risk,
@@ -260,9 +273,9 @@ def last_pass(base_dir: Path, after: LoadedRun) -> LoadedRun | None:
     ]
     if not candidates:
         return None
-    latest = max(candidates, key=lambda stored: stored.result.started_at if stored.result else "")
+    latest = candidates[-1]  # the store lists runs oldest first
     assert latest.result is not None
-    return LoadedRun(latest.id, latest.result)
+    return LoadedRun(latest.id, latest.result, latest.id)
 
 
 # --- views -------------------------------------------------------------------------------------------
