@@ -300,11 +300,13 @@ def _page(template: str, charts: list[dict[str, Any]], **context: Any) -> str:
         .render(
             charts=charts,
             version=__version__,
-            # Markup: our own vendored files, the only text on the page that is not escaped.
+            # Markup: our own vendored files and their hashes, the only text on the page not escaped.
             uplot_css=Markup(assets["uPlot.min.css"]),
             uplot_js=Markup(assets["uPlot.iife.min.js"]),
             charts_js=Markup(assets["charts.js"]),
-            script_hashes=" ".join(_script_hash(assets[name]) for name in ("uPlot.iife.min.js", "charts.js")),
+            script_hashes=Markup(
+                " ".join(_script_hash(assets[n]) for n in ("uPlot.iife.min.js", "charts.js"))
+            ),
             **context,
         )
     )

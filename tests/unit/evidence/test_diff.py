@@ -172,7 +172,7 @@ def test_unknown_reference_is_a_usage_error(tmp_path, monkeypatch, reference, me
 def test_torn_result_is_refused(tmp_path):
     """A run folder whose result.json is not ours is a usage error, not a diff against nothing."""
     folder = write_run(tmp_path, T0, "gate", b'{"schema": "spark-ops/result/v1", "command"')
-    with pytest.raises(ConfigError, match="result.json"):
+    with pytest.raises(ConfigError, match=r"result\.json"):
         diff.load_run(folder.name, tmp_path)
 
 
@@ -204,7 +204,7 @@ def test_archive_with_one_run_and_with_several(tmp_path):
         tmp_path / "two.zip",
         {"20261120_120000_gate": result_doc("gate"), "20261120_120500_canary": result_doc("canary", "HIGH")},
     )
-    with pytest.raises(ConfigError, match="holds 2 runs .*#RUN_ID"):
+    with pytest.raises(ConfigError, match=r"holds 2 runs .*#RUN_ID"):
         diff.load_run(str(several), tmp_path)
     chosen = diff.load_run(f"{several}#20261120_120500_canary", tmp_path)
     assert chosen.run.risk.level.value == "HIGH"
