@@ -88,7 +88,7 @@ def render_daily(report: Mapping[str, Any]) -> str:
     timeline = list(report.get("timeline") or [])
     charts: list[dict[str, Any]] = []
     if timeline:
-        times = [_epoch_s(run["at"]) for run in timeline]
+        times = [_epoch_s(str(run["at"])) for run in timeline]
         commands = sorted({run["command"] for run in timeline})
         charts.append(
             {
@@ -240,8 +240,10 @@ def _position(bins: Bins, value_ms: float) -> float | None:
 def _window_chart(result: CheckResult, charts: list[dict[str, Any]]) -> dict[str, Any]:
     """A check's measurements over an analysis window: a status strip and a line chart per unit of its
     readings (milliseconds, rates, the rest), so p95 and a request count never share an axis."""
-    measurements = result.measurements
-    times = [_epoch_s(m.at) for m in measurements]
+    # A time that does not parse (a hand-edited document) has no place on a time axis: left out.
+    timed = [(moment, m) for m in result.measurements if (moment := _epoch_s(m.at)) is not None]
+    times = [moment for moment, _ in timed]
+    measurements = [m for _, m in timed]
     groups: dict[str, list[str]] = {}
     for name in dict.fromkeys(name for m in measurements for name in m.readings):
         groups.setdefault(_unit(name), []).append(name)
@@ -265,7 +267,7 @@ def _window_chart(result: CheckResult, charts: list[dict[str, Any]]) -> dict[str
     return {
         "check": result.name,
         "status": result.status.value,
-        "strip": [m.status.value for m in measurements],
+        "strip": [m.status.value for m in result.measurements],
         "chart_ids": chart_ids,
     }
 
@@ -280,9 +282,12 @@ def _unit(reading: str) -> str:
     return "value"
 
 
-def _epoch_s(moment: str) -> float:
+def _epoch_s(moment: str) -> float | None:
     """An ISO 8601 UTC time (``...Z``) as epoch seconds, the x axis uPlot's time scale reads."""
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+    try:
+        return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 # --- the page -------------------------------------------------------------------------------------

@@ -199,3 +199,18 @@ def test_daily_report_page():
     assert chart["series"][0]["values"] == [None, 70.0]
     assert page.count('<tr class="run">') == 2
     assert "<script>alert" not in page and "mean score 85 vs n/a" in page
+
+
+def test_a_measurement_time_that_does_not_parse_is_left_off_the_axis():
+    """A hand-edited time is not charted (no crash, no NaN on the axis), but its status stays in the strip."""
+    result = replace(
+        latency_result(histograms={}),
+        measurements=(
+            Measurement("2026-11-21T12:00:00.000Z", Status.PASS, {"p95_ms": 10.0}),
+            Measurement("yesterday", Status.FAIL, {"p95_ms": 99.0}),
+        ),
+    )
+    page = page_of(result, window=Window(2, 2, 10.0, "complete"))
+    (chart,) = chart_data(page)
+    assert chart["series"][0]["values"] == [10.0] and len(chart["x"]) == 1
+    assert page.count('<span class="status-FAIL"') == 1
