@@ -256,7 +256,7 @@ def _window_chart(result: CheckResult, charts: list[dict[str, Any]]) -> dict[str
                 "type": "lines",
                 "time": True,
                 "x": times,
-                "x_label": "measured at",
+                "x_label": "measured at (UTC)",
                 "y_label": unit,
                 "series": [
                     {"label": name, "values": [m.readings.get(name) for m in measurements]} for name in names

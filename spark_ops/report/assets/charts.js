@@ -25,7 +25,7 @@
         ctx.stroke();
         ctx.fillStyle = ctx.strokeStyle;
         ctx.font = 11 * devicePixelRatio + "px sans-serif";
-        ctx.fillText(m.label, x + 3 * devicePixelRatio, u.bbox.top + (12 + 12 * (i % 3)) * devicePixelRatio);
+        ctx.fillText(m.label, x + 3 * devicePixelRatio, u.bbox.top + (12 + 12 * (i % 4)) * devicePixelRatio);
         ctx.restore();
       });
     };
@@ -64,6 +64,8 @@
     return new uPlot({
       width: width(el),
       height: 200,
+      // Times are shown in UTC, as everywhere else in spark-ops, whatever the viewer's time zone.
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
       scales: scales,
       axes: [{ label: spec.x_label }, { label: spec.y_label }],
       series: series,
