@@ -137,7 +137,7 @@ class RunDiff:
 def diff_runs(before: LoadedRun, after: LoadedRun, *, max_rise: float = DEFAULT_MAX_RISE) -> RunDiff:
     """What changed from ``before`` to ``after``."""
     if not (max_rise >= 0 and math.isfinite(max_rise)):
-        raise ConfigError(f"--max-rise {max_rise}: give a percentage of 0 or more")
+        raise ConfigError(f"--max-rise {max_rise * 100:g}: give a percentage of 0 or more")
     old = {result.name: result for result in before.run.results}
     new = {result.name: result for result in after.run.results}
     changes = [

@@ -163,3 +163,10 @@ def test_diff_usage_errors_exit_2(spark, args, fragment):
     assert result.exit_code == 2, result.stdout
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_diff_negative_max_rise_exits_2(spark, two_gates):
+    """A negative --max-rise is a usage error naming the option and the percentage given."""
+    result = spark("evidence", "diff", *two_gates, "--max-rise", "-5")
+    assert result.exit_code == 2
+    assert "--max-rise -5: give a percentage of 0 or more" in result.stderr
