@@ -9,9 +9,12 @@ import hashlib
 import json
 import re
 from dataclasses import replace
+from html.parser import HTMLParser
 
 import pytest
 from conftest import check_result, gate_run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spark_ops import result_json
 from spark_ops.model import Measurement, Severity, Status, Window
@@ -214,3 +217,39 @@ def test_a_measurement_time_that_does_not_parse_is_left_off_the_axis():
     (chart,) = chart_data(page)
     assert chart["series"][0]["values"] == [10.0] and len(chart["x"]) == 1
     assert page.count('<span class="status-FAIL"') == 1
+
+
+class _Tags(HTMLParser):
+    """The start tags of a page, in order, with their attribute names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, tuple[str, ...]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, tuple(name for name, _ in attrs)))
+
+
+def tags_of(page: str) -> list[tuple[str, tuple[str, ...]]]:
+    parser = _Tags()
+    parser.feed(page)
+    return parser.tags
+
+
+# Markup's own characters (and words) often, and any text at all.
+MARKUP = st.text(alphabet=list("<>&\"'/=` ascriptonerimg-!\n\\"), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.one_of(MARKUP, st.text(max_size=60)))
+def test_no_text_from_a_target_adds_a_tag_or_an_attribute(text):
+    """Whatever a target puts in a reason, an observed value or a check name, the page has exactly the
+    tags and attributes of the same page with plain text there: nothing it sends becomes markup."""
+
+    def page(value: str) -> str:
+        result = check_result(
+            f"c.{value}", "http", Severity.MAJOR, Status.FAIL, value, observed=value, threshold={"max": value}
+        )
+        return page_of(result)
+
+    assert tags_of(page(text)) == tags_of(page("plain"))
