@@ -42,6 +42,7 @@ BENCHMARKS = (
     "evidence_export.py",
     "monitor_soak.py",
     "prove.py",
+    "html_report.py",
 )
 # The peers the benchmarks compare with, by command, and the Debian package that brings each one.
 PEERS = {"hey": "hey", "promtool": "prometheus", "zip": "zip", "curl": "curl"}
@@ -51,7 +52,7 @@ PEERS = {"hey": "hey", "promtool": "prometheus", "zip": "zip", "curl": "curl"}
 def bench(session: nox.Session) -> None:
     """Benchmarks (never timed asserts in the unit tests): ratios measured side by side in one run."""
     _install_peers(session)
-    session.install(".", "aiohttp")
+    session.install(".", "aiohttp", "selenium")
     quick = ["--quick"] if "--quick" in session.posargs else []
     for script in BENCHMARKS:
         session.run("python", f"bench/{script}", *quick)

@@ -123,8 +123,8 @@ def judge_window(
 ) -> CheckResult:
     """One check's result over the window: its verdict, the last measurement's facts, every measurement.
 
-    ``results`` are the check's results of each interval, oldest first; the last one's observed value,
-    threshold, readings and artifacts stand for the window (the probe's last one covers all of it).
+    ``results`` are the check's results of each interval, oldest first; the decisive one's observed value,
+    threshold, readings and histograms, and the last one's artifacts, stand for the window.
     """
     status, why = verdict(measurements, limits, planned=planned)
     last = results[-1]
@@ -135,6 +135,7 @@ def judge_window(
         observed=decisive.observed,
         threshold=decisive.threshold,
         readings=decisive.readings,
+        histograms=decisive.histograms,
         artifacts=last.artifacts,
     )
     return CheckResult(

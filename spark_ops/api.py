@@ -72,15 +72,17 @@ connection the run's retries (the tls and websocket kinds use it). ``require_2xx
 
 The judgement
 -------------
-``Judgement(status, message, observed=, threshold=, readings=, artifacts=)``: ``Status`` (PASS, WARN,
-FAIL, ERROR, INCONCLUSIVE, SKIP), a one-line ``message``, what it saw against what it wanted. How much
-a failure weighs (``Severity``) is the suite's ``severity`` key, never the kind's.
+``Judgement(status, message, observed=, threshold=, readings=, histograms=, artifacts=)``: ``Status``
+(PASS, WARN, FAIL, ERROR, INCONCLUSIVE, SKIP), a one-line ``message``, what it saw against what it
+wanted. How much a failure weighs (``Severity``) is the suite's ``severity`` key, never the kind's.
 ``readings`` are named finite numbers (``{"connect_ms": 1.8}``, ``{"p95_ms": 14.0}``): the result JSON
 carries them, and the monitor and the reports read them by name, never by kind (the runner drops NaN,
 infinities and non-numbers). ``artifacts`` maps a file name to the raw bytes judged
 (``{"body.json": fetched.body}``): the run's evidence keeps them, redacted, under the check's name (a
 name with a ``/``, such as ``metrics/web.prom``, is a path in the run); a body several checks judged is
 kept once.
+``histograms`` (optional) maps a name to a distribution as contiguous bins ``(low, high, count)``, e.g.
+``{"latency_ms": histogram.bins()}``: the result JSON carries it and the HTML report charts it.
 
 Registering
 -----------

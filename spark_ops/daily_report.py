@@ -90,6 +90,20 @@ def _canary(runs: Sequence[StoredRun]) -> dict[str, Any] | None:
     return {"run": latest.id, "passed": summary.passed, "total": summary.total}
 
 
+def _timeline(runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
+    """Each run of the window, oldest first: when, which command, its risk and score (the HTML trend)."""
+    return [
+        {
+            "run": run.id,
+            "command": run.command,
+            "at": run.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "risk": run.risk,
+            "score": None if run.result is None else finite_number(run.result.risk.score),
+        }
+        for run in runs
+    ]
+
+
 def build(base_dir: Path, *, since: timedelta, now: datetime) -> dict[str, Any]:
     """The report document for the window ``[now - since, now]`` and its trend against the one before."""
     runs = list_runs(base_dir)
@@ -113,6 +127,7 @@ def build(base_dir: Path, *, since: timedelta, now: datetime) -> dict[str, Any]:
         },
         "canary": _canary(current),
         "issues": _issues(current),
+        "timeline": _timeline(current),
         "trend": {"previous": previous_stats, "direction": _trend(stats, previous_stats)},
     }
 

@@ -28,6 +28,11 @@ class LatencyHistogram:
         return 0 if value_ms <= SMALLEST_MS else 1 + int(math.log(value_ms / SMALLEST_MS) / _LOG_GROWTH)
 
     @staticmethod
+    def _lower(index: int) -> float:
+        """The lower bound of bucket ``index`` (bucket 0 holds everything up to SMALLEST_MS)."""
+        return 0.0 if index == 0 else SMALLEST_MS * GROWTH ** (index - 1)
+
+    @staticmethod
     def _value(index: int) -> float:
         """The geometric middle of bucket ``index``."""
         if index == 0:
@@ -66,6 +71,23 @@ class LatencyHistogram:
     def buckets(self) -> Iterator[tuple[int, int]]:
         """(bucket index, count) in increasing order of latency."""
         return iter(sorted(self._counts.items()))
+
+    def bins(self, max_bins: int = 40) -> tuple[tuple[float, float, int], ...]:
+        """The counts in at most ``max_bins`` contiguous bins from the fastest sample's bucket to the
+        slowest's, as (low_ms, high_ms, count): neighbouring buckets are summed, empty bins kept so gaps
+        show. Bounded whatever the probe's length, for the result JSON and its chart."""
+        if not self._counts:
+            return ()
+        first, last = min(self._counts), max(self._counts)
+        width = max(1, math.ceil((last - first + 1) / max_bins))
+        return tuple(
+            (
+                round(self._lower(start), 3),
+                round(self._lower(start + width), 3),
+                sum(self._counts.get(index, 0) for index in range(start, start + width)),
+            )
+            for start in range(first, last + 1, width)
+        )
 
     @property
     def bucket_count(self) -> int:

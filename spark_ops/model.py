@@ -61,6 +61,8 @@ class RiskLevel(StrEnum):
 
 
 Readings = Mapping[str, float]  # named numbers a judgement read: {"p95_ms": 14.2, "error_rate": 0.0}
+# A distribution a judgement measured, as contiguous bins (low, high, count): a latency probe's histogram.
+Bins = tuple[tuple[float, float, int], ...]
 
 
 def finite_readings(values: Any) -> dict[str, float]:
@@ -71,6 +73,25 @@ def finite_readings(values: Any) -> dict[str, float]:
     return {
         str(name): number for name, value in values.items() if (number := finite_number(value)) is not None
     }
+
+
+def finite_histograms(values: Any) -> dict[str, Bins]:
+    """The well-formed bins of each named histogram in ``values``: (low, high, count) with finite bounds
+    and a whole, non-negative count; anything else (a plug-in's NaN, a torn document) is left out."""
+    if not isinstance(values, Mapping):
+        return {}
+    histograms: dict[str, Bins] = {}
+    for name, bins in values.items():
+        kept = []
+        for entry in bins if isinstance(bins, Sequence) and not isinstance(bins, str) else ():
+            if not isinstance(entry, Sequence) or isinstance(entry, str) or len(entry) != 3:
+                continue
+            low, high, count = finite_number(entry[0]), finite_number(entry[1]), entry[2]
+            if low is not None and high is not None and type(count) is int and count >= 0:
+                kept.append((low, high, count))
+        if kept:
+            histograms[str(name)] = tuple(kept)
+    return histograms
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +108,8 @@ class Judgement:
     observed: Any = None
     threshold: Any = None
     readings: Readings = field(default_factory=dict)
+    # Named distributions (``latency_ms``), for the charts of the HTML report.
+    histograms: Mapping[str, Bins] = field(default_factory=dict)
     # Raw bodies the judgement was made on (e.g. "metrics/executor-1.prom"), kept for the evidence.
     artifacts: Mapping[str, bytes] = field(default_factory=dict)
 
@@ -142,6 +165,10 @@ class CheckResult:
     @property
     def readings(self) -> Readings:
         return self.judgement.readings
+
+    @property
+    def histograms(self) -> Mapping[str, Bins]:
+        return self.judgement.histograms
 
     @property
     def artifacts(self) -> Mapping[str, bytes]:

@@ -3,7 +3,8 @@
 Every reader (reports, the run store, the daily report, the export, the monitor) goes through these, so
 nothing reads a stored result with guesses. v1 grows only by keys an older reader ignores: per check
 ``readings`` and ``measurements`` (``{"at", "status", "readings"}``, one per interval of an analysis
-window, one for a single shot), per run ``fail_on``/``enforce`` and ``window`` (null for a single shot);
+window, one for a single shot), ``histograms`` (``{"latency_ms": [[low, high, count], ...]}``, only on a
+check that measured one), per run ``fail_on``/``enforce`` and ``window`` (null for a single shot);
 a document without them still decodes.
 """
 
@@ -25,6 +26,7 @@ from spark_ops.model import (
     Severity,
     Status,
     Window,
+    finite_histograms,
     finite_readings,
 )
 
@@ -60,6 +62,7 @@ class _Check(msgspec.Struct, frozen=True):
     retries: int = 0
     readings: dict[str, float] = {}
     measurements: list[_Measurement] = []
+    histograms: dict[str, Any] = {}  # checked by finite_histograms
 
 
 class _Risk(msgspec.Struct, frozen=True):
@@ -123,7 +126,7 @@ def encode(run: RunResult) -> dict[str, Any]:
 
 
 def encode_check(result: CheckResult) -> dict[str, Any]:
-    return {
+    document = {
         "name": result.name,
         "kind": result.kind,
         "status": result.status.value,
@@ -138,6 +141,10 @@ def encode_check(result: CheckResult) -> dict[str, Any]:
             {"at": m.at, "status": m.status.value, "readings": dict(m.readings)} for m in result.measurements
         ],
     }
+    histograms = {name: [list(b) for b in bins] for name, bins in result.histograms.items() if bins}
+    if histograms:  # left out when there is none, so most checks' documents stay as they were
+        document["histograms"] = histograms
+    return document
 
 
 def render(run: RunResult) -> str:
@@ -187,6 +194,7 @@ def _decode_check(index: int, check: _Check) -> CheckResult:
         observed=check.observed,
         threshold=check.threshold,
         readings=finite_readings(check.readings),
+        histograms=finite_histograms(check.histograms),
     )
     return CheckResult(
         spec=spec,

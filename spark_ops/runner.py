@@ -19,7 +19,7 @@ import httpx
 from spark_ops import clock
 from spark_ops.errors import CheckError, TargetError, one_line
 from spark_ops.loop_thread import ClientLoop
-from spark_ops.model import CheckResult, Judgement, Measurement, Status, finite_readings
+from spark_ops.model import CheckResult, Judgement, Measurement, Status, finite_histograms, finite_readings
 from spark_ops.registry import PreparedCheck
 from spark_ops.transport import Probe, SharedFetches
 
@@ -127,6 +127,7 @@ async def _judge_within_deadline(
                 judgement.threshold if judgement.threshold is not None else check.check.threshold
             ),
             readings=readings,
+            histograms=finite_histograms(judgement.histograms),
             artifacts=dict(judgement.artifacts),
         ),
         duration_ms=round((time.perf_counter() - started) * 1000),

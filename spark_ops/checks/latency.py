@@ -296,11 +296,16 @@ class LatencyCheck(CheckBase):
             observed,
             threshold,
             readings=readings,
+            histograms={**alone.histograms, "baseline_latency_ms": baseline.histogram.bins()},
         )
 
     def _judge_alone(self, figures: ProbeFigures) -> Judgement:
         """The canary's own figures against the absolute thresholds."""
-        return replace(self._judge_figures(figures), readings=figures.readings())
+        return replace(
+            self._judge_figures(figures),
+            readings=figures.readings(),
+            histograms={"latency_ms": figures.histogram.bins()},
+        )
 
     def _judge_figures(self, figures: ProbeFigures) -> Judgement:
         observed = figures.as_observed()

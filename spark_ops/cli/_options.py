@@ -35,11 +35,22 @@ class FailOn(StrEnum):
 class ReportFormat(StrEnum):
     markdown = "markdown"
     json = "json"
+    html = "html"
 
 
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+class DiffFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class Against(StrEnum):
+    last_pass = "last-pass"
 
 
 ProfileOpt = Annotated[
@@ -63,6 +74,9 @@ FailOnOpt = Annotated[
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")]
 ReportJsonOpt = Annotated[Path | None, typer.Option("--report-json", help="Also write the result JSON here.")]
 ReportJunitOpt = Annotated[Path | None, typer.Option("--report-junit", help="Also write JUnit XML here.")]
+ReportHtmlOpt = Annotated[
+    Path | None, typer.Option("--report-html", help="Also write the self-contained HTML report here.")
+]
 EvidenceDirOpt = Annotated[
     Path | None,
     typer.Option(

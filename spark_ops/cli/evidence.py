@@ -1,4 +1,4 @@
-"""``spark evidence export|verify|list|prune``: the kept runs, reports and archives."""
+"""``spark evidence export|verify|list|prune|diff``: the kept runs, reports and archives."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ import typer
 
 from spark_ops import clock
 from spark_ops.cli._errors import exit_codes, say
-from spark_ops.cli._options import EvidenceDirOpt, ListFormat, SetOpt, SignKeyOpt
+from spark_ops.cli._options import Against, DiffFormat, EvidenceDirOpt, ListFormat, SetOpt, SignKeyOpt
 from spark_ops.cli._params import PlainCommand, PlainGroup
 
 if TYPE_CHECKING:
     from spark_ops.signing import SigningKey
 
-app = typer.Typer(help="Export, verify, list and prune kept runs.", no_args_is_help=True, cls=PlainGroup)
+app = typer.Typer(
+    help="Export, verify, list, prune and diff kept runs.", no_args_is_help=True, cls=PlainGroup
+)
 
 
 @app.command("export", cls=PlainCommand)
@@ -169,3 +171,85 @@ def prune(
         for entry in removed:
             print(f"{verb} {entry.kind} {entry.name}")
         say(f"{verb} {len(removed)} entries older than {cutoff:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@app.command("diff", cls=PlainCommand)
+def diff(
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="A B", help="Two runs, before then after: run IDs, run folders or archives (ZIP#RUN_ID)."
+        ),
+    ] = None,
+    against: Annotated[
+        Against | None,
+        typer.Option(
+            "--against",
+            help="last-pass: compare the one run given (default: the latest) with the last passing run "
+            "of its command in the store.",
+        ),
+    ] = None,
+    output: Annotated[DiffFormat, typer.Option("--format", "-f", help="What to print.")] = DiffFormat.table,
+    fail_on_regression: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-regression",
+            help="Exit 1 when anything got worse: a new failure, a worse status or risk, a reading past "
+            "--max-rise.",
+        ),
+    ] = False,
+    max_rise: Annotated[
+        float,
+        typer.Option(
+            "--max-rise",
+            help="How far (in %) a reading where bigger is worse (latency, errors...) may rise.",
+        ),
+    ] = 50.0,
+    evidence_dir: EvidenceDirOpt = None,
+) -> None:
+    """What changed between two runs: checks added or removed, status changes (new failures first),
+    readings that moved, risk and score before and after.
+
+    Exit 1 with --fail-on-regression when anything got worse; 3 with --against last-pass when no run of
+    that command passed before.
+    """
+    import json
+
+    from spark_ops.errors import ConfigError, ExitCode
+    from spark_ops.evidence import diff as run_diff
+    from spark_ops.evidence import evidence_dir as resolve_dir
+    from spark_ops.evidence import list_runs
+
+    with exit_codes():
+        base = resolve_dir(evidence_dir)
+        given = runs or []
+        if against is None:
+            if len(given) != 2:
+                raise ConfigError("give two runs to compare (A B), or one with --against last-pass")
+            before = run_diff.load_run(given[0], base)
+            after = run_diff.load_run(given[1], base)
+        else:
+            if len(given) > 1:
+                raise ConfigError("--against last-pass compares one run: give at most one")
+            if given:
+                after = run_diff.load_run(given[0], base)
+            else:
+                kept = [run for run in list_runs(base) if run.result is not None]
+                if not kept:
+                    raise ConfigError(f"no runs in {base / 'runs'} to compare")
+                after = run_diff.load_run(kept[-1].id, base)
+            found = run_diff.last_pass(base, after)
+            if found is None:
+                command, runs_dir = after.run.command, base / "runs"
+                say(f"no passing {command} run before {after.label} in {runs_dir}: nothing to compare")
+                raise typer.Exit(int(ExitCode.INCONCLUSIVE))
+            before = found
+        compared = run_diff.diff_runs(before, after, max_rise=max_rise / 100)
+        if output is DiffFormat.json:
+            print(json.dumps(run_diff.as_json(compared), indent=2))
+        elif output is DiffFormat.markdown:
+            sys.stdout.write(run_diff.render_markdown(compared))
+        else:
+            sys.stdout.write(run_diff.render_table(compared))
+        if fail_on_regression and compared.regressions:
+            raise typer.Exit(int(ExitCode.VERDICT_FAILED))

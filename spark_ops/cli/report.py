@@ -24,8 +24,9 @@ def report(
 ) -> None:
     """The daily risk report from the kept runs: risk, canary N/M PASS, issues, recommendation, trend.
 
-    Written as markdown and JSON under <evidence>/reports/ (and so included in the next export).
-    Exit 3 when the window holds no runs: no evidence is not a pass.
+    --format html prints one self-contained page charting the window's runs. Kept as markdown and JSON
+    under <evidence>/reports/ (and so included in the next export). Exit 3 when the window holds no
+    runs: no evidence is not a pass.
     """
     from spark_ops import daily_report
     from spark_ops.evidence import evidence_dir as resolve_dir
@@ -37,6 +38,10 @@ def report(
         document = daily_report.build(base, since=parse_duration(since, option="--since"), now=now)
         if output is ReportFormat.json:
             print(json.dumps(document, indent=2))
+        elif output is ReportFormat.html:
+            from spark_ops.report.html import render_daily
+
+            sys.stdout.write(render_daily(document))
         else:
             sys.stdout.write(daily_report.render_markdown(document))
         if not no_store:

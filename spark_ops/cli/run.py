@@ -27,6 +27,7 @@ from spark_ops.cli._options import (
     NoEvidenceOpt,
     OutputFormat,
     ProfileOpt,
+    ReportHtmlOpt,
     ReportJsonOpt,
     ReportJunitOpt,
     SetOpt,
@@ -61,6 +62,7 @@ def run_suite_command(
     confirm: Callable[[PreparedRun], None] | None = None,
     sign_key: Path | None = None,
     subjects: list[str] | None = None,
+    report_html: Path | None = None,
 ) -> NoReturn:
     """Shared body of gate, smoke and canary: prepare, (confirm,) run with progress, report, keep, exit."""
     from spark_ops import pipeline
@@ -87,6 +89,8 @@ def run_suite_command(
             write_file(report_json, renderer("json")(run), "--report-json")
         if report_junit is not None:
             write_file(report_junit, renderer("junit")(run), "--report-junit")
+        if report_html is not None:
+            write_file(report_html, renderer("html")(run), "--report-html")
         if os.environ.get("GITHUB_ACTIONS") == "true":
             from spark_ops.report import github
 
@@ -159,6 +163,7 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
         output: FormatOpt = OutputFormat.table,
         report_json: ReportJsonOpt = None,
         report_junit: ReportJunitOpt = None,
+        report_html: ReportHtmlOpt = None,
         evidence_dir: EvidenceDirOpt = None,
         no_evidence: NoEvidenceOpt = False,
         no_color: NoColorOpt = False,
@@ -184,6 +189,7 @@ def suite_command(command: str, summary: str) -> Callable[..., None]:
             interval=interval,
             sign_key=sign_key,
             subjects=subjects,
+            report_html=report_html,
         )
 
     run.__doc__ = summary
@@ -215,6 +221,7 @@ def canary(
     output: FormatOpt = OutputFormat.table,
     report_json: ReportJsonOpt = None,
     report_junit: ReportJunitOpt = None,
+    report_html: ReportHtmlOpt = None,
     evidence_dir: EvidenceDirOpt = None,
     no_evidence: NoEvidenceOpt = False,
     no_color: NoColorOpt = False,
@@ -260,6 +267,7 @@ def canary(
                 confirm=None if mode is Mode.mock or auto_ok else _confirm_load,
                 sign_key=sign_key,
                 subjects=subjects,
+                report_html=report_html,
             )
 
 

@@ -58,7 +58,8 @@ def store_run(
     profile_view: Mapping[str, Any] | None = None,
     signed: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write ``run`` (result.json, run.log, the raw bodies it judged, the profile used) and return its folder.
+    """Write ``run`` (result.json, report.html, run.log, the raw bodies it judged, the profile used) and
+    return its folder.
 
     ``run`` is already redacted; ``profile_view`` is the resolved profile with secrets masked; ``signed``
     are a signed run's own files by name (suite.json, attestation.dsse.json: ``attest.signed_run_files``).
@@ -69,6 +70,7 @@ def store_run(
     stamp = clock.now().strftime(STAMP_FORMAT)
     try:
         write_durably(staging / "result.json", result_json.render(run).encode())
+        write_durably(staging / "report.html", _html_report(run))
         if profile_view is not None:
             write_durably(staging / "profile.json", view_document(profile_view))
         for name, data in (signed or {}).items():
@@ -95,6 +97,13 @@ def store_run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _html_report(run: RunResult) -> bytes:
+    """The run's self-contained HTML report, kept beside result.json (and so carried by every export)."""
+    from spark_ops.report.html import render
+
+    return render(run).encode()
 
 
 def evidence_dir(option: Path | None) -> Path:

@@ -22,6 +22,8 @@ def renderer(format_name: str, *, colour: bool | None = None) -> Callable[[RunRe
         from spark_ops.report import table
 
         return lambda run: table.render(run, colour=colour)
+    elif format_name == "html":
+        from spark_ops.report.html import render
     else:
         raise ValueError(f"unknown format {format_name!r}")
     return render

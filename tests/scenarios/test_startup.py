@@ -13,7 +13,7 @@ import pytest
 
 import spark_ops
 
-HEAVY = ("httpx", "httpx_aiohttp", "aiohttp", "prometheus_client", "rich")
+HEAVY = ("httpx", "httpx_aiohttp", "aiohttp", "prometheus_client", "rich", "jinja2", "markupsafe")
 
 PROBE = """
 import json, sys
@@ -35,8 +35,8 @@ def run_python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["gate", "--help"], ["smoke", "--help"]],
-    ids=["help", "version", "gate-help", "smoke-help"],
+    [["--help"], ["--version"], ["gate", "--help"], ["smoke", "--help"], ["evidence", "diff", "--help"]],
+    ids=["help", "version", "gate-help", "smoke-help", "diff-help"],
 )
 def test_help_and_version_import_no_heavy_module(args, tmp_path):
     """`spark --help` and `spark --version` load neither httpx, aiohttp, prometheus_client nor rich."""

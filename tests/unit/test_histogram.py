@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -141,3 +142,22 @@ def test_empty_histogram_has_no_percentile(fraction):
     assert histogram.bucket_count == 0
     with pytest.raises(ValueError, match="no samples"):
         histogram.percentile(fraction)
+
+
+# --- bins for the result JSON and the HTML report's chart (issue 16) -----------------------------------
+
+
+@pytest.mark.parametrize("samples", [1, 50, 10_000], ids=["one", "fifty", "ten-thousand"])
+def test_bins_are_bounded_contiguous_and_count_every_sample(samples):
+    """At most 40 contiguous bins from the fastest sample to the slowest, summing to the count."""
+    histogram = filled([0.5 + 3000.0 * (i / samples) ** 3 for i in range(samples)])
+    bins = histogram.bins()
+    assert 1 <= len(bins) <= 40
+    assert sum(count for _, _, count in bins) == samples
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bins))
+    assert bins[0][0] <= histogram.min_ms and histogram.max_ms <= bins[-1][1]
+
+
+def test_empty_histogram_has_no_bins():
+    """No samples, no bins (and no chart), never a bin of zero width."""
+    assert LatencyHistogram().bins() == ()

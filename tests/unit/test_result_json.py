@@ -77,3 +77,19 @@ def test_render_refuses_to_write_nan():
     run = gate_run([check_result("odd", "slo", Severity.MAJOR, Status.FAIL, "x", observed=float("nan"))], 0.0)
     with pytest.raises(ValueError, match="not JSON compliant"):
         render(run)
+
+
+def test_histograms_round_trip_and_are_left_out_when_empty():
+    """A check's histograms survive encode/decode; a check without one has no ``histograms`` key; bins a
+    chart cannot place (bounds not numbers, negative or fractional counts, torn entries) are dropped."""
+    bins = ((1.0, 2.0, 3), (2.0, 4.0, 0))
+    probe = check_result(
+        "latency.web", "latency", Severity.MAJOR, Status.PASS, "ok", histograms={"latency_ms": bins}
+    )
+    plain = check_result("ui.up", "http", Severity.CRITICAL, Status.PASS, "ok")
+    document = encode(gate_run([probe, plain], score=100.0))
+    assert document["checks"][0]["histograms"] == {"latency_ms": [[1.0, 2.0, 3], [2.0, 4.0, 0]]}
+    assert "histograms" not in document["checks"][1]
+    assert decode(json.dumps(document)).results[0].histograms == {"latency_ms": bins}
+    document["checks"][0]["histograms"]["latency_ms"] += [["a", 2, 1], [5, 6, -1], [6, 7, 1.5], [1, 2], "x"]
+    assert decode(json.dumps(document)).results[0].histograms == {"latency_ms": bins}
