@@ -10,18 +10,68 @@ import functools
 import os
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_none
 
 from spark_ops.config import Target
 from spark_ops.errors import TargetError, clip, one_line
+
+
+@contextmanager
+def _ca_store_read_at_first_handshake() -> Iterator[None]:
+    """While the block runs, an SSL context asked to read the system's CA store reads it just before its
+    first handshake instead.
+
+    aiohttp makes two default contexts when it is imported, and each reads the whole CA store: about
+    50 ms of CPU, a tenth of a one-check gate (bench/cold_start.py), for contexts spark-ops never uses
+    (every request passes one of its own). Deferred, not skipped: anything that does use them (a plug-in
+    calling aiohttp itself) has the same CAs in place before its first handshake.
+    """
+    name = "set_default_verify_paths"
+    read_now = getattr(ssl.SSLContext, name)
+    defined_here = vars(ssl.SSLContext).get(name)
+
+    def read_before_first_handshake(context: ssl.SSLContext) -> None:
+        lock, pending = threading.Lock(), [True]
+
+        def read_once() -> None:
+            with lock:
+                if pending:
+                    read_now(context)
+                    pending.clear()
+
+        def wrap_socket(*args: Any, **kwargs: Any) -> ssl.SSLSocket:
+            read_once()
+            return ssl.SSLContext.wrap_socket(context, *args, **kwargs)
+
+        def wrap_bio(*args: Any, **kwargs: Any) -> ssl.SSLObject:
+            read_once()
+            return ssl.SSLContext.wrap_bio(context, *args, **kwargs)
+
+        # Every TLS connection of a context starts in one of these two (asyncio's in wrap_bio).
+        context.wrap_socket = wrap_socket  # type: ignore[method-assign]
+        context.wrap_bio = wrap_bio  # type: ignore[method-assign]
+
+    setattr(ssl.SSLContext, name, read_before_first_handshake)
+    try:
+        yield
+    finally:
+        if defined_here is None:
+            delattr(ssl.SSLContext, name)
+        else:  # pragma: no cover - a Python whose SSLContext defines it in Python
+            setattr(ssl.SSLContext, name, defined_here)
+
+
+with _ca_store_read_at_first_handshake():
+    import aiohttp
 
 USER_AGENT = "spark-ops"
 ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater decodes within the body limit (never br or zstd)
