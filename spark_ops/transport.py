@@ -33,10 +33,11 @@ def _ca_store_read_at_first_handshake() -> Iterator[None]:
     """While the block runs, an SSL context asked to read the system's CA store reads it just before its
     first handshake instead.
 
-    aiohttp makes two default contexts when it is imported, and each reads the whole CA store: about
-    50 ms of CPU, a tenth of a one-check gate (bench/cold_start.py), for contexts spark-ops never uses
-    (every request passes one of its own). Deferred, not skipped: anything that does use them (a plug-in
-    calling aiohttp itself) has the same CAs in place before its first handshake.
+    aiohttp makes two default contexts when it is imported, and each reads the whole CA store (about
+    50 ms of CPU each on the bench machine: a sixth of a one-check gate, bench/cold_start.py), for
+    contexts spark-ops never uses (every request passes one of its own). Deferred, not skipped: anything
+    that does use them (a plug-in calling aiohttp itself) has the same CAs in place before its first
+    handshake.
     """
     name = "set_default_verify_paths"
     read_now = getattr(ssl.SSLContext, name)
