@@ -82,13 +82,15 @@ def main() -> None:
                 wall[name].append(seconds)
                 cpu[name].append(cpu_seconds)
     typer_ms, typer_cpu_ms = median(wall["import typer"]) * 1000, median(cpu["import typer"]) * 1000
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         "## Cold start: `spark --version`, `spark --help` and a one-check `spark gate` against "
         '`python -c "import typer"` and `curl`',
         "",
         f"Machine: {machine()}; median of {repeat} interleaved runs of each subprocess, with .pyc files "
         "cached (see the script's docstring); the gate runs one `http` check against a loopback server, "
-        "report-only, `--no-evidence`.",
+        f"report-only, `--no-evidence`. Load average {load:.1f} when the runs ended: on a busy machine wall "
+        "times stretch (a process waits for a core), CPU times far less.",
         "",
         "| command | median ms | min ms | x import typer | CPU ms | CPU x import typer | goal |",
         "|---|---|---|---|---|---|---|",
