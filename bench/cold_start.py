@@ -13,6 +13,11 @@ Every command runs with bytecode caching on, in a private PYTHONPYCACHEPREFIX wa
 run: an installed package has its .pyc files (pip compiles them), while an editable checkout under
 PYTHONDONTWRITEBYTECODE=1 would recompile spark_ops on every start and measure the compiler instead.
 
+Two floors run beside them, to show what bounds the gate: importing the libraries every run needs
+(typer, asyncio, msgspec, tomllib) and those plus the HTTP stack the transport is built on (httpx,
+aiohttp, httpx-aiohttp; the system CA store not read, as the transport defers aiohttp's reads). No code
+of spark-ops runs in either: a gate can be no cheaper than the second.
+
     python bench/cold_start.py [--repeat 15] [--quick]
 """
 
@@ -29,6 +34,16 @@ from _results import machine, record_rows, write_section
 from _tools import child_usage, ensure_tool, loopback_server, median, spark_command
 
 GOALS = {"spark --version": 1.3, "spark --help": 1.8, "spark gate (one http check)": 3.0}
+BASE_LIBRARIES = "import typer, asyncio, msgspec, tomllib"
+# aiohttp's two import-time contexts read the CA store; the transport defers it, so the floor skips it.
+HTTP_STACK = (
+    "import ssl; ssl.SSLContext.set_default_verify_paths = lambda self: None; "
+    "import httpx, aiohttp, httpx_aiohttp"
+)
+FLOORS = {
+    "floor: typer, asyncio, msgspec, tomllib": BASE_LIBRARIES,
+    "floor: those + httpx, aiohttp": f"{BASE_LIBRARIES}; {HTTP_STACK}",
+}
 ONE_CHECK_SUITE = '[[checks]]\nname = "one"\nkind = "http"\nurl = "{url}/"\nexpect_status = [200]\n'
 
 
@@ -52,6 +67,7 @@ def main() -> None:
             "spark --version": [*spark, "--version"],
             "spark --help": [*spark, "--help"],
             "spark gate (one http check)": [*spark, "gate", "--suite", "one.toml", "--no-evidence"],
+            **{name: [sys.executable, "-c", code] for name, code in FLOORS.items()},
         }
         dropped = ("PYTHONDONTWRITEBYTECODE", "SPARK_EXIT_ON_FAIL")
         env = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -66,13 +82,15 @@ def main() -> None:
                 wall[name].append(seconds)
                 cpu[name].append(cpu_seconds)
     typer_ms, typer_cpu_ms = median(wall["import typer"]) * 1000, median(cpu["import typer"]) * 1000
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         "## Cold start: `spark --version`, `spark --help` and a one-check `spark gate` against "
         '`python -c "import typer"` and `curl`',
         "",
         f"Machine: {machine()}; median of {repeat} interleaved runs of each subprocess, with .pyc files "
         "cached (see the script's docstring); the gate runs one `http` check against a loopback server, "
-        "report-only, `--no-evidence`.",
+        f"report-only, `--no-evidence`. Load average {load:.1f} when the runs ended: on a busy machine wall "
+        "times stretch (a process waits for a core), CPU times far less.",
         "",
         "| command | median ms | min ms | x import typer | CPU ms | CPU x import typer | goal |",
         "|---|---|---|---|---|---|---|",
@@ -98,13 +116,22 @@ def main() -> None:
                     "met": "yes" if ratio <= goal else "no",
                 }
             )
+    floor_cpu_ms = median(cpu["floor: those + httpx, aiohttp"]) * 1000
+    gate_cpu_ms = median(cpu["spark gate (one http check)"]) * 1000
     lines += [
         "",
         "`spark --version` alone is answered by the console script before Typer and the command tree",
         "load (`spark_ops/__main__.py`), so it costs less than importing Typer; `spark --help` loads the",
-        "whole CLI (every command's options): it measures the import work the CLI itself does. The gate",
-        "adds the run: the profile and suite, the check kinds' entry points, httpx and aiohttp, one",
-        "request, the rendered table.",
+        "whole CLI (every command's options): it measures the import work the CLI itself does. `spark gate`",
+        "builds the gate command alone, then runs: the profile and suite, the check kinds' entry points,",
+        "httpx and aiohttp, one request, the rendered table.",
+        "",
+        f"What bounds the gate: importing its libraries alone, no spark-ops code at all, takes "
+        f"{floor_cpu_ms / typer_cpu_ms:.2f}x `import typer` in CPU time (the second floor), of the gate's "
+        f"{gate_cpu_ms / typer_cpu_ms:.2f}x; spark-ops' own work (its modules, the command, the profile and",
+        "suite, the run, the report) is the difference. The HTTP stack is the floors' difference: a gate at",
+        "3x needs a transport without httpx and aiohttp, whose parser gives the fault matrix its reasons",
+        "(`Bad status line`, `Got more than 8190 bytes`, `Data after Connection: close`).",
     ]
     report = "\n".join(lines) + "\n"
     print(report)

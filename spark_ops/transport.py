@@ -1,6 +1,10 @@
 """The HTTP transport every check reaches its target through: one client per run, one deadline-bounded
-fetch with retries (tenacity, only before any response arrived), bodies read within a limit after
-decompression, redirects followed hop by hop, and transport failures turned into a short reason.
+fetch with retries (only before any response arrived, backing off exponentially), bodies read within a
+limit after decompression, redirects followed hop by hop, and transport failures turned into a short
+reason.
+
+Retries are a loop of their own, not tenacity's: importing tenacity was about 3% of a one-check gate's
+start (bench/cold_start.py) and its machinery a tenth of a retried request's CPU.
 """
 
 from __future__ import annotations
@@ -10,18 +14,68 @@ import functools
 import os
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import aiohttp
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_none
 
 from spark_ops.config import Target
 from spark_ops.errors import TargetError, clip, one_line
+
+
+@contextmanager
+def _ca_store_read_at_first_handshake() -> Iterator[None]:
+    """While the block runs, an SSL context asked to read the system's CA store reads it just before its
+    first handshake instead.
+
+    aiohttp makes two default contexts when it is imported, and each reads the whole CA store (about
+    50 ms of CPU each on the bench machine: a sixth of a one-check gate, bench/cold_start.py), for
+    contexts spark-ops never uses (every request passes one of its own). Deferred, not skipped: anything
+    that does use them (a plug-in calling aiohttp itself) has the same CAs in place before its first
+    handshake.
+    """
+    name = "set_default_verify_paths"
+    read_now = getattr(ssl.SSLContext, name)
+    defined_here = vars(ssl.SSLContext).get(name)
+
+    def read_before_first_handshake(context: ssl.SSLContext) -> None:
+        lock, pending = threading.Lock(), [True]
+
+        def read_once() -> None:
+            with lock:
+                if pending:
+                    read_now(context)
+                    pending.clear()
+
+        def wrap_socket(*args: Any, **kwargs: Any) -> ssl.SSLSocket:
+            read_once()
+            return ssl.SSLContext.wrap_socket(context, *args, **kwargs)
+
+        def wrap_bio(*args: Any, **kwargs: Any) -> ssl.SSLObject:
+            read_once()
+            return ssl.SSLContext.wrap_bio(context, *args, **kwargs)
+
+        # Every TLS connection of a context starts in one of these two (asyncio's in wrap_bio).
+        context.wrap_socket = wrap_socket  # type: ignore[method-assign]
+        context.wrap_bio = wrap_bio  # type: ignore[method-assign]
+
+    setattr(ssl.SSLContext, name, read_before_first_handshake)
+    try:
+        yield
+    finally:
+        if defined_here is None:
+            delattr(ssl.SSLContext, name)
+        else:  # pragma: no cover - a Python whose SSLContext defines it in Python
+            setattr(ssl.SSLContext, name, defined_here)
+
+
+with _ca_store_read_at_first_handshake():
+    import aiohttp
 
 USER_AGENT = "spark-ops"
 ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater decodes within the body limit (never br or zstd)
@@ -218,30 +272,23 @@ class Probe:
     async def _send(
         self, request: httpx.Request, follow_redirects: bool, label: str, attempts: int
     ) -> httpx.Response:
-        # Retried only here: once any response has arrived, a failure is the target's answer. A request sent
-        # once (every request of a load probe) skips tenacity, whose machinery was a tenth of its CPU.
+        # Retried only here: once any response has arrived, a failure is the target's answer.
         try:
-            if attempts == 1:
-                return await self._send_hops(request, follow_redirects, label)
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=wait_exponential(multiplier=RETRY_FIRST_WAIT_S, max=RETRY_MAX_WAIT_S)
-                if self.backoff
-                else wait_none(),
-                retry=retry_if_exception_type(httpx.TransportError),
-                reraise=True,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.retries += 1
+            for attempt in range(1, attempts + 1):
+                try:
                     return await self._send_hops(request, follow_redirects, label)
+                except httpx.TransportError:
+                    if attempt == attempts:
+                        raise
+                if self.backoff:  # 0.1 s, 0.2 s, 0.4 s ... between attempts, at most 1 s
+                    await asyncio.sleep(min(RETRY_FIRST_WAIT_S * 2 ** (attempt - 1), RETRY_MAX_WAIT_S))
+                self.retries += 1
         except httpx.TransportError as exc:
             tries = f" (after {self.retries + 1} attempts)" if self.retries else ""
             raise TargetError(f"{label}: {_transport_reason(exc)}{tries}") from None
         except aiohttp.ClientError as exc:  # a malformed answer that httpx-aiohttp does not map
             raise TargetError(f"{label}: not a valid HTTP answer: {one_line(exc)}") from None
-        raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     async def _send_hops(self, request: httpx.Request, follow_redirects: bool, label: str) -> httpx.Response:
         """Send ``request``, following redirects hop by hop without reading their bodies.

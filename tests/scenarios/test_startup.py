@@ -1,4 +1,5 @@
-"""The CLI starts fast in every pipeline step: --help and --version import no heavy module."""
+"""The CLI starts fast in every pipeline step: --help and --version import no heavy module, and a command
+builds only itself."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import spark_ops
+from spark_ops.cli import COMMANDS, app, build_app
 
 HEAVY = ("httpx", "httpx_aiohttp", "aiohttp", "prometheus_client", "rich", "jinja2", "markupsafe")
 
@@ -84,3 +87,39 @@ def test_spark_console_script_is_installed(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == f"spark-ops {spark_ops.__version__}"
+
+
+MAIN_PROBE = """
+import json, sys
+from spark_ops.cli import main
+sys.argv = ["spark", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("spark_ops.cli."))))
+"""
+
+
+def test_spark_gate_builds_the_gate_alone(tmp_path):
+    """`spark gate` imports no other command's module (building every command was a tenth of a gate)."""
+    completed = run_python("-c", MAIN_PROBE, "gate", "--help", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert "--exit-on-fail" in completed.stdout
+    loaded = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert loaded == [
+        "spark_ops.cli._errors",
+        "spark_ops.cli._options",
+        "spark_ops.cli._params",
+        "spark_ops.cli.run",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_a_command_built_alone_reads_as_in_the_whole_app(name):
+    """Every command's --help, and so its options, is the same built alone (as `spark NAME` builds it) as
+    in the whole app (as `spark --help` and the tests build it)."""
+    alone = CliRunner().invoke(build_app(name), [name, "--help"], prog_name="spark")
+    whole = CliRunner().invoke(app, [name, "--help"], prog_name="spark")
+    assert alone.exit_code == whole.exit_code == 0, alone.output
+    assert alone.output == whole.output

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import ssl
+import subprocess
+import sys
 
 import httpx
 import pytest
+import trustme
 from conftest import free_port
+from pytest_httpserver import HTTPServer
 
 from spark_ops import transport
 
@@ -55,3 +61,62 @@ def test_the_first_https_request_makes_one_verifying_context_for_the_client(tls_
     assert len(tls_contexts_made) == 1
     assert tls_contexts_made[0].verify_mode is ssl.CERT_REQUIRED
     assert tls_contexts_made[0].check_hostname
+
+
+# A fresh interpreter: what aiohttp's default contexts hold depends on who imported aiohttp first.
+DEFAULT_CONTEXT_PROBE = """
+import asyncio, json, ssl, sys
+import spark_ops.transport  # imports aiohttp first in this interpreter
+from aiohttp import ClientSession, connector
+
+def cas() -> int:
+    return connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"]
+
+async def get(url: str) -> str:
+    async with ClientSession() as session:  # aiohttp's own verifying default context
+        try:
+            async with session.get(url) as response:
+                return str(response.status)
+        except Exception as exc:
+            return repr(exc)
+
+before = cas()
+answers = [asyncio.run(get(url)) for url in sys.argv[1:]]
+patched = "set_default_verify_paths" in vars(ssl.SSLContext)
+print(json.dumps({"before": before, "answers": answers, "after": cas(), "patched": patched}))
+"""
+
+
+def test_aiohttps_default_contexts_read_the_ca_store_at_their_first_handshake(tmp_path):
+    """Importing the transport does not read the CA store for aiohttp's default contexts (spark-ops never
+    uses them); one that is used reads it before its first handshake, so it still trusts the system's
+    CAs (SSL_CERT_FILE here) and still refuses a certificate no trusted CA signed."""
+    trusted, stranger = trustme.CA(), trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    trusted.cert_pem.write_to_path(str(ca_file))
+    servers = []
+    for ca in (trusted, stranger):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(context)
+        server = HTTPServer(host="127.0.0.1", port=free_port(), ssl_context=context)
+        server.expect_request("/").respond_with_data("ok")
+        server.start()
+        servers.append(server)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", DEFAULT_CONTEXT_PROBE, *(s.url_for("/") for s in servers)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "SSL_CERT_FILE": str(ca_file)},
+        )
+    finally:
+        for server in servers:
+            server.stop()
+    assert completed.returncode == 0, completed.stderr
+    seen = json.loads(completed.stdout)
+    assert seen["before"] == 0  # nothing read at import
+    assert seen["answers"][0] == "200"  # the trusted CA was read before the first handshake
+    assert "CERTIFICATE_VERIFY_FAILED" in seen["answers"][1]  # and verification still refuses a stranger
+    assert seen["after"] == 1  # exactly the one CA of SSL_CERT_FILE
+    assert seen["patched"] is False  # ssl.SSLContext is itself again once aiohttp is imported
