@@ -1,7 +1,7 @@
 """The async runner: runs prepared checks concurrently and is the ONLY place an exception becomes a Status.
 
 It owns what checks must not: one deadline per check covering the whole request (connect, headers,
-body), retries (only for failures before any response arrived), timing, and the mapping
+body), retries (tenacity, only for failures before any response arrived), timing, and the mapping
 
     TargetError, httpx transport errors, the deadline  ->  FAIL  (the target failed the check)
     CheckError, any other exception, sys.exit()         ->  ERROR (the check could not judge)

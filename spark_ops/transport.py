@@ -1,10 +1,6 @@
 """The HTTP transport every check reaches its target through: one client per run, one deadline-bounded
-fetch with retries (only before any response arrived, backing off exponentially), bodies read within a
-limit after decompression, redirects followed hop by hop, and transport failures turned into a short
-reason.
-
-Retries are a loop of their own, not tenacity's: importing tenacity was about 3% of a one-check gate's
-start (bench/cold_start.py) and its machinery a tenth of a retried request's CPU.
+fetch with retries (tenacity, only before any response arrived), bodies read within a limit after
+decompression, redirects followed hop by hop, and transport failures turned into a short reason.
 """
 
 from __future__ import annotations
@@ -23,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_none
 
 from spark_ops.config import Target
 from spark_ops.errors import TargetError, clip, one_line
@@ -215,16 +212,24 @@ class Probe:
         """``open_once()`` with the run's retries, for a kind that reaches its target other than by HTTP
         (a TLS handshake, a WebSocket): only a failure ``retryable`` says came before the peer answered is
         retried, with the same backoff as ``fetch``."""
-        for attempt in range(1, self.max_attempts + 1):
-            try:
+        async for attempt in self._retrying(self.max_attempts, retryable):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    self.retries += 1
                 return await open_once()
-            except Exception as exc:
-                if attempt == self.max_attempts or not retryable(exc):
-                    raise
-            self.retries += 1
-            if self.backoff:
-                await asyncio.sleep(min(RETRY_MAX_WAIT_S, RETRY_FIRST_WAIT_S * 2 ** (attempt - 1)))
-        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+        raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+
+    def _retrying(self, attempts: int, retryable: Callable[[BaseException], bool]) -> AsyncRetrying:
+        """The run's one retry policy: ``attempts`` in all, only after a failure ``retryable`` accepts,
+        0.1 s doubling to at most 1 s between them (none when the run asks for no backoff)."""
+        return AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_exponential(multiplier=RETRY_FIRST_WAIT_S, max=RETRY_MAX_WAIT_S)
+            if self.backoff
+            else wait_none(),
+            retry=retry_if_exception(retryable),
+            reraise=True,
+        )
 
     async def _fetch_within(self, asked: _Asked) -> Fetched:
         if asked.timeout_s is None:
@@ -272,23 +277,22 @@ class Probe:
     async def _send(
         self, request: httpx.Request, follow_redirects: bool, label: str, attempts: int
     ) -> httpx.Response:
-        # Retried only here: once any response has arrived, a failure is the target's answer.
+        # Retried only here: once any response has arrived, a failure is the target's answer. A request sent
+        # once (every request of a load probe) skips tenacity, whose machinery was a tenth of its CPU.
         try:
-            for attempt in range(1, attempts + 1):
-                try:
+            if attempts == 1:
+                return await self._send_hops(request, follow_redirects, label)
+            async for attempt in self._retrying(attempts, _is_transport_error):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        self.retries += 1
                     return await self._send_hops(request, follow_redirects, label)
-                except httpx.TransportError:
-                    if attempt == attempts:
-                        raise
-                if self.backoff:  # 0.1 s, 0.2 s, 0.4 s ... between attempts, at most 1 s
-                    await asyncio.sleep(min(RETRY_FIRST_WAIT_S * 2 ** (attempt - 1), RETRY_MAX_WAIT_S))
-                self.retries += 1
         except httpx.TransportError as exc:
             tries = f" (after {self.retries + 1} attempts)" if self.retries else ""
             raise TargetError(f"{label}: {_transport_reason(exc)}{tries}") from None
         except aiohttp.ClientError as exc:  # a malformed answer that httpx-aiohttp does not map
             raise TargetError(f"{label}: not a valid HTTP answer: {one_line(exc)}") from None
-        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+        raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
     async def _send_hops(self, request: httpx.Request, follow_redirects: bool, label: str) -> httpx.Response:
         """Send ``request``, following redirects hop by hop without reading their bodies.
@@ -410,6 +414,11 @@ def _zlib_header(data: bytes) -> bool:
     """Whether ``data`` starts with a zlib header (RFC 1950: method 8, window <= 32 KiB, check bits)."""
     method, check = data[0] & 0x0F == 8 and data[0] >> 4 <= 7, (data[0] * 256 + data[1]) % 31 == 0
     return method and check
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """A failure before any answer arrived: the only kind a request is retried after."""
+    return isinstance(exc, httpx.TransportError)
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:
