@@ -26,6 +26,7 @@ from spark_ops.registry import CheckBase
 if TYPE_CHECKING:  # cryptography loads only when a tls check runs
     from cryptography.x509 import Certificate
 
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Probe
 
 SECONDS_PER_DAY = 86_400
@@ -86,12 +87,21 @@ class TlsCheck(CheckBase):
     def planned_load(self) -> str:
         return f"1 TLS handshake with {self.host}:{self.port}"
 
-    async def judge(self, probe: Probe) -> Judgement:
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        from spark_ops.prove import tls_kind  # loaded by `spark suite prove` only
+
+        return tls_kind.breakages(self, profile)
+
+    def trust(self) -> ssl.SSLContext:
+        """The verifying context: the run's CAs (a proof's stand-in trusts its own CA instead)."""
         from spark_ops.transport import verifying_tls_context
 
+        return verifying_tls_context()
+
+    async def judge(self, probe: Probe) -> Judgement:
         refusal: ssl.SSLCertVerificationError | None = None
         try:
-            chain = await self._handshake(probe, verifying_tls_context())
+            chain = await self._handshake(probe, self.trust())
         except ssl.SSLCertVerificationError as exc:
             refusal = exc
             chain = await self._handshake(probe, _reading_context())

@@ -27,6 +27,7 @@ from spark_ops.registry import CheckBase
 if TYPE_CHECKING:  # aiohttp's client loads only when a websocket check runs
     import aiohttp
 
+    from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Probe
 
 DEFAULT_MAX_MESSAGE_BYTES = 1 << 20
@@ -86,6 +87,11 @@ class WebSocketCheck(CheckBase):
     def planned_load(self) -> str:
         sent = ", 1 message sent" if self.options.send is not None else ""
         return f"1 WebSocket connection to {self.display}{sent}"
+
+    def breakages(self, profile: Profile) -> list[Breakage]:
+        from spark_ops.prove import websocket_kind  # loaded by `spark suite prove` only
+
+        return websocket_kind.breakages(self, profile)
 
     async def judge(self, probe: Probe) -> Judgement:
         import aiohttp

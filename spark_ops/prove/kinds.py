@@ -59,7 +59,7 @@ def http(check: HttpCheck, profile: Profile) -> list[Breakage]:
     if options.expect_json:
         found += [empty_body(), cut_body(), html_in_place()]
         for assertion in options.expect_json:
-            found += _json_assertion(assertion.field, assertion.op, assertion.value, profile)
+            found += json_assertion(assertion.field, assertion.op, assertion.value, profile)
     return _unique(found)
 
 
@@ -183,7 +183,7 @@ def _far_past(path: str, quantity: Quantity, profile: Profile) -> list[Breakage]
     ]
 
 
-def _json_assertion(path: str, op: str, wanted: Any, profile: Profile) -> list[Breakage]:
+def json_assertion(path: str, op: str, wanted: Any, profile: Profile) -> list[Breakage]:
     """The field removed and null, and other plausible values of the same type as the one asserted."""
     sample = wanted[0] if op == "in" and isinstance(wanted, list) and wanted else wanted
     numeric = isinstance(sample, int | float) and not isinstance(sample, bool)
