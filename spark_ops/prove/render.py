@@ -19,8 +19,12 @@ def text(report: ProofReport, *, verbose: bool = False) -> str:
         "",
     ]
     width = max((len(proof.name) for proof in report.checks), default=10)
+    # At least 8 (the shipped suites' kinds line up as before); "websocket" and plug-in kinds may be longer.
+    kind_width = max([8, *(len(proof.kind) for proof in report.checks)])
     for proof in report.checks:
-        lines.append(f"{_MARK[proof.verdict]:<12} {proof.name:<{width}}  {proof.kind:<8} {proof.reason}")
+        lines.append(
+            f"{_MARK[proof.verdict]:<12} {proof.name:<{width}}  {proof.kind:<{kind_width}} {proof.reason}"
+        )
         lines += _details(proof)
         if verbose and proof.verdict is not Verdict.VACUOUS:
             lines += [

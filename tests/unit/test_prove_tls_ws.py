@@ -127,7 +127,9 @@ def test_a_websocket_check_is_proven(feed: str) -> None:
     assert "refused" in messages["service down (connection refused)"]
     assert "no WebSocket upgrade: HTTP 200" in messages["answers 200 and never upgrades to WebSocket"]
     assert "above max_gap_ms 2000" in messages["upgrades, then never sends a message"]
-    assert "closed by the server with code 1011" in messages["upgrades, then closes with 1011 (internal error)"]
+    assert (
+        "closed by the server with code 1011" in messages["upgrades, then closes with 1011 (internal error)"]
+    )
     assert "above max_gap_ms 2000" in messages["stale: its first message comes after 10 s"]
     assert "is not JSON" in messages["every message is an HTML page, not JSON"]
     assert "'down'" in messages["every message: type = 'down' (another value of the same type)"]
