@@ -256,7 +256,8 @@ async def _relaying(check: WebSocketCheck, *, broken: Relayed, held_back_s: floa
     not answer fails the stand-in, so the breakage is skipped rather than counted as caught."""
     import aiohttp
 
-    from spark_ops.transport import USER_AGENT, verifying_tls_context
+    from spark_ops.checks.websocket import _connect_reason as _failed_upgrade
+    from spark_ops.transport import USER_AGENT, os_error_reason, verifying_tls_context
 
     headers = {"User-Agent": USER_AGENT, **check.target.headers, **check.options.headers}
     tls = verifying_tls_context() if check.ws_url.startswith("wss:") else False
@@ -271,6 +272,14 @@ async def _relaying(check: WebSocketCheck, *, broken: Relayed, held_back_s: floa
                 autoclose=False,
                 compress=0,
             )
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        await session.close()
+        # The feed's own reason, never str(exc) of a handshake error: it quotes the URL and its credentials.
+        if isinstance(exc, aiohttp.ClientError):
+            reason = _failed_upgrade(exc)
+        else:
+            reason = "no answer in time" if isinstance(exc, TimeoutError) else os_error_reason(exc)
+        raise ConnectionError(f"the relay could not reach the feed {check.display}: {reason}") from None
     except BaseException:
         await session.close()
         raise

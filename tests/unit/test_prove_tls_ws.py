@@ -167,5 +167,5 @@ def test_a_relay_whose_feed_is_down_fails_the_stand_in() -> None:
         async with stale.stand_in():  # type: ignore[misc]
             pass
 
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionError, match=r"the relay could not reach the feed ws://.*refused"):
         asyncio.run(enter())
