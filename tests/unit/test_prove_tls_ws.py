@@ -4,6 +4,7 @@ certificates the prover makes, WebSocket feeds broken or relayed from the simula
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,38 @@ def test_a_relay_whose_feed_is_down_fails_the_stand_in() -> None:
     assert stale.stand_in is not None
 
     async def enter() -> None:
-        async with stale.stand_in():  # type: ignore[misc]
+        assert stale.stand_in is not None
+        async with stale.stand_in():
             pass
 
     with pytest.raises(ConnectionError, match=r"the relay could not reach the feed ws://.*refused"):
         asyncio.run(enter())
+
+
+def test_the_relay_forwards_the_subscription_and_breaks_every_message(feed: str) -> None:
+    """A field breakage's stand-in relays the real feed: the check's subscribe message reaches it (only
+    BTC-USD prices come back) and each message arrives with the asserted field broken."""
+    import aiohttp
+
+    check = _ws(
+        feed,
+        send='{"op": "subscribe", "symbols": ["BTC-USD"]}',
+        expect_json=[JsonAssertion(field="type", value="tick")],
+    )
+    removed = next(b for b in check.breakages(load_profile("dev")) if b.name == "every message: type removed")
+    assert removed.stand_in is not None
+
+    async def read_through() -> list[dict[str, Any]]:
+        assert removed.stand_in is not None
+        async with removed.stand_in() as stand_in, aiohttp.ClientSession() as session:
+            assert isinstance(stand_in, WebSocketCheck)
+            socket = await session.ws_connect(stand_in.ws_url)
+            await socket.send_str(check.options.send or "")
+            got = [json.loads(await asyncio.wait_for(socket.receive_str(), 5)) for _ in range(5)]
+            await socket.close()
+            return got
+
+    messages = asyncio.run(read_through())
+    assert all("type" not in message and "seq" in message for message in messages)
+    # The subscription takes effect from the tick after it arrives: the last ones hold BTC-USD alone.
+    assert set(messages[-1]["prices"]) == {"BTC-USD"}
