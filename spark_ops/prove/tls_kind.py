@@ -31,13 +31,13 @@ from urllib.parse import urlsplit
 import msgspec
 
 from spark_ops import clock
+from spark_ops.checks.tls import TlsCheck, TlsOptions
 from spark_ops.prove.breakage import Breakage
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
     from cryptography.x509 import Certificate
 
-    from spark_ops.checks.tls import TlsCheck
     from spark_ops.config import Profile
 
 LOOPBACK = "127.0.0.1"
@@ -131,20 +131,24 @@ async def _hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 def _pointed_at(check: TlsCheck, profile: Profile, port: int, ca_pem: bytes | None) -> TlsCheck:
     """The same check (its warn_days and fail_days as configured) against ``127.0.0.1:port``."""
-    from spark_ops.checks.tls import TlsCheck
-
     path = urlsplit(check.target.url).path or "/"
     options = msgspec.structs.replace(
         check.options, url=f"https://{LOOPBACK}:{port}{path}", service=None, path=None
     )
+    return _StandInCheck(options, profile, ca_pem)
 
-    class _StandIn(TlsCheck):
-        def trust(self) -> ssl.SSLContext:
-            if ca_pem is None:
-                return super().trust()
-            return ssl.create_default_context(cadata=ca_pem.decode())
 
-    return _StandIn(options, profile)
+class _StandInCheck(TlsCheck):
+    """A tls check trusting only the prover's CA (``ca_pem``; None: the run's CAs, as configured)."""
+
+    def __init__(self, options: TlsOptions, profile: Profile, ca_pem: bytes | None) -> None:
+        super().__init__(options, profile)
+        self.ca_pem = ca_pem
+
+    def trust(self) -> ssl.SSLContext:
+        if self.ca_pem is None:
+            return super().trust()
+        return ssl.create_default_context(cadata=self.ca_pem.decode())
 
 
 # --- certificates ---------------------------------------------------------------------------------------
