@@ -6,7 +6,9 @@ under a breakage is *vacuous*; one that fails under every breakage is *proven*; 
 no breakages, or that does not pass on the healthy platform, is *not provable*.
 
     breakage   Answer, Breakage and the breakages HTTP-reading kinds share (public via spark_ops.api)
-    kinds      the built-in kinds' breakages
+    kinds      the built-in kinds' breakages (HTTP answers rewritten)
+    tls_kind   the tls kind's: loopback TLS servers with certificates made in-process
+    websocket_kind  the websocket kind's: loopback feeds, broken or relaying the check's own
     replay     recording the platform's answers once, serving them broken in-process
     prover     the proof: record, baseline, breakages, verdicts (ProofReport)
     lint       what is wrong in a suite without breaking anything
