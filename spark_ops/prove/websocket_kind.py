@@ -1,6 +1,7 @@
 """The ``websocket`` kind's breakages: loopback WebSocket servers standing in for the feed.
 
-Each breakage brings up an aiohttp server on 127.0.0.1 and hands back the same check pointed at it. The
+Each breakage brings up an aiohttp server on 127.0.0.1 and hands back the same check pointed at it, over
+plain ``ws://`` (a ``wss`` feed's certificate is what the ``tls`` kind proves). The
 breakages that need real messages (a stale feed, a field going bad) relay the check's own feed: the
 stand-in opens one connection to it before the check connects, forwards what the check sends (its
 subscribe message) and passes every message on, late or rewritten. A feed that cannot be reached then
