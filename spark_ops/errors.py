@@ -46,7 +46,7 @@ class ConfigError(SparkOpsError):
         self.key = key
         self.reason = message
         where = ": ".join(part for part in (file, key) if part)
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(_visible(f"{where}: {message}" if where else message))
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -55,6 +55,16 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     Third-party messages may span lines or quote a whole mangled header; a reason is one short line.
     """
     return clip(" ".join(str(exc).split()) or type(exc).__name__, limit)
+
+
+# A key or value quoted in an error may carry control characters (``--set $'a\\n.b=1'``): an error is one
+# line on a terminal, so they are shown escaped, as Python writes them.
+_CONTROL = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
+
+
+def _visible(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``), so it stays one line."""
+    return text.translate(_CONTROL)
 
 
 def clip(text: str, limit: int) -> str:

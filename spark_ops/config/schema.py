@@ -115,8 +115,8 @@ def convert(
     except msgspec.ValidationError as exc:
         message, _, where = str(exc).partition(" - at `$")
         where = where.rstrip("`").lstrip(".")
-        unknown = re.match(r"Object contains unknown field `(.*)`", message)
-        missing = re.match(r"Object missing required field `(.+)`", message)
+        unknown = re.match(r"Object contains unknown field `(.*)`", message, re.S)
+        missing = re.match(r"Object missing required field `(.+)`", message, re.S)
         if unknown or missing:
             field = (unknown or missing)[1]  # type: ignore[index]
             where = f"{where}.{field}" if where else field

@@ -143,6 +143,7 @@ def folder(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 @example(sets=["slo.latency_p95_ms=1" + "0" * 400])
 @example(sets=["services.web.url=http://[::1"])
 @example(sets=[".".join(["x"] * 3000) + "=1"])
+@example(sets=["0\n.0="])  # an unknown key with a newline: the error still reads on one line
 def test_any_overrides_give_a_profile_or_a_config_error(folder: Any, sets: list[str]) -> None:
     """The shipped profile with any overrides loads, or is a ConfigError blaming --set, never a file."""
     try:
