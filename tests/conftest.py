@@ -211,6 +211,9 @@ def gate_run(results: Sequence[CheckResult], score: float) -> RunResult:
     )
 
 
+FRESH = "(now)"  # FakePlatform.health's timestamp: replaced by the current time on every answer
+
+
 @dataclass
 class FakePlatform:
     """SPEC's endpoints served from one loopback server; tests change ``health``, ``page_status`` etc."""
@@ -220,7 +223,7 @@ class FakePlatform:
         default_factory=lambda: {
             "status": "UP",
             "slo": {"latencyP95": 14, "errorRate": 0.0, "staleness": 0},
-            "timestamp": "2025-10-16T12:00:00Z",
+            "timestamp": FRESH,
         }
     )
     health_body: bytes | None = None  # raw override, e.g. b"NaN" or HTML
@@ -243,7 +246,10 @@ class FakePlatform:
     def _handle(self, request: Request) -> Response:
         path = request.path
         if path == "/api/healthz":
-            body = self.health_body if self.health_body is not None else json.dumps(self.health).encode()
+            health = dict(self.health)
+            if health.get("timestamp") == FRESH:  # made now, by the clock the checks read
+                health["timestamp"] = clock.iso_now()
+            body = self.health_body if self.health_body is not None else json.dumps(health).encode()
             return Response(body, status=self.page_status.get(path, 200), content_type="application/json")
         if path == "/metrics":
             return Response(

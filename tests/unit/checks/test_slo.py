@@ -10,7 +10,7 @@ import pytest
 from conftest import write_suite
 from pytest_httpserver import HTTPServer
 
-from spark_ops import registry
+from spark_ops import clock, registry
 from spark_ops.config import load_profile, load_suite
 from spark_ops.errors import ConfigError
 from spark_ops.model import Status
@@ -25,7 +25,7 @@ def slo_check(**options: Any) -> dict[str, Any]:
 
 def health(**slo: Any) -> str:
     """SPEC's health JSON with the given ``slo`` fields."""
-    return json.dumps({"status": "UP", "slo": slo, "timestamp": "2025-10-16T12:00:00Z"})
+    return json.dumps({"status": "UP", "slo": slo, "timestamp": clock.iso_now()})
 
 
 @pytest.fixture
@@ -165,7 +165,8 @@ def test_threshold_by_profile_key_follows_set(judge, httpserver):
 def test_bad_answers_never_pass(judge, httpserver, body, status_code, reason):
     """Fail closed: a missing, null, non-numeric or non-finite value, or a bad answer, is never PASS."""
     serve(httpserver, body, status=status_code)
-    result = judge(slo_check(field="slo.latencyP95", min=0, max=1e12))
+    # These bodies carry no time on purpose: the value's own reason is under test (freshness below).
+    result = judge(slo_check(field="slo.latencyP95", min=0, max=1e12, timestamp_field=""))
     assert result.status in (Status.FAIL, Status.ERROR), result.message
     assert reason in result.message
 
