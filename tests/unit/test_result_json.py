@@ -77,3 +77,13 @@ def test_render_refuses_to_write_nan():
     run = gate_run([check_result("odd", "slo", Severity.MAJOR, Status.FAIL, "x", observed=float("nan"))], 0.0)
     with pytest.raises(ValueError, match="not JSON compliant"):
         render(run)
+
+
+def test_a_record_with_a_repeated_key_is_refused():
+    """A result.json saying two risk levels (a key twice) is refused naming the key, not read as the last."""
+    failing = check_result("healthz.status", "http", Severity.CRITICAL, Status.FAIL, "GET / -> 503")
+    text = render(gate_run([failing], 0.0))
+    doctored = text.replace('"risk": {', '"risk": {"level": "LOW", ', 1)
+    assert doctored != text
+    with pytest.raises(ResultRefused, match="ambiguous JSON: key 'level' appears twice"):
+        decode(doctored)

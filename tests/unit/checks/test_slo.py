@@ -173,7 +173,9 @@ def test_bad_answers_never_pass(judge, httpserver, body, status_code, reason):
 
 def test_nan_observed_stays_json_safe(spark, platform, tmp_path):
     """A NaN reading fails the gate and the result JSON stays valid (NaN shown as a string)."""
-    platform.health_body = b'{"status": "UP", "slo": {"latencyP95": NaN}}'
+    platform.health_body = b'{"status": "UP", "slo": {"latencyP95": NaN}, "timestamp": "%s"}' % (
+        clock.iso_now().encode()
+    )
     suite = write_suite(tmp_path, slo_check(field="slo.latencyP95", max=150))
     result = spark(
         "gate", "--suite", str(suite), "--no-evidence", "-f", "json", "--exit-on-fail", *platform.sets()
@@ -235,3 +237,48 @@ def test_missing_profile_key_exits_2(spark, platform, tmp_path):
     assert result.exit_code == 2
     assert "slo.latency_p99_ms" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "bounds", "status", "fragment"),
+    [
+        pytest.param("ms", -3, {"max": 150}, Status.FAIL, "= -3, outside its domain >= 0 (ms)", id="negative-ms"),
+        pytest.param("s", -0.5, {"max": 30}, Status.FAIL, "outside its domain >= 0 (s)", id="negative-s"),
+        pytest.param("ratio", 1.5, {"max": 2}, Status.FAIL, "outside its domain [0, 1] (ratio)", id="ratio-above-1"),
+        pytest.param("ratio", -0.01, {"max": 0.05}, Status.FAIL, "[0, 1] (ratio)", id="negative-ratio"),
+        pytest.param("percent", 101, {"max": 200}, Status.FAIL, "[0, 100] (percent)", id="percent-above-100"),
+        pytest.param("count", -1, {"max": 5}, Status.FAIL, ">= 0 (count)", id="negative-count"),
+        pytest.param("ratio", 1, {"max": 1}, Status.PASS, "= 1", id="ratio-1-is-in"),
+        pytest.param("ms", 0, {"max": 150}, Status.PASS, "= 0", id="zero-ms-is-in"),
+        pytest.param("number", -3, {"min": -10}, Status.PASS, "= -3", id="number-has-no-domain"),
+        pytest.param("ratio", "NaN", {"max": 1}, Status.FAIL, "not a finite number", id="nan-stays-nan"),
+    ],
+)
+def test_a_value_outside_its_units_domain_fails_whatever_the_bounds(
+    judge, httpserver, unit, value, bounds, status, fragment
+):
+    """The field's ``unit`` fixes its physical domain, judged before min/max: out of it is FAIL."""
+    raw = json.dumps({"slo": {"v": 0}, "timestamp": clock.iso_now()}).replace('"v": 0', f'"v": {value}')
+    serve(httpserver, raw)
+    result = judge(slo_check(field="slo.v", unit=unit, **bounds))
+    assert result.status is status, result.message
+    assert fragment in result.message
+
+
+def test_an_unknown_unit_is_a_config_error(tmp_path, spark, platform):
+    """``unit`` is one of the listed ones; another exits 2 naming the key and the choices."""
+    suite = write_suite(tmp_path, slo_check(field="slo.latencyP95", unit="furlongs", max=1))
+    result = spark("gate", "--suite", str(suite), *platform.sets())
+    assert result.exit_code == 2
+    assert "unit" in result.stderr and "'ratio'" in result.stderr, result.stderr
+
+
+def test_the_shipped_suites_declare_their_units():
+    """gate and canary name each SLO figure's unit: latency in ms, error rate a ratio, staleness in s."""
+    for suite in ("gate", "canary"):
+        units = {
+            spec.options["field"]: spec.options.get("unit")
+            for spec in load_suite(suite).checks
+            if spec.kind == "slo"
+        }
+        assert units == {"slo.latencyP95": "ms", "slo.errorRate": "ratio", "slo.staleness": "s"}, suite
