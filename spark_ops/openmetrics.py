@@ -1,0 +1,452 @@
+"""The OpenMetrics 1.0 text format, judged by its own rules (Prometheus asks for it first).
+
+What an OpenMetrics answer must be, beyond the text format (the differential test
+``tests/unit/checks/test_openmetrics_differential.py`` holds this parser beside prometheus-client's strict
+``prometheus_client.openmetrics.parser``):
+
+- it ends with a ``# EOF`` line and nothing after it; without one the scrape was cut short (``Truncated``);
+- no blank lines; a ``#`` line is ``# HELP``, ``# TYPE`` or ``# UNIT`` (``name`` then a space and the
+  text, possibly empty), each once per family and before its samples; types are ``counter``, ``gauge``,
+  ``histogram``, ``gaugehistogram``, ``stateset``, ``info``, ``summary`` and ``unknown`` (lower case);
+- a family's samples carry its type's names: a counter ``foo`` has ``foo_total`` and ``foo_created``
+  (the family is named without ``_total``); an info ``foo`` has ``foo_info`` (value 1); a stateset ``foo``
+  has a label ``foo`` (values 0 or 1); a histogram ``_bucket`` (canonical ``le``, ascending, cumulative,
+  ending at ``+Inf``, integral), ``_count`` (= the ``+Inf`` bucket) with ``_sum``, ``_created``; a
+  gaugehistogram ``_bucket``, ``_gcount``, ``_gsum``; a summary ``foo{quantile}`` (in [0, 1]), ``_sum``,
+  ``_count``, ``_created``; anything else is a sample of its own ``unknown`` family;
+- a family is written in one piece (never resumed later) and a ``# UNIT u`` family is named ``..._u``
+  (not for info and stateset); counter-like samples are neither negative nor NaN;
+- exemplars (`` # {labels} value [timestamp]``, labels at most 128 characters) only on a counter's
+  ``_total`` and a histogram's ``_bucket``; timestamps are seconds, within a series never going back.
+
+Stricter than prometheus-client, on purpose (OpenMetrics 1.0, as Prometheus 2.x scrapes it): numbers in
+ASCII digits only; no quoted (UTF-8) metric names, no ``__name__`` label, no native histograms, no
+``:`` in label names. The test lists these divergences.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from spark_ops.exposition import Exposition, ExpositionError
+
+CONTENT_TYPE = "application/openmetrics-text"
+TYPES = frozenset({"counter", "gauge", "histogram", "gaugehistogram", "stateset", "info", "summary", "unknown"})
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "summary": ("", "_count", "_sum", "_created"),
+    "histogram": ("_count", "_sum", "_bucket", "_created"),
+    "gaugehistogram": ("_gcount", "_gsum", "_bucket"),
+    "info": ("_info",),
+}
+_COUNTER_LIKE = ("_total", "_sum", "_count", "_bucket", "_gcount", "_gsum")
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_VALUE = r'"(?:[^"\\\n]|\\.)*"'
+_PAIR = re.compile(rf"\s*([^=,{{}}\"\s]*)\s*=\s*({_VALUE})\s*(,?)")
+# The plain form of a sample line (no blanks inside braces): the fast path of nearly every line.
+_PLAIN = re.compile(
+    rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:[a-zA-Z_][a-zA-Z0-9_]*={_VALUE}(?:,[a-zA-Z_][a-zA-Z0-9_]*={_VALUE})*)?)\}})?"
+    r" ([^ #]+)(?: ([^ #]+))?(?: # (.*))?"
+)
+_PLAIN_PAIR = re.compile(rf"([a-zA-Z_][a-zA-Z0-9_]*)=({_VALUE})")
+_ESCAPE = re.compile(r"\\([\\n\"])")
+_EXEMPLAR_LIMIT = 128
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, decoded with surrogateescape
+
+
+class Truncated(ExpositionError):
+    """No ``# EOF`` line: the exposition was cut short."""
+
+
+class _LineError(Exception):
+    pass
+
+
+def number(token: str) -> float:
+    """A sample value or exemplar value: a decimal or integer, ``NaN``, ``+Inf``/``-Inf`` (ASCII only)."""
+    if not token or not token.isascii() or "_" in token or token != token.strip():
+        raise _LineError(f"invalid value {token!r}")
+    try:
+        whole = int(token)
+    except ValueError:
+        try:
+            return float(token)
+        except ValueError:
+            raise _LineError(f"invalid value {token!r}") from None
+    try:
+        return float(whole)
+    except OverflowError:  # an integer beyond any float: valid, and as large as a float gets
+        return math.copysign(math.inf, whole)
+
+
+def timestamp(token: str) -> float:
+    """A timestamp in seconds (integer or decimal); NaN and the infinities are none."""
+    if not token.isascii() or "_" in token or token != token.strip():
+        raise _LineError(f"invalid timestamp {token!r}")
+    try:
+        return float(int(token))
+    except ValueError:
+        pass
+    whole, dot, fraction = token.partition(".")
+    if dot and whole.lstrip("+-").isdigit() and fraction.isdigit():
+        return float(token)
+    try:
+        value = float(token)
+    except ValueError:
+        raise _LineError(f"invalid timestamp {token!r}") from None
+    if not math.isfinite(value):
+        raise _LineError(f"invalid timestamp {token!r}")
+    return value
+
+
+def _canonical(text: str) -> bool:
+    """``le``/``quantile`` as Go writes them: only +Inf must be spelt so (``Inf``, ``inf`` are not)."""
+    return float(text) != math.inf or text == "+Inf"
+
+
+def _unescape(quoted: str) -> str:
+    inner = quoted[1:-1]
+    return _ESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1], inner) if "\\" in inner else inner
+
+
+def _labels(text: str) -> dict[str, str]:
+    """The label set between braces (blanks around terms allowed, as prometheus-client allows them)."""
+    labels: dict[str, str] = {}
+    rest = text.strip()
+    if rest.startswith(","):
+        raise _LineError(f"invalid labels {{{text}}}")
+    at = 0
+    while at < len(rest):
+        pair = _PAIR.match(rest, at)
+        if pair is None or pair.end() == at:
+            raise _LineError(f"invalid labels {{{text}}}")
+        name, value, comma = pair.groups()
+        if not _LABEL_NAME.fullmatch(name):
+            raise _LineError(f"invalid label name {name!r}")
+        if name.startswith("__"):
+            raise _LineError(f"label name {name!r} is reserved")
+        if name in labels:
+            raise _LineError(f"duplicate label name {name!r}")
+        labels[name] = _unescape(value)
+        at = pair.end()
+        if not comma and at < len(rest):
+            raise _LineError(f"invalid labels {{{text}}}")
+        if comma and at == len(rest):
+            raise _LineError(f"trailing comma in labels {{{text}}}")
+    return labels
+
+
+def _split_sample(line: str) -> tuple[str, dict[str, str], str, str | None, str | None]:
+    """Name, labels, value token, timestamp token and exemplar text of a sample line."""
+    plain = _PLAIN.fullmatch(line)
+    if plain is not None:
+        name, labels_text, value, stamp, exemplar = plain.groups()
+        if labels_text:
+            labels: dict[str, str] = {}
+            for label, quoted in _PLAIN_PAIR.findall(labels_text):
+                if label in labels:
+                    raise _LineError(f"duplicate label name {label!r}")
+                if label.startswith("__"):
+                    raise _LineError(f"label name {label!r} is reserved")
+                labels[label] = _unescape(quoted)
+        else:
+            labels = {}
+        return name, labels, value, stamp, exemplar
+    named = _NAME.match(line)
+    if named is None:
+        raise _LineError("invalid metric name (quoted names are not OpenMetrics 1.0)")
+    name, at = named.group(), named.end()
+    labels = {}
+    if line.startswith("{", at):
+        close = _closing_brace(line, at + 1)
+        labels = _labels(line[at + 1 : close])
+        at = close + 1
+    if not line.startswith(" ", at):
+        raise _LineError("expected a space before the value")
+    rest, exemplar = line[at + 1 :], None
+    if " # " in rest:
+        rest, _, exemplar = rest.partition(" # ")
+    tokens = rest.split(" ")
+    if len(tokens) > 2 or "" in tokens:
+        raise _LineError(f"invalid value or timestamp {rest!r}")
+    return name, labels, tokens[0], tokens[1] if len(tokens) == 2 else None, exemplar
+
+
+def _closing_brace(line: str, at: int) -> int:
+    quoted = False
+    while at < len(line):
+        char = line[at]
+        if char == "\\" and quoted:
+            at += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif char == "}" and not quoted:
+            return at
+        at += 1
+    raise _LineError("unclosed label set")
+
+
+def _exemplar(text: str) -> None:
+    """``{labels} value [timestamp]``: checked, then dropped (the check judges samples)."""
+    if not text.startswith("{"):
+        raise _LineError("an exemplar starts with its label set")
+    close = _closing_brace(text, 1)
+    labels = _labels(text[1:close])
+    if sum(len(k) + len(v) for k, v in labels.items()) > _EXEMPLAR_LIMIT:
+        raise _LineError(f"exemplar labels longer than {_EXEMPLAR_LIMIT} characters")
+    if not text.startswith(" ", close + 1):
+        raise _LineError("expected a space before the exemplar's value")
+    tokens = text[close + 2 :].split(" ")
+    if len(tokens) > 2 or "" in tokens:
+        raise _LineError(f"invalid exemplar {text!r}")
+    number(tokens[0])
+    if len(tokens) == 2:
+        timestamp(tokens[1])
+
+
+class _Histogram:
+    """One run of a histogram's samples with the same labels and timestamp (prometheus-client's rules)."""
+
+    __slots__ = ("bucket", "count", "has_gsum", "has_sum", "negative_buckets", "negative_gsum", "value")
+
+    def __init__(self) -> None:
+        self.bucket: float | None = None
+        self.count: float | None = None
+        self.value = 0.0
+        self.has_sum = self.has_gsum = self.negative_buckets = self.negative_gsum = False
+
+    def add(self, suffix: str, labels: dict[str, str], value: float, family: str) -> None:
+        if suffix == "_bucket":
+            le = float(labels["le"])
+            if le < 0:
+                self.negative_buckets = True
+            if self.bucket is not None and le <= self.bucket:
+                raise _LineError(f"buckets of {family} out of order")
+            if value < self.value:
+                raise _LineError(f"bucket values of {family} go down")
+            self.bucket, self.value = le, value
+        elif suffix in ("_count", "_gcount"):
+            self.count = value
+        elif suffix == "_sum":
+            self.has_sum = True
+        elif suffix == "_gsum":
+            self.has_gsum = True
+            self.negative_gsum = self.negative_gsum or value < 0
+
+    def close(self, family: str) -> None:
+        if self.bucket != math.inf:
+            raise ExpositionError(f"histogram {family}: the +Inf bucket is missing")
+        if self.count is not None and self.value != self.count:
+            raise ExpositionError(f"histogram {family}: _count does not match the +Inf bucket")
+        if (self.has_sum or self.has_gsum) != (self.count is not None):
+            raise ExpositionError(f"histogram {family}: _count and _sum (_gcount and _gsum) come together")
+        if self.negative_buckets and self.has_sum:
+            raise ExpositionError(f"histogram {family}: _sum with negative buckets")
+        if not self.negative_buckets and self.negative_gsum:
+            raise ExpositionError(f"histogram {family}: negative _gsum with non-negative buckets")
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.families: set[str] = set()
+        self.sample_names: set[str] = set()
+        self.series = 0
+        self.seen_names: set[str] = set()
+        self.duplicate: str | None = None
+        self.name: str | None = None
+        self.open_family(None, None)
+
+    def open_family(self, name: str | None, kind: str | None) -> None:
+        """Close the current family and start ``name`` (metadata or a sample of a new name)."""
+        self.close_family()
+        self.name, self.type, self.unit, self.help = name, kind, None, False
+        self.samples = 0
+        self.allowed: tuple[str, ...] = (name,) if name is not None else ()
+        self.group: tuple[tuple[str, str], ...] | None = None
+        self.group_stamp: float | None = None
+        self.group_series: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        self.seen_groups: set[tuple[tuple[str, str], ...]] = set()
+        self.histogram: _Histogram | None = None
+        self.histogram_key: object = None
+
+    def close_family(self) -> None:
+        name = self.name
+        if name is None:
+            return
+        kind = self.type or "unknown"
+        for suffix in {"", *_SUFFIXES.get(kind, ())}:
+            if name + suffix in self.seen_names:
+                raise ExpositionError(f"family {name!r} is written in two places (or clashes with {name + suffix!r})")
+            self.seen_names.add(name + suffix)
+        if self.unit and not name.endswith("_" + self.unit):
+            raise ExpositionError(f"family {name!r} has UNIT {self.unit!r} but is not named ..._{self.unit}")
+        if self.unit and kind in ("info", "stateset"):
+            raise ExpositionError(f"family {name!r}: a {kind} has no unit")
+        if self.histogram is not None:
+            self.histogram.close(name)
+        if self.samples:
+            self.families.add(name)
+        self.name = None
+
+    def metadata(self, line: str) -> None:
+        parts = line.split(" ", 3)
+        if len(parts) < 4 or parts[0] != "#" or parts[1] not in ("HELP", "TYPE", "UNIT"):
+            raise _LineError(f"not a HELP, TYPE or UNIT line, nor # EOF: {line[:60]!r}")
+        _, keyword, name, text = parts
+        if not _NAME.fullmatch(name):
+            raise _LineError(f"invalid metric name {name!r}")
+        if name == self.name and self.samples:
+            raise _LineError(f"{keyword} of {name!r} after its samples")
+        if name != self.name:
+            self.open_family(name, None)
+        if keyword == "HELP":
+            if self.help:
+                raise _LineError(f"second HELP of {name!r}")
+            self.help = True
+        elif keyword == "TYPE":
+            if self.type is not None:
+                raise _LineError(f"second TYPE of {name!r}")
+            if text not in TYPES:
+                raise _LineError(f"unknown type {text!r}")
+            self.type = text
+            self.allowed = tuple(name + suffix for suffix in _SUFFIXES.get(text, ("",)))
+        else:
+            if self.unit is not None:
+                raise _LineError(f"second UNIT of {name!r}")
+            self.unit = text
+
+    def sample(self, line: str) -> None:
+        sample_name, labels, value_token, stamp_token, exemplar = _split_sample(line)
+        value = number(value_token)
+        stamp = timestamp(stamp_token) if stamp_token is not None else None
+        if sample_name not in self.allowed:
+            self.open_family(sample_name, "unknown")
+        name, kind = self.name, self.type or "unknown"
+        assert name is not None
+        suffix = sample_name[len(name) :]
+        if kind == "stateset" and name not in labels:
+            raise _LineError(f"stateset {name!r} without its label {name!r}")
+        if suffix == "_bucket" and kind in ("histogram", "gaugehistogram"):
+            le = labels.get("le", "NaN")
+            try:
+                canonical = le != "NaN" and _canonical(le)
+            except ValueError:
+                canonical = False
+            if not canonical:
+                raise _LineError(f"invalid le label {le!r}")
+        if suffix in ("_bucket", "_count", "_gcount") and kind != "unknown" and not value.is_integer():
+            raise _LineError(f"{sample_name} must be an integer, not {value_token}")
+        if kind == "summary" and suffix == "":
+            quantile = labels.get("quantile", "-1")
+            try:
+                good = 0 <= float(quantile) <= 1 and _canonical(quantile)
+            except ValueError:
+                good = False
+            if not good:
+                raise _LineError(f"invalid quantile label {quantile!r}")
+            if value < 0:
+                raise _LineError("a quantile's value cannot be negative")
+        self.group_sample(sample_name, labels, stamp, kind, suffix, value)
+        if kind == "stateset" and value not in (0, 1):
+            raise _LineError("a stateset's values are 0 or 1")
+        if kind == "info" and value != 1:
+            raise _LineError("an info's value is 1")
+        if suffix in _COUNTER_LIKE and kind != "unknown":
+            if math.isnan(value):
+                raise _LineError(f"{sample_name} cannot be NaN")
+            if value < 0 and suffix != "_gsum":
+                raise _LineError(f"{sample_name} cannot be negative")
+        if exemplar is not None:
+            if not (
+                (kind in ("histogram", "gaugehistogram") and sample_name.endswith("_bucket"))
+                or (kind == "counter" and sample_name.endswith("_total"))
+            ):
+                raise _LineError("only counters' _total and histograms' _bucket carry exemplars")
+            _exemplar(exemplar)
+        self.samples += 1
+        self.series += 1
+        self.sample_names.add(sample_name)
+
+    def group_sample(
+        self, sample_name: str, labels: dict[str, str], stamp: float | None, kind: str, suffix: str, value: float
+    ) -> None:
+        """A family's samples come in groups (its labels without le/quantile/the state): contiguous, with
+        timestamps on all or none of a group's samples, never going back; a series twice is a duplicate."""
+        name = self.name
+        assert name is not None
+        if kind == "info":
+            group: tuple[tuple[str, str], ...] = ()
+        else:
+            drop = {"summary": "quantile" if suffix == "" else None, "stateset": name}.get(kind)
+            if kind in ("histogram", "gaugehistogram") and suffix == "_bucket":
+                drop = "le"
+            group = tuple(sorted((k, v) for k, v in labels.items() if k != drop))
+        if self.group is not None and group != self.group and group in self.seen_groups:
+            raise _LineError(f"the samples of {name!r} with labels {dict(group)} are split (metric grouping)")
+        series = (sample_name, tuple(sorted(labels.items())))
+        if self.group is not None and group == self.group:
+            if (stamp is None) != (self.group_stamp is None):
+                raise _LineError("timestamps on some samples of a group but not all")
+            if self.group_stamp is not None and stamp is not None and self.group_stamp > stamp and kind != "info":
+                raise _LineError("timestamps went backwards within a group")
+        else:
+            self.group_series = set()
+        repeated = stamp == self.group_stamp and series in self.group_series
+        if repeated and self.duplicate is None:
+            pairs = ",".join(f'{k}="{v}"' for k, v in series[1])
+            self.duplicate = f"{sample_name}{{{pairs}}}" if pairs else sample_name
+        self.group_series.add(series)
+        if kind in ("histogram", "gaugehistogram") and suffix and not repeated:
+            key = (group, stamp)
+            if self.histogram is None or key != self.histogram_key:
+                if self.histogram is not None:
+                    self.histogram.close(name)
+                self.histogram, self.histogram_key = _Histogram(), key
+            self.histogram.add(suffix, labels, value, name)
+        self.group, self.group_stamp = group, stamp
+        self.seen_groups.add(group)
+
+
+def parse_openmetrics(text: str) -> Exposition:
+    """Parse an OpenMetrics 1.0 exposition; Truncated without ``# EOF``, ExpositionError naming the line
+    and the reason for anything else. Decode the body as UTF-8 (``surrogateescape`` refuses the rest)."""
+    if (bad := _NOT_UTF8.search(text)) is not None:
+        raise ExpositionError(f"line {text.count(chr(10), 0, bad.start()) + 1}: not UTF-8")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if not lines or lines[-1] != "# EOF":
+        if "# EOF" in lines:
+            raise ExpositionError(f"line {lines.index('# EOF') + 2}: a line after # EOF")
+        raise Truncated("no '# EOF' line at the end: the exposition was cut short (truncated)")
+    parser = _Parser()
+    for number_, line in enumerate(lines[:-1], 1):
+        try:
+            if not line:
+                raise _LineError("blank line")
+            if line[0] == "#":
+                if line == "# EOF":
+                    raise _LineError("a line after # EOF")
+                parser.metadata(line)
+            else:
+                parser.sample(line)
+        except (_LineError, ValueError) as exc:
+            raise ExpositionError(f"line {number_}: {exc}") from None
+    parser.close_family()
+    return Exposition(
+        frozenset(parser.families),
+        frozenset(parser.sample_names),
+        parser.series,
+        text,
+        parser.duplicate,
+        read_line=_read_line,
+    )
+
+
+def _read_line(line: str) -> tuple[str, dict[str, str], str]:
+    """A sample line of a parsed exposition as ``Exposition.samples`` reads it (exemplar dropped)."""
+    name, labels, value, _, _ = _split_sample(line)
+    return name, labels, value
