@@ -296,6 +296,8 @@ class _Parser:
         if len(parts) < 4 or parts[0] != "#" or parts[1] not in ("HELP", "TYPE", "UNIT"):
             raise _LineError(f"not a HELP, TYPE or UNIT line, nor # EOF: {line[:60]!r}")
         _, keyword, name, text = parts
+        if not name or (keyword != "HELP" and text.startswith(" ")):
+            raise _LineError(f"doubled spaces in a {keyword} line (one space between its words)")
         if not _NAME.fullmatch(name):
             raise _LineError(f"invalid metric name {name!r}")
         if name == self.name and self.samples:
