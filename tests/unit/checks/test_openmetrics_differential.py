@@ -45,6 +45,9 @@ STRICTER = {
     "a colon in a label name (label names are [a-zA-Z_][a-zA-Z0-9_]*)": r"invalid label name '[^']*:",
     "a backslash in a label name (it unescapes names as it does values)": r"invalid label name '[^']*\\",
     "a quote in a timestamp (its scanner skips text between quotes)": r"invalid timestamp '[^']*\"",
+    "a tab in a name or a number, a space in an exemplar's (Python's strip() and int() drop them)": (
+        r"invalid (metric name|label name|value|timestamp) '[^']*\\t|invalid exemplar '\{.*\}( \S+){3,}'"
+    ),
     "a metric name in quotes or in __name__ (UTF-8 names come after 1.0)": r"quoted names are not Open",
     "digits that are not ASCII (Python's int() reads them)": r"invalid (value|timestamp) '[^']*[^\x00-\x7f]",
     "any character where the space after a label set belongs (it skips one)": r"expected a space before the value",
@@ -156,6 +159,9 @@ def test_same_verdict_as_prometheus_client(text, parses):
         "# TYPE  a gauge\na 1\n# EOF\n",
         'a{b\\n="1"} 1\n# EOF\n',
         'a 1 170000"000\n# EOF\n',
+        "# HELP \ta x\na 1\n# EOF\n",
+        "a 1 17\t.5\n# EOF\n",
+        '# TYPE a counter\na_total 1 # {t="x"} 1 17 .5\n# EOF\n',
     ],
     ids=[
         "colon-label",
@@ -167,6 +173,9 @@ def test_same_verdict_as_prometheus_client(text, parses):
         "space-name",
         "escaped-label-name",
         "quoted-timestamp",
+        "tab-in-name",
+        "tab-in-timestamp",
+        "space-in-exemplar-timestamp",
     ],
 )
 def test_each_listed_divergence_is_real(text):
