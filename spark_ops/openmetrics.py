@@ -26,13 +26,19 @@ ASCII digits only; no quoted (UTF-8) metric names, no ``__name__`` label, no nat
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
 
 from spark_ops.exposition import Exposition, ExpositionError
 
 CONTENT_TYPE = "application/openmetrics-text"
-TYPES = frozenset({"counter", "gauge", "histogram", "gaugehistogram", "stateset", "info", "summary", "unknown"})
+TYPES = frozenset(
+    {"counter", "gauge", "histogram", "gaugehistogram", "stateset", "info", "summary", "unknown"}
+)
 _SUFFIXES = {
     "counter": ("_total", "_created"),
     "summary": ("", "_count", "_sum", "_created"),
@@ -101,9 +107,26 @@ def timestamp(token: str) -> float:
     return value
 
 
+@functools.lru_cache(maxsize=1024)
+def _bound(text: str, label: str) -> float:
+    """An ``le`` or ``quantile`` label value as a float: not NaN, +Inf spelt so (as Go writes it)."""
+    try:
+        bound = float(text)
+    except ValueError:
+        bound = math.nan
+    if math.isnan(bound) or not _canonical(text):
+        raise _LineError(f"invalid {label} label {text!r}")
+    return bound
+
+
 def _canonical(text: str) -> bool:
     """``le``/``quantile`` as Go writes them: only +Inf must be spelt so (``Inf``, ``inf`` are not)."""
     return float(text) != math.inf or text == "+Inf"
+
+
+def _escape(value: str) -> str:
+    """A label value as the plain form writes it (the keys of series and groups are in that form)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _unescape(quoted: str) -> str:
@@ -191,6 +214,13 @@ def _closing_brace(line: str, at: int) -> int:
 
 def _exemplar(text: str) -> None:
     """``{labels} value [timestamp]``: checked, then dropped (the check judges samples)."""
+    plain = _PLAIN_EXEMPLAR(text)
+    if plain is not None:  # the common form, read in one C call
+        labels = plain[1]  # its length as written bounds the names and values it holds
+        if len(labels) <= _EXEMPLAR_LIMIT or _exemplar_length(labels):
+            if plain[3] is not None:
+                timestamp(plain[3])
+            return
     if not text.startswith("{"):
         raise _LineError("an exemplar starts with its label set")
     close = _closing_brace(text, 1)
@@ -207,6 +237,17 @@ def _exemplar(text: str) -> None:
         timestamp(tokens[1])
 
 
+_PLAIN_EXEMPLAR = re.compile(
+    rf"\{{((?:[a-zA-Z_][a-zA-Z0-9_]*={_VALUE}(?:,[a-zA-Z_][a-zA-Z0-9_]*={_VALUE})*)?)\}}"
+    r" ([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Inf|NaN)(?: ([^ ]+))?"
+).fullmatch
+
+
+def _exemplar_length(labels: str) -> bool:
+    """Whether the plain label set ``labels`` is within the exemplar limit (names and unescaped values)."""
+    return sum(len(k) + len(_unescape(v)) for k, v in _PLAIN_PAIR.findall(labels)) <= _EXEMPLAR_LIMIT
+
+
 class _Histogram:
     """One run of a histogram's samples with the same labels and timestamp (prometheus-client's rules)."""
 
@@ -218,9 +259,8 @@ class _Histogram:
         self.value = 0.0
         self.has_sum = self.has_gsum = self.negative_buckets = self.negative_gsum = False
 
-    def add(self, suffix: str, labels: dict[str, str], value: float, family: str) -> None:
-        if suffix == "_bucket":
-            le = float(labels["le"])
+    def add(self, suffix: str, le: float | None, value: float, family: str) -> None:
+        if suffix == "_bucket" and le is not None:
             if le < 0:
                 self.negative_buckets = True
             if self.bucket is not None and le <= self.bucket:
@@ -249,6 +289,64 @@ class _Histogram:
             raise ExpositionError(f"histogram {family}: negative _gsum with non-negative buckets")
 
 
+class _Context:
+    """What the samples of one line shape (a name and its label names, in order) need to be judged in
+    their family: computed once per shape and family, used for every line of that shape."""
+
+    __slots__ = (
+        "bucket",
+        "counter_like",
+        "exemplars",
+        "group",
+        "histogram",
+        "integral",
+        "kind",
+        "le",
+        "quantile",
+        "sample_name",
+        "series",
+        "suffix",
+    )
+
+    def __init__(self, sample_name: str, label_names: tuple[str, ...], family: str, kind: str) -> None:
+        self.sample_name, self.kind = sample_name, kind
+        suffix = self.suffix = sample_name[len(family) :]
+        self.histogram = kind in ("histogram", "gaugehistogram") and suffix != ""
+        self.bucket = kind in ("histogram", "gaugehistogram") and suffix == "_bucket"
+        self.integral = suffix in ("_bucket", "_count", "_gcount") and kind != "unknown"
+        self.counter_like = suffix in _COUNTER_LIKE and kind != "unknown"
+        self.exemplars = self.bucket or (kind == "counter" and sample_name.endswith("_total"))
+        if kind == "stateset" and family not in label_names:
+            raise _LineError(f"stateset {family!r} without its label {family!r}")
+        drop = {"summary": "quantile" if suffix == "" else None, "stateset": family}.get(kind)
+        if self.bucket:
+            drop = "le"
+        order = sorted(range(len(label_names)), key=label_names.__getitem__)
+        kept = [i for i in order if label_names[i] != drop]
+        # Keys are (label names, label values as written): escapes are canonical, so equal means equal.
+        self.series = (tuple(label_names[i] for i in order), _getter(order))
+        self.group = (
+            () if kind == "info" else tuple(label_names[i] for i in kept),
+            _getter([] if kind == "info" else kept),
+        )
+        self.le = label_names.index("le") if self.bucket and "le" in label_names else None
+        self.quantile = label_names.index("quantile") if "quantile" in label_names else None
+        if self.bucket and self.le is None:
+            raise _LineError("invalid le label 'NaN' (a bucket without le)")
+        if kind == "summary" and suffix == "" and self.quantile is None:
+            raise _LineError("invalid quantile label (a quantile without one)")
+
+
+def _getter(positions: list[int]) -> Callable[[Sequence[str]], tuple[str, ...]]:
+    """The values at ``positions`` of a row, as a tuple (itemgetter gives a bare item for one)."""
+    if not positions:
+        return lambda row: ()
+    if len(positions) == 1:
+        at = positions[0]
+        return lambda row: (row[at],)
+    return itemgetter(*positions)
+
+
 class _Parser:
     def __init__(self) -> None:
         self.families: set[str] = set()
@@ -257,6 +355,8 @@ class _Parser:
         self.seen_names: set[str] = set()
         self.duplicate: str | None = None
         self.name: str | None = None
+        self.shapes: dict[str, list[_Shape]] = {}
+        self.contexts: dict[tuple[str, tuple[str, ...]], _Context] = {}
         self.open_family(None, None)
 
     def open_family(self, name: str | None, kind: str | None) -> None:
@@ -265,12 +365,13 @@ class _Parser:
         self.name, self.type, self.unit, self.help = name, kind, None, False
         self.samples = 0
         self.allowed: tuple[str, ...] = (name,) if name is not None else ()
-        self.group: tuple[tuple[str, str], ...] | None = None
+        self.group: object = None
         self.group_stamp: float | None = None
-        self.group_series: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
-        self.seen_groups: set[tuple[tuple[str, str], ...]] = set()
+        self.group_series: set[object] = set()
+        self.seen_groups: set[object] = set()
         self.histogram: _Histogram | None = None
         self.histogram_key: object = None
+        self.contexts = {}
 
     def close_family(self) -> None:
         name = self.name
@@ -279,7 +380,9 @@ class _Parser:
         kind = self.type or "unknown"
         for suffix in {"", *_SUFFIXES.get(kind, ())}:
             if name + suffix in self.seen_names:
-                raise ExpositionError(f"family {name!r} is written in two places (or clashes with {name + suffix!r})")
+                raise ExpositionError(
+                    f"family {name!r} is written in two places (or clashes with {name + suffix!r})"
+                )
             self.seen_names.add(name + suffix)
         if self.unit and not name.endswith("_" + self.unit):
             raise ExpositionError(f"family {name!r} has UNIT {self.unit!r} but is not named ..._{self.unit}")
@@ -320,96 +423,197 @@ class _Parser:
                 raise _LineError(f"second UNIT of {name!r}")
             self.unit = text
 
-    def sample(self, line: str) -> None:
-        sample_name, labels, value_token, stamp_token, exemplar = _split_sample(line)
-        value = number(value_token)
-        stamp = timestamp(stamp_token) if stamp_token is not None else None
+    def context(self, sample_name: str, label_names: tuple[str, ...]) -> _Context:
+        """The context of a shape in the current family (a new ``unknown`` family for a name it lacks)."""
         if sample_name not in self.allowed:
             self.open_family(sample_name, "unknown")
-        name, kind = self.name, self.type or "unknown"
-        assert name is not None
-        suffix = sample_name[len(name) :]
-        if kind == "stateset" and name not in labels:
-            raise _LineError(f"stateset {name!r} without its label {name!r}")
-        if suffix == "_bucket" and kind in ("histogram", "gaugehistogram"):
-            le = labels.get("le", "NaN")
-            try:
-                canonical = le != "NaN" and _canonical(le)
-            except ValueError:
-                canonical = False
-            if not canonical:
-                raise _LineError(f"invalid le label {le!r}")
-        if suffix in ("_bucket", "_count", "_gcount") and kind != "unknown" and not value.is_integer():
-            raise _LineError(f"{sample_name} must be an integer, not {value_token}")
-        if kind == "summary" and suffix == "":
-            quantile = labels.get("quantile", "-1")
-            try:
-                good = 0 <= float(quantile) <= 1 and _canonical(quantile)
-            except ValueError:
-                good = False
-            if not good:
-                raise _LineError(f"invalid quantile label {quantile!r}")
+        key = (sample_name, label_names)
+        found = self.contexts.get(key)
+        if found is None:
+            assert self.name is not None
+            found = self.contexts[key] = _Context(sample_name, label_names, self.name, self.type or "unknown")
+        return found
+
+    def line(self, line: str) -> None:
+        """One sample line through the exact reader, and its shape learnt for the lines that follow."""
+        sample_name, labels, value_token, stamp_token, exemplar = _split_sample(line)
+        names = tuple(labels)
+        values = tuple(_escape(value) for value in labels.values())
+        context = self.context(sample_name, names)
+        self.accept(context, values, number(value_token), stamp_token, exemplar)
+        self.learn(sample_name, names, line)
+
+    def accept(
+        self,
+        context: _Context,
+        values: Sequence[str],
+        value: float,
+        stamp_token: str | None,
+        exemplar: str | None,
+    ) -> None:
+        """One sample, judged by its family's rules (values are label values as written, escaped)."""
+        stamp = timestamp(stamp_token) if stamp_token is not None else None
+        kind = context.kind
+        le = _bound(values[context.le], "le") if context.le is not None else None
+        if context.integral and not value.is_integer():
+            raise _LineError(f"{context.sample_name} must be an integer, not {value!r}")
+        if context.quantile is not None and kind == "summary" and context.suffix == "":
+            if not 0 <= _bound(values[context.quantile], "quantile") <= 1:
+                raise _LineError(f"invalid quantile label {values[context.quantile]!r}")
             if value < 0:
                 raise _LineError("a quantile's value cannot be negative")
-        self.group_sample(sample_name, labels, stamp, kind, suffix, value)
+        group_names, group_of = context.group
+        group = (group_names, group_of(values))
+        series_names, series_of = context.series
+        series = (context.sample_name, series_names, series_of(values))
+        repeated = False
+        if group != self.group:
+            if self.group is not None and group in self.seen_groups:
+                raise _LineError(
+                    f"the samples of {self.name!r} with labels {group} are split (metric grouping)"
+                )
+            self.seen_groups.add(group)
+            self.group_series = {series}
+        else:
+            if (stamp is None) != (self.group_stamp is None):
+                raise _LineError("timestamps on some samples of a group but not all")
+            if (
+                stamp is not None
+                and self.group_stamp is not None
+                and self.group_stamp > stamp
+                and kind != "info"
+            ):
+                raise _LineError("timestamps went backwards within a group")
+            repeated = stamp == self.group_stamp and series in self.group_series
+            if repeated and self.duplicate is None:
+                pairs = ",".join(f'{k}="{v}"' for k, v in zip(series[1], series[2], strict=True))
+                self.duplicate = f"{context.sample_name}{{{pairs}}}" if pairs else context.sample_name
+            self.group_series.add(series)
+        if context.histogram and not repeated:
+            key = (group, stamp)
+            if self.histogram is None or key != self.histogram_key:
+                if self.histogram is not None:
+                    self.histogram.close(self.name or "")
+                self.histogram, self.histogram_key = _Histogram(), key
+            self.histogram.add(context.suffix, le, value, self.name or "")
+        self.group, self.group_stamp = group, stamp
         if kind == "stateset" and value not in (0, 1):
             raise _LineError("a stateset's values are 0 or 1")
         if kind == "info" and value != 1:
             raise _LineError("an info's value is 1")
-        if suffix in _COUNTER_LIKE and kind != "unknown":
-            if math.isnan(value):
-                raise _LineError(f"{sample_name} cannot be NaN")
-            if value < 0 and suffix != "_gsum":
-                raise _LineError(f"{sample_name} cannot be negative")
+        if context.counter_like and (value < 0 or value != value):  # value != value: NaN
+            if value != value:
+                raise _LineError(f"{context.sample_name} cannot be NaN")
+            if context.suffix != "_gsum":
+                raise _LineError(f"{context.sample_name} cannot be negative")
         if exemplar is not None:
-            if not (
-                (kind in ("histogram", "gaugehistogram") and sample_name.endswith("_bucket"))
-                or (kind == "counter" and sample_name.endswith("_total"))
-            ):
+            if not context.exemplars:
                 raise _LineError("only counters' _total and histograms' _bucket carry exemplars")
             _exemplar(exemplar)
         self.samples += 1
         self.series += 1
-        self.sample_names.add(sample_name)
 
-    def group_sample(
-        self, sample_name: str, labels: dict[str, str], stamp: float | None, kind: str, suffix: str, value: float
-    ) -> None:
-        """A family's samples come in groups (its labels without le/quantile/the state): contiguous, with
-        timestamps on all or none of a group's samples, never going back; a series twice is a duplicate."""
-        name = self.name
-        assert name is not None
-        if kind == "info":
-            group: tuple[tuple[str, str], ...] = ()
-        else:
-            drop = {"summary": "quantile" if suffix == "" else None, "stateset": name}.get(kind)
-            if kind in ("histogram", "gaugehistogram") and suffix == "_bucket":
-                drop = "le"
-            group = tuple(sorted((k, v) for k, v in labels.items() if k != drop))
-        if self.group is not None and group != self.group and group in self.seen_groups:
-            raise _LineError(f"the samples of {name!r} with labels {dict(group)} are split (metric grouping)")
-        series = (sample_name, tuple(sorted(labels.items())))
-        if self.group is not None and group == self.group:
-            if (stamp is None) != (self.group_stamp is None):
-                raise _LineError("timestamps on some samples of a group but not all")
-            if self.group_stamp is not None and stamp is not None and self.group_stamp > stamp and kind != "info":
-                raise _LineError("timestamps went backwards within a group")
-        else:
-            self.group_series = set()
-        repeated = stamp == self.group_stamp and series in self.group_series
-        if repeated and self.duplicate is None:
-            pairs = ",".join(f'{k}="{v}"' for k, v in series[1])
-            self.duplicate = f"{sample_name}{{{pairs}}}" if pairs else sample_name
-        self.group_series.add(series)
-        if kind in ("histogram", "gaugehistogram") and suffix and not repeated:
-            key = (group, stamp)
-            if self.histogram is None or key != self.histogram_key:
-                if self.histogram is not None:
-                    self.histogram.close(name)
-                self.histogram, self.histogram_key = _Histogram(), key
-            self.histogram.add(suffix, labels, value, name)
-        self.group, self.group_stamp = group, stamp
-        self.seen_groups.add(group)
+    def learn(self, sample_name: str, label_names: tuple[str, ...], line: str) -> None:
+        """Compile the shape of a line just accepted, if it is in the plain form a shape matches."""
+        self.sample_names.add(sample_name)
+        known = self.shapes.setdefault(sample_name, [])
+        if len(known) < _MAX_SHAPES_PER_NAME and all(shape.label_names != label_names for shape in known):
+            shape = _Shape(sample_name, label_names)
+            if shape.run(line + "\n", 0) is not None:
+                known.append(shape)
+
+    def run(self, shape: _Shape, text: str, start: int, end: int, first_line: int) -> None:
+        """The lines of ``shape`` in ``text[start:end]`` (one C call reads them all), judged one by one.
+
+        Untimed lines without exemplar take a short way where the rules reduce to a few tests: a series
+        alone in its group (a gauge's, a counter's) that starts a new group, or the next sample of the
+        current group (a histogram's buckets); anything else goes through ``accept``, which says why.
+        """
+        accept, line = self.accept, first_line
+        try:
+            context = self.context(shape.name, shape.label_names)
+            (group_names, group_of), (series_names, series_of) = context.group, context.series
+            sample_name, le_at, histogram = context.sample_name, context.le, context.histogram
+            alone = group_names == series_names and not histogram and context.kind not in ("info", "stateset")
+            plain = context.kind not in ("info", "stateset") and (
+                context.quantile is None or context.suffix != ""
+            )
+            for row in shape.rows(text, start, end):
+                *values, value_token, stamp_token, exemplar = row
+                value = float(value_token)
+                if (
+                    stamp_token
+                    or exemplar
+                    or self.group_stamp is not None
+                    or not plain
+                    or (
+                        context.counter_like and not value >= 0  # negative or NaN
+                    )
+                ):
+                    accept(context, values, value, stamp_token or None, exemplar or None)
+                    line += 1
+                    continue
+                group = (group_names, group_of(values))
+                if group != self.group:
+                    if not alone or group in self.seen_groups:
+                        accept(context, values, value, None, None)
+                        line += 1
+                        continue
+                    self.seen_groups.add(group)
+                    self.group = group
+                    self.group_series = {(sample_name, series_names, series_of(values))}
+                else:
+                    series = (sample_name, series_names, series_of(values))
+                    if (
+                        series in self.group_series
+                        or (context.integral and not value.is_integer())
+                        or (histogram and self.histogram_key != (group, None))
+                    ):
+                        accept(context, values, value, None, None)
+                        line += 1
+                        continue
+                    self.group_series.add(series)
+                    if histogram:
+                        le = _bound(values[le_at], "le") if le_at is not None else None
+                        self.histogram.add(context.suffix, le, value, sample_name)  # type: ignore[union-attr]
+                self.samples += 1
+                self.series += 1
+                line += 1
+        except (_LineError, ValueError) as exc:
+            raise ExpositionError(f"line {line}: {exc}") from None
+
+
+# What a shape's expression accepts: floats Python reads alike with int() and float() (ASCII, no _),
+# decimal timestamps, label values with the three escapes, anything after " # " (an exemplar, checked
+# by the exact reader). Anything else goes through the exact reader.
+_FAST_NUMBER = r"[+-]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+|[+-]?+Inf|NaN"
+_FAST_STAMP = r"[+-]?+[0-9]++(?:\.[0-9]++)?+"
+_FAST_LABEL_VALUE = r'[^"\\\n]*+(?:\\[\\"n][^"\\\n]*+)*+'
+_FAST_TAIL = rf" ({_FAST_NUMBER})(?: ({_FAST_STAMP}))?+(?: # ([^\n]++))?+\n"
+_FAST_PLAIN = rf" (?:{_FAST_NUMBER})(?: (?:{_FAST_STAMP}))?+(?: # [^\n]++)?+\n"
+_MAX_SHAPES_PER_NAME = 16
+
+
+class _Shape:
+    """One line shape: a matcher for runs of such lines and a reader of their label values and value."""
+
+    __slots__ = ("label_names", "name", "rows", "run")
+
+    def __init__(self, name: str, label_names: tuple[str, ...]) -> None:
+        self.name, self.label_names = name, label_names
+
+        def line(capture: bool) -> str:
+            value, tail = (
+                (f"({_FAST_LABEL_VALUE})", _FAST_TAIL) if capture else (_FAST_LABEL_VALUE, _FAST_PLAIN)
+            )
+            pairs = ",".join(f'{label}="{value}"' for label in label_names)
+            return re.escape(name) + (f"\\{{{pairs}\\}}" if label_names else "") + tail
+
+        # Rows of (label values..., value, timestamp, exemplar): at least three groups, so always tuples.
+        self.rows: Callable[[str, int, int], list[Any]] = re.compile(line(capture=True)).findall
+        self.run: Callable[[str, int], re.Match[str] | None] = re.compile(
+            f"(?:{line(capture=False)})++"
+        ).match
 
 
 def parse_openmetrics(text: str) -> Exposition:
@@ -417,15 +621,33 @@ def parse_openmetrics(text: str) -> Exposition:
     and the reason for anything else. Decode the body as UTF-8 (``surrogateescape`` refuses the rest)."""
     if (bad := _NOT_UTF8.search(text)) is not None:
         raise ExpositionError(f"line {text.count(chr(10), 0, bad.start()) + 1}: not UTF-8")
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    if not lines or lines[-1] != "# EOF":
-        if "# EOF" in lines:
-            raise ExpositionError(f"line {lines.index('# EOF') + 2}: a line after # EOF")
+    ending = text.removesuffix("\n")
+    if ending != "# EOF" and not ending.endswith("\n# EOF"):
+        if ("\n" + text).find("\n# EOF\n") >= 0:
+            at = ("\n" + text).find("\n# EOF\n")
+            raise ExpositionError(f"line {text.count(chr(10), 0, at) + 2}: a line after # EOF")
         raise Truncated("no '# EOF' line at the end: the exposition was cut short (truncated)")
+    body = ending[: -len("# EOF")]
     parser = _Parser()
-    for number_, line in enumerate(lines[:-1], 1):
+    shapes = parser.shapes
+    last: _Shape | None = None  # the shape of the last run: the next line most likely has it too
+    at, size, number = 0, len(body), 1
+    while at < size:
+        if body[at] not in "#\n":
+            matched, shape = (last.run(body, at), last) if last is not None else (None, None)
+            if matched is None:
+                named = _NAME.match(body, at)
+                for shape in shapes.get(named.group(), ()) if named is not None else ():
+                    if (matched := shape.run(body, at)) is not None:
+                        break
+            if matched is not None and shape is not None:
+                end = matched.end()
+                parser.run(shape, body, at, end, number)
+                number += body.count("\n", at, end)
+                at, last = end, shape
+                continue
+        newline = body.find("\n", at)
+        line = body[at:newline]
         try:
             if not line:
                 raise _LineError("blank line")
@@ -434,9 +656,10 @@ def parse_openmetrics(text: str) -> Exposition:
                     raise _LineError("a line after # EOF")
                 parser.metadata(line)
             else:
-                parser.sample(line)
+                parser.line(line)
         except (_LineError, ValueError) as exc:
-            raise ExpositionError(f"line {number_}: {exc}") from None
+            raise ExpositionError(f"line {number}: {exc}") from None
+        at, number = newline + 1, number + 1
     parser.close_family()
     return Exposition(
         frozenset(parser.families),

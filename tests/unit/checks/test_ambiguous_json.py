@@ -37,7 +37,14 @@ CHECKS = {
         "path": HEALTHZ,
         "expect_json": [{"field": "status", "op": "==", "value": "UP"}],
     },
-    "slo": {"name": "s", "kind": "slo", "service": "web", "path": HEALTHZ, "field": "slo.errorRate", "max": 0.05},
+    "slo": {
+        "name": "s",
+        "kind": "slo",
+        "service": "web",
+        "path": HEALTHZ,
+        "field": "slo.errorRate",
+        "max": 0.05,
+    },
 }
 
 
@@ -59,7 +66,9 @@ def test_health_answer_with_a_repeated_key_fails(judge, httpserver, kind, body, 
 
 def test_pm2_list_with_a_repeated_key_fails(judge, httpserver):
     """A jlist entry saying both errored and online is FAIL, not read as the last status."""
-    entry = '{"name": "web", "pm_id": 0, "pm2_env": {"status": "errored", "status": "online", "restart_time": 0}}'
+    entry = (
+        '{"name": "web", "pm_id": 0, "pm2_env": {"status": "errored", "status": "online", "restart_time": 0}}'
+    )
     serve(httpserver, "/api/tools/pm2", f"[{entry}]")
     result = judge({"name": "p", "kind": "pm2", "service": "web", "path": "/api/tools/pm2"})
     assert result.status is Status.FAIL, result.message

@@ -56,7 +56,9 @@ AGES = [
     # (timestamp written, status, fragment of the reason)
     pytest.param(stamp(0), Status.PASS, "slo.latencyP95 = 14", id="now"),
     pytest.param(stamp(64.9), Status.PASS, "slo.latencyP95 = 14", id="within-age-plus-skew"),
-    pytest.param(stamp(66), Status.FAIL, "is 66 s old (max_document_age_s 60 + max_clock_skew_s 5)", id="stale"),
+    pytest.param(
+        stamp(66), Status.FAIL, "is 66 s old (max_document_age_s 60 + max_clock_skew_s 5)", id="stale"
+    ),
     pytest.param(stamp(3 * 86400), Status.FAIL, "is 3.0 days old", id="days-old"),
     pytest.param(stamp(-4), Status.PASS, "slo.latencyP95 = 14", id="future-within-skew"),
     pytest.param(stamp(-30), Status.FAIL, "dated 30 s in the future (max_clock_skew_s 5)", id="future"),
@@ -71,7 +73,9 @@ AGES = [
     pytest.param("2026-03-04T05:06:07", Status.FAIL, "not an RFC 3339 time with a zone", id="no-zone"),
     pytest.param("yesterday", Status.FAIL, "not an RFC 3339 time with a zone", id="words"),
     pytest.param(True, Status.FAIL, "not an RFC 3339 time with a zone", id="boolean"),
-    pytest.param(None, Status.FAIL, "carries no time: its age is unknown (slo.undated = 'fail')", id="undated"),
+    pytest.param(
+        None, Status.FAIL, "carries no time: its age is unknown (slo.undated = 'fail')", id="undated"
+    ),
 ]
 
 
@@ -144,7 +148,9 @@ def test_http_timestamp_field_needs_expect_json(tmp_path, spark, platform):
     """``timestamp_field`` without ``expect_json`` reads no JSON: a configuration error (exit 2)."""
     check = {"name": "t", "kind": "http", "service": "web", "path": HEALTHZ, "timestamp_field": "timestamp"}
     suite = write_suite(tmp_path, check)
-    assert_config_error(spark("gate", "--suite", str(suite), *platform.sets()), "timestamp_field", "expect_json")
+    assert_config_error(
+        spark("gate", "--suite", str(suite), *platform.sets()), "timestamp_field", "expect_json"
+    )
 
 
 def test_bad_undated_value_is_a_config_error(tmp_path, spark, platform):

@@ -32,10 +32,10 @@ WITH_EXEMPLARS = (
 )
 # The same families in the text format: a counter's family there is named with _total.
 AS_TEXT = (
-    "# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 1027\n"
-    "# TYPE http_seconds histogram\nhttp_seconds_bucket{le=\"0.1\"} 900\nhttp_seconds_bucket{le=\"+Inf\"} 1027\n"
+    '# TYPE http_requests_total counter\nhttp_requests_total{code="200"} 1027\n'
+    '# TYPE http_seconds histogram\nhttp_seconds_bucket{le="0.1"} 900\nhttp_seconds_bucket{le="+Inf"} 1027\n'
     "http_seconds_count 1027\nhttp_seconds_sum 61.5\n"
-    "# TYPE build_info gauge\nbuild_info{version=\"1.2.0\"} 1\n"
+    '# TYPE build_info gauge\nbuild_info{version="1.2.0"} 1\n'
     "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 5.4e+07\n"
 )
 
@@ -88,7 +88,10 @@ def test_what_prometheus_client_serves_as_openmetrics_passes(judge, httpserver):
     Info("build", "Build.", registry=registry).info({"version": "1.2"})
     serve(httpserver, openmetrics_latest(registry).decode())
     result = judge(
-        check(require=["jobs", "jobs_total", "fill_seconds", "build_info"], values=[{"metric": "queue_depth", "min": 7}])
+        check(
+            require=["jobs", "jobs_total", "fill_seconds", "build_info"],
+            values=[{"metric": "queue_depth", "min": 7}],
+        )
     )
     assert result.status is Status.PASS, result.message
 
@@ -109,7 +112,9 @@ def test_no_eof_is_truncated(judge, httpserver):
         pytest.param("a 1\nb 1\na 2\n# EOF\n", "written in two places", id="interleaved"),
         pytest.param("a 1\n\n# EOF\n", "blank line", id="blank-line"),
         pytest.param("# TYPE a untyped\na 1\n# EOF\n", "unknown type 'untyped'", id="untyped"),
-        pytest.param('# TYPE h histogram\nh_bucket{le="1"} 1\n# EOF\n', "+Inf bucket is missing", id="no-inf"),
+        pytest.param(
+            '# TYPE h histogram\nh_bucket{le="1"} 1\n# EOF\n', "+Inf bucket is missing", id="no-inf"
+        ),
     ],
 )
 def test_an_openmetrics_answer_is_judged_by_openmetrics_rules(judge, httpserver, body, reason):
@@ -129,7 +134,9 @@ def test_the_text_format_is_still_judged_as_promtool_judges_it(judge, httpserver
     assert judge(check()).status is Status.FAIL
 
 
-@pytest.mark.parametrize(("body", "content_type"), [(WITH_EXEMPLARS, OPENMETRICS), (AS_TEXT, TEXT)], ids=["om", "text"])
+@pytest.mark.parametrize(
+    ("body", "content_type"), [(WITH_EXEMPLARS, OPENMETRICS), (AS_TEXT, TEXT)], ids=["om", "text"]
+)
 @pytest.mark.parametrize(
     ("options", "status"),
     [
@@ -138,9 +145,19 @@ def test_the_text_format_is_still_judged_as_promtool_judges_it(judge, httpserver
         pytest.param({"require": ["http_seconds", "http_seconds_bucket"]}, Status.PASS, id="histogram"),
         pytest.param({"require": ["build_info"]}, Status.PASS, id="info-by-sample"),
         pytest.param({"require": ["nope"]}, Status.FAIL, id="missing"),
-        pytest.param({"values": [{"metric": "http_requests_total", "labels": {"code": "200"}, "min": 1000}]}, Status.PASS, id="value"),
-        pytest.param({"values": [{"metric": "http_seconds_bucket", "labels": {"le": "+Inf"}, "max": 10}]}, Status.FAIL, id="bucket-over"),
-        pytest.param({"values": [{"metric": "process_resident_memory_bytes", "max": 1e9}]}, Status.PASS, id="gauge"),
+        pytest.param(
+            {"values": [{"metric": "http_requests_total", "labels": {"code": "200"}, "min": 1000}]},
+            Status.PASS,
+            id="value",
+        ),
+        pytest.param(
+            {"values": [{"metric": "http_seconds_bucket", "labels": {"le": "+Inf"}, "max": 10}]},
+            Status.FAIL,
+            id="bucket-over",
+        ),
+        pytest.param(
+            {"values": [{"metric": "process_resident_memory_bytes", "max": 1e9}]}, Status.PASS, id="gauge"
+        ),
     ],
 )
 def test_require_and_values_name_families_alike_in_both_formats(

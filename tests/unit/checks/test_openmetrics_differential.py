@@ -34,9 +34,7 @@ HISTOGRAM = (
 INFO = '# TYPE build info\nbuild_info{version="1.2"} 1\n'
 STATESET = '# TYPE mode stateset\nmode{mode="a"} 1\nmode{mode="b"} 0\n'
 SUMMARY = '# TYPE q summary\nq{quantile="0.5"} 0.1\nq{quantile="0.99"} 0.9\nq_sum 3\nq_count 7\n'
-GAUGEHISTOGRAM = (
-    '# TYPE g gaugehistogram\ng_bucket{le="1"} 2\ng_bucket{le="+Inf"} 3\ng_gcount 3\ng_gsum 4\n'
-)
+GAUGEHISTOGRAM = '# TYPE g gaugehistogram\ng_bucket{le="1"} 2\ng_bucket{le="+Inf"} 3\ng_gcount 3\ng_gsum 4\n'
 GAUGE = '# TYPE temp gauge\ntemp{room="x"} -1.5 1700000000\ntemp{room="y"} NaN\nmystery 3\n'
 FULL = COUNTER + HISTOGRAM + INFO + STATESET + SUMMARY + GAUGEHISTOGRAM + GAUGE + "# EOF\n"
 
@@ -99,9 +97,21 @@ CORPUS: list[tuple[str, str, bool]] = [
     ("negative-counter", "# TYPE a counter\na_total -1\n# EOF\n", False),
     ("nan-counter", "# TYPE a counter\na_total NaN\n# EOF\n", False),
     ("histogram-without-inf", '# TYPE h histogram\nh_bucket{le="1"} 1\n# EOF\n', False),
-    ("histogram-inf-spelt-inf", '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="Inf"} 1\n# EOF\n', False),
-    ("histogram-buckets-go-down", '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\n# EOF\n', False),
-    ("histogram-count-mismatch", '# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_count 3\nh_sum 1\n# EOF\n', False),
+    (
+        "histogram-inf-spelt-inf",
+        '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="Inf"} 1\n# EOF\n',
+        False,
+    ),
+    (
+        "histogram-buckets-go-down",
+        '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\n# EOF\n',
+        False,
+    ),
+    (
+        "histogram-count-mismatch",
+        '# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_count 3\nh_sum 1\n# EOF\n',
+        False,
+    ),
     ("histogram-count-without-sum", '# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_count 2\n# EOF\n', False),
     ("histogram-fractional-bucket", '# TYPE h histogram\nh_bucket{le="+Inf"} 1.5\n# EOF\n', False),
     ("quantile-out-of-range", '# TYPE s summary\ns{quantile="1.5"} 1\n# EOF\n', False),
@@ -143,7 +153,9 @@ def stricter(reason: str) -> str | None:
 @pytest.mark.parametrize(("text", "parses"), [c[1:] for c in CORPUS], ids=[c[0] for c in CORPUS])
 def test_same_verdict_as_prometheus_client(text, parses):
     """Each corpus exposition parses for us exactly when it does for prometheus-client (and as the row says)."""
-    assert (theirs(text) is None) is parses, f"the corpus row disagrees with prometheus-client: {theirs(text)}"
+    assert (theirs(text) is None) is parses, (
+        f"the corpus row disagrees with prometheus-client: {theirs(text)}"
+    )
     assert (ours(text) is None) is parses, ours(text)
 
 
@@ -192,7 +204,13 @@ def test_no_eof_is_truncated():
 
 
 # Edits that matter to the grammar, put where they hurt: characters, and whole lines doubled, dropped, swapped.
-PIECES = list('abc_{}="\\, #.0123456789+-eEInfaN\n\t:') + ["# EOF\n", "_total", "_bucket", 'le="+Inf"', " # {a=\"b\"} 1"]
+PIECES = list('abc_{}="\\, #.0123456789+-eEInfaN\n\t:') + [
+    "# EOF\n",
+    "_total",
+    "_bucket",
+    'le="+Inf"',
+    ' # {a="b"} 1',
+]
 
 
 def edit(text: str, rng: random.Random) -> str:
@@ -255,7 +273,9 @@ def test_samples_and_families_match_prometheus_client():
     parsed = parse_openmetrics(FULL)
     families = list(text_string_to_metric_families(FULL))
     assert parsed.families == {family.name for family in families}
-    expected = {(s.name, tuple(sorted(s.labels.items())), repr(float(s.value))) for f in families for s in f.samples}
+    expected = {
+        (s.name, tuple(sorted(s.labels.items())), repr(float(s.value))) for f in families for s in f.samples
+    }
     got = {
         (s.name, tuple(sorted(s.labels.items())), repr(s.value))
         for name in parsed.sample_names

@@ -242,9 +242,13 @@ def test_missing_profile_key_exits_2(spark, platform, tmp_path):
 @pytest.mark.parametrize(
     ("unit", "value", "bounds", "status", "fragment"),
     [
-        pytest.param("ms", -3, {"max": 150}, Status.FAIL, "= -3, outside its domain >= 0 (ms)", id="negative-ms"),
+        pytest.param(
+            "ms", -3, {"max": 150}, Status.FAIL, "= -3, outside its domain >= 0 (ms)", id="negative-ms"
+        ),
         pytest.param("s", -0.5, {"max": 30}, Status.FAIL, "outside its domain >= 0 (s)", id="negative-s"),
-        pytest.param("ratio", 1.5, {"max": 2}, Status.FAIL, "outside its domain [0, 1] (ratio)", id="ratio-above-1"),
+        pytest.param(
+            "ratio", 1.5, {"max": 2}, Status.FAIL, "outside its domain [0, 1] (ratio)", id="ratio-above-1"
+        ),
         pytest.param("ratio", -0.01, {"max": 0.05}, Status.FAIL, "[0, 1] (ratio)", id="negative-ratio"),
         pytest.param("percent", 101, {"max": 200}, Status.FAIL, "[0, 100] (percent)", id="percent-above-100"),
         pytest.param("count", -1, {"max": 5}, Status.FAIL, ">= 0 (count)", id="negative-count"),
