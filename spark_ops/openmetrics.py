@@ -538,47 +538,40 @@ class _Parser:
             plain = context.kind not in ("info", "stateset") and (
                 context.quantile is None or context.suffix != ""
             )
-            for row in shape.rows(text, start, end):
-                *values, value_token, stamp_token, exemplar = row
-                value = float(value_token)
-                if (
-                    stamp_token
-                    or exemplar
-                    or self.group_stamp is not None
-                    or not plain
-                    or (
-                        context.counter_like and not value >= 0  # negative or NaN
-                    )
+            width, seen_groups, guard, fast = len(shape.label_names), self.seen_groups, context.counter_like, 0
+            for line, row in enumerate(shape.rows(text, start, end), first_line):  # noqa: B007 (read below)
+                # A row is (label values..., value, timestamp, exemplar): label positions index it as is.
+                value = float(row[width])
+                if row[width + 1] or row[width + 2] or self.group_stamp is not None or not plain or (
+                    guard and not value >= 0  # negative or NaN
                 ):
-                    accept(context, values, value, stamp_token or None, exemplar or None)
-                    line += 1
+                    accept(context, row, value, row[width + 1] or None, row[width + 2] or None)
                     continue
-                group = (group_names, group_of(values))
+                group = (group_names, group_of(row))
                 if group != self.group:
-                    if not alone or group in self.seen_groups:
-                        accept(context, values, value, None, None)
-                        line += 1
+                    if not alone or group in seen_groups:
+                        accept(context, row, value, None, None)
                         continue
-                    self.seen_groups.add(group)
+                    seen_groups.add(group)
                     self.group = group
-                    self.group_series = {(sample_name, series_names, series_of(values))}
+                    self.group_series = {(sample_name, series_names, series_of(row))}
                 else:
-                    series = (sample_name, series_names, series_of(values))
+                    series = (sample_name, series_names, series_of(row))
+                    known = self.histogram_key
                     if (
                         series in self.group_series
                         or (context.integral and not value.is_integer())
-                        or (histogram and self.histogram_key != (group, None))
+                        or (histogram and (known is None or known[1] is not None or known[0] != group))
                     ):
-                        accept(context, values, value, None, None)
-                        line += 1
+                        accept(context, row, value, None, None)
                         continue
                     self.group_series.add(series)
                     if histogram:
-                        le = _bound(values[le_at], "le") if le_at is not None else None
+                        le = _bound(row[le_at], "le") if le_at is not None else None
                         self.histogram.add(context.suffix, le, value, sample_name)  # type: ignore[union-attr]
-                self.samples += 1
-                self.series += 1
-                line += 1
+                fast += 1
+            self.samples += fast
+            self.series += fast
         except (_LineError, ValueError) as exc:
             raise ExpositionError(f"line {line}: {exc}") from None
 
@@ -619,7 +612,7 @@ class _Shape:
 def parse_openmetrics(text: str) -> Exposition:
     """Parse an OpenMetrics 1.0 exposition; Truncated without ``# EOF``, ExpositionError naming the line
     and the reason for anything else. Decode the body as UTF-8 (``surrogateescape`` refuses the rest)."""
-    if (bad := _NOT_UTF8.search(text)) is not None:
+    if not text.isascii() and (bad := _NOT_UTF8.search(text)) is not None:  # isascii: one fast C pass
         raise ExpositionError(f"line {text.count(chr(10), 0, bad.start()) + 1}: not UTF-8")
     ending = text.removesuffix("\n")
     if ending != "# EOF" and not ending.endswith("\n# EOF"):
