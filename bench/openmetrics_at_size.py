@@ -148,7 +148,8 @@ def main() -> None:
         size = om_mb if "OpenMetrics" in name else text_mb
         goal = "<= 1x" if name == "metrics kind, OpenMetrics" else ""
         lines.append(
-            f"| {name} | {seconds[name]:.2f} | {size / seconds[name]:.0f} | {cpu[name]:.2f} | {peak[name]:.0f} "
+            f"| {name} | {seconds[name]:.2f} | {size / seconds[name]:.0f} | {cpu[name]:.2f} "
+            f"| {peak[name]:.0f} "
             f"| {seconds[name] / promtool_s:.2f} | {goal} |"
         )
     ratio = seconds["metrics kind, OpenMetrics"] / promtool_s

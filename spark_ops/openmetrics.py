@@ -362,7 +362,8 @@ class _Parser:
     def open_family(self, name: str | None, kind: str | None) -> None:
         """Close the current family and start ``name`` (metadata or a sample of a new name)."""
         self.close_family()
-        self.name, self.type, self.unit, self.help = name, kind, None, False
+        self.name, self.type, self.help = name, kind, False
+        self.unit: str | None = None
         self.samples = 0
         self.allowed: tuple[str, ...] = (name,) if name is not None else ()
         self.group: object = None
@@ -370,7 +371,7 @@ class _Parser:
         self.group_series: set[object] = set()
         self.seen_groups: set[object] = set()
         self.histogram: _Histogram | None = None
-        self.histogram_key: object = None
+        self.histogram_key: tuple[object, float | None] | None = None
         self.contexts = {}
 
     def close_family(self) -> None:
@@ -538,12 +539,23 @@ class _Parser:
             plain = context.kind not in ("info", "stateset") and (
                 context.quantile is None or context.suffix != ""
             )
-            width, seen_groups, guard, fast = len(shape.label_names), self.seen_groups, context.counter_like, 0
+            width, seen_groups, guard, fast = (
+                len(shape.label_names),
+                self.seen_groups,
+                context.counter_like,
+                0,
+            )
             for line, row in enumerate(shape.rows(text, start, end), first_line):  # noqa: B007 (read below)
                 # A row is (label values..., value, timestamp, exemplar): label positions index it as is.
                 value = float(row[width])
-                if row[width + 1] or row[width + 2] or self.group_stamp is not None or not plain or (
-                    guard and not value >= 0  # negative or NaN
+                if (
+                    row[width + 1]
+                    or row[width + 2]
+                    or self.group_stamp is not None
+                    or not plain
+                    or (
+                        guard and not value >= 0  # negative or NaN
+                    )
                 ):
                     accept(context, row, value, row[width + 1] or None, row[width + 2] or None)
                     continue

@@ -45,4 +45,3 @@ def loads(data: bytes | str) -> Any:
 def raw_decode(text: str, index: int) -> tuple[Any, int]:
     """The JSON value starting at ``index`` and where it ends, refusing repeated keys as ``loads`` does."""
     return _DECODER.raw_decode(text, index)
-

@@ -41,7 +41,11 @@ class Freshness:
             if self.undated == "ignore":
                 return None
             status = Status.FAIL if self.undated == "fail" else Status.WARN
-            return status, f"{what} carries no time: its age is unknown (slo.undated = {self.undated!r})", None
+            return (
+                status,
+                f"{what} carries no time: its age is unknown (slo.undated = {self.undated!r})",
+                None,
+            )
         made = parse_time(stamp)
         if made is None:
             return Status.FAIL, f"{what} time {_short(stamp)} is not an RFC 3339 time with a zone", None

@@ -18,9 +18,9 @@ from spark_ops.checks._common import Bounds, Options, TargetOptions, Threshold, 
 from spark_ops.config import Profile
 from spark_ops.errors import TargetError, one_line
 from spark_ops.exposition import ExpositionError, parse_exposition
+from spark_ops.model import Judgement, Status
 from spark_ops.openmetrics import CONTENT_TYPE as OPENMETRICS
 from spark_ops.openmetrics import Truncated, parse_openmetrics
-from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import msgspec
 
 from spark_ops.checks._common import Bounds, Options, Threshold, series_name
+from spark_ops.checks._freshness import Freshness
 from spark_ops.checks._prometheus import (
     MAX_TEXT_CHARS,
     QUERY_PATH,
@@ -25,7 +26,6 @@ from spark_ops.checks._prometheus import (
     sample_value,
     server_target,
 )
-from spark_ops.checks._freshness import Freshness
 from spark_ops.config import Profile
 from spark_ops.errors import ConfigError, clip
 from spark_ops.model import Judgement, Status

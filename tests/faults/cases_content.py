@@ -53,7 +53,9 @@ def json_row(
 ) -> Fault:
     """One hostile JSON value (``raw`` as JSON text; None leaves the field out) planted in the health
     answer (``slo.latencyP95``), the PM2 list (``pm2_env.restart_time``) and the Prometheus answer."""
-    query = vector(promql_raw) if promql_raw else vector().replace(b', "value": [' + NOW_UNIX + b', "1"]', b"")
+    query = (
+        vector(promql_raw) if promql_raw else vector().replace(b', "value": [' + NOW_UNIX + b', "1"]', b"")
+    )
     return Fault(
         slug,
         "JSON",
@@ -239,9 +241,11 @@ FAULTS = [
             (
                 "stale",
                 "a well-formed health answer made long ago (SPEC's example, `2025-10-16T12:00:00Z`)",
-                "FAIL `the document (timestamp) is ... days old (max_document_age_s 60 + max_clock_skew_s 5)`",
+                "FAIL `the document (timestamp) is ... days old (max_document_age_s 60 + max_clock_skew_s"
+                " 5)`",
                 b'"2025-10-16T12:00:00Z"',
-                r"the document \(timestamp\) is [\d.]+ days old \(max_document_age_s 60 \+ max_clock_skew_s 5\)",
+                r"the document \(timestamp\) is [\d.]+ days old \(max_document_age_s 60 \+"
+                r" max_clock_skew_s 5\)",
             ),
             (
                 "from-the-future",
@@ -291,7 +295,7 @@ FAULTS = [
     Fault(
         "duplicate-key",
         "JSON",
-        "a key written twice (`\"status\": \"DOWN\", \"status\": \"UP\"`) in the health answer, the PM2 list"
+        'a key written twice (`"status": "DOWN", "status": "UP"`) in the health answer, the PM2 list'
         " and the Prometheus answer",
         "FAIL `ambiguous JSON: key 'status' appears twice in one object`",
         {
@@ -309,7 +313,7 @@ FAULTS = [
     Fault(
         "duplicate-nested-key",
         "JSON",
-        "a key written twice inside `slo` (`\"latencyP95\": 900, \"latencyP95\": 14`)",
+        'a key written twice inside `slo` (`"latencyP95": 900, "latencyP95": 14`)',
         "FAIL `ambiguous JSON: key 'latencyP95' appears twice in one object`",
         {
             kind: Expect(FAIL, r"ambiguous JSON: key 'latencyP95' appears twice in one object")

@@ -62,7 +62,9 @@ HEALTH_CHECKS = ("healthz.status", "healthz.slo.latencyP95", "healthz.slo.errorR
             id="negative-latency",
         ),
         pytest.param(
-            lambda: json.dumps(fresh()).replace('"status": "UP"', '"status": "DOWN", "status": "UP"').encode(),
+            lambda: (
+                json.dumps(fresh()).replace('"status": "UP"', '"status": "DOWN", "status": "UP"').encode()
+            ),
             HEALTH_CHECKS,
             "ambiguous JSON: key 'status' appears twice",
             id="ambiguous",

@@ -163,7 +163,7 @@ def test_the_text_format_is_still_judged_as_promtool_judges_it(judge, httpserver
 def test_require_and_values_name_families_alike_in_both_formats(
     judge, httpserver, body, content_type, options, status
 ):
-    """The same suite keys give the same verdict on the same families in OpenMetrics and in the text format."""
+    """The same suite keys give the same verdict on the same families in OpenMetrics and the text format."""
     serve(httpserver, body, content_type)
     result = judge(check(**options))
     assert result.status is status, result.message

@@ -48,7 +48,9 @@ STRICTER = {
     ),
     "a metric name in quotes or in __name__ (UTF-8 names come after 1.0)": r"quoted names are not Open",
     "digits that are not ASCII (Python's int() reads them)": r"invalid (value|timestamp) '[^']*[^\x00-\x7f]",
-    "any character where the space after a label set belongs (it skips one)": r"expected a space before the value",
+    "any character where the space after a label set belongs (it skips one)": (
+        r"expected a space before the value"
+    ),
     "a # line whose first word is not # alone (it reads any first word)": r"not a HELP, TYPE or UNIT line",
     "doubled spaces between a metadata line's words (its splitter collapses them)": r"doubled spaces in a",
 }
@@ -152,7 +154,7 @@ def stricter(reason: str) -> str | None:
 
 @pytest.mark.parametrize(("text", "parses"), [c[1:] for c in CORPUS], ids=[c[0] for c in CORPUS])
 def test_same_verdict_as_prometheus_client(text, parses):
-    """Each corpus exposition parses for us exactly when it does for prometheus-client (and as the row says)."""
+    """Each corpus exposition parses for us exactly when prometheus-client's does (and as the row says)."""
     assert (theirs(text) is None) is parses, (
         f"the corpus row disagrees with prometheus-client: {theirs(text)}"
     )
@@ -203,13 +205,10 @@ def test_no_eof_is_truncated():
         parse_openmetrics(FULL.removesuffix("# EOF\n"))
 
 
-# Edits that matter to the grammar, put where they hurt: characters, and whole lines doubled, dropped, swapped.
-PIECES = list('abc_{}="\\, #.0123456789+-eEInfaN\n\t:') + [
-    "# EOF\n",
-    "_total",
-    "_bucket",
-    'le="+Inf"',
-    ' # {a="b"} 1',
+# Edits that matter to the grammar, where they hurt: characters; whole lines doubled, dropped, swapped.
+PIECES = [
+    *'abc_{}="\\, #.0123456789+-eEInfaN\n\t:',
+    *("# EOF\n", "_total", "_bucket", 'le="+Inf"', ' # {a="b"} 1'),
 ]
 
 
