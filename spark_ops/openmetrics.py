@@ -30,6 +30,8 @@ import functools
 import math
 import re
 from collections.abc import Callable, Sequence
+import operator
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -523,6 +525,36 @@ class _Parser:
             if shape.run(line + "\n", 0) is not None:
                 known.append(shape)
 
+    def alone_at_once(self, context: _Context, rows: list[Any], width: int) -> bool:
+        """Rows of series each alone in its group (a gauge's, a counter's), judged together in C calls:
+        untimed, new groups all different, values within the counter rules, exemplars valid. False (and
+        nothing noted) when any row needs the rules one by one, which then say which line and why."""
+        if any(map(itemgetter(width + 1), rows)):
+            return False
+        exemplars = [exemplar for exemplar in map(itemgetter(width + 2), rows) if exemplar]
+        if exemplars:
+            if not context.exemplars:
+                return False
+            try:
+                for exemplar in exemplars:
+                    _exemplar(exemplar)
+            except (_LineError, ValueError):
+                return False
+        values = list(map(float, map(itemgetter(width), rows)))
+        if context.counter_like and not all(map(operator.ge, values, repeat(0.0))):  # negative or NaN
+            return False
+        group_names, group_of = context.group
+        groups = list(zip(repeat(group_names), map(group_of, rows), strict=False))
+        if not self.seen_groups.isdisjoint(groups) or len(set(groups)) != len(groups):
+            return False
+        self.seen_groups.update(groups)
+        self.group = groups[-1]
+        series_names, series_of = context.series
+        self.group_series = {(context.sample_name, series_names, series_of(rows[-1]))}
+        self.samples += len(rows)
+        self.series += len(rows)
+        return True
+
     def run(self, shape: _Shape, text: str, start: int, end: int, first_line: int) -> None:
         """The lines of ``shape`` in ``text[start:end]`` (one C call reads them all), judged one by one.
 
@@ -545,12 +577,19 @@ class _Parser:
                 context.counter_like,
                 0,
             )
-            for line, row in enumerate(shape.rows(text, start, end), first_line):  # noqa: B007 (read below)
+            rows = shape.rows(text, start, end)
+            if alone and self.group_stamp is None and self.alone_at_once(context, rows, width):
+                return
+            for line, row in enumerate(rows, first_line):  # noqa: B007 (read below)
                 # A row is (label values..., value, timestamp, exemplar): label positions index it as is.
                 value = float(row[width])
+                if row[width + 2]:  # an exemplar: where one may be, checked on its own
+                    if not context.exemplars:
+                        accept(context, row, value, row[width + 1] or None, row[width + 2])
+                        continue
+                    _exemplar(row[width + 2])
                 if (
                     row[width + 1]
-                    or row[width + 2]
                     or self.group_stamp is not None
                     or not plain
                     or (
@@ -580,7 +619,7 @@ class _Parser:
                     self.group_series.add(series)
                     if histogram:
                         le = _bound(row[le_at], "le") if le_at is not None else None
-                        self.histogram.add(context.suffix, le, value, sample_name)  # type: ignore[union-attr]
+                        self.histogram.add(context.suffix, le, value, self.name or "")  # type: ignore[union-attr]
                 fast += 1
             self.samples += fast
             self.series += fast

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from spark_ops.exposition import ExpositionError
+from spark_ops import openmetrics
 from spark_ops.openmetrics import Truncated, parse_openmetrics
 
 COUNTER = (
@@ -282,3 +283,57 @@ def test_samples_and_families_match_prometheus_client():
     }
     assert got == expected
     assert parsed.series == len(expected)
+
+
+def fleet(instances: int) -> str:
+    """A fleet-like OpenMetrics exposition whose shapes repeat (most lines take the compiled-shape path)."""
+    lines = ["# HELP rpc Calls.\n# TYPE rpc counter\n"]
+    for pod in range(instances):
+        for code in (200, 500):
+            exemplar = f' # {{trace_id="t{pod}"}} 1' if pod % 3 == 0 else ""
+            lines.append(f'rpc_total{{pod="p{pod}",code="{code}",path="/a\\"b"}} {pod * code}{exemplar}\n')
+    lines.append("# TYPE rpc_seconds histogram\n")
+    for pod in range(instances):
+        for le, count in (("0.1", pod), ("1", pod + 1), ("+Inf", pod + 2)):
+            exemplar = ' # {trace_id="x"} 0.5' if le == "1" and pod % 4 == 0 else ""
+            lines.append(f'rpc_seconds_bucket{{pod="p{pod}",le="{le}"}} {count}{exemplar}\n')
+        lines += [f'rpc_seconds_sum{{pod="p{pod}"}} 1.5\n', f'rpc_seconds_count{{pod="p{pod}"}} {pod + 2}\n']
+    lines.append("# TYPE queue gauge\n")
+    for pod in range(instances):
+        lines.append(f'queue{{pod="p{pod}"}} {"NaN" if pod % 7 else pod}\n')
+    lines.append("# TYPE seen gauge\n")
+    for pod in range(instances):
+        lines.append(f'seen{{pod="p{pod}"}} {pod} {1700000000 + pod}\n')
+    return "".join(lines) + "# EOF\n"
+
+
+def test_same_verdict_on_edited_fleet_expositions():
+    """600 random edits of a fleet exposition (long runs of one shape, read the short way): we agree with
+    prometheus-client on each (or refuse for a listed divergence)."""
+    rng = random.Random(7)
+    base = fleet(12)
+    assert ours(base) is None and theirs(base) is None
+    verdicts = {assert_agree(edit(base, rng)) for _ in range(600)}
+    assert verdicts == {True, False}
+
+
+def outcome(text: str) -> tuple[str, int, frozenset[str], str | None]:
+    """What parse_openmetrics makes of ``text``: its error, or its series, families and first duplicate."""
+    try:
+        parsed = parse_openmetrics(text)
+    except ExpositionError as exc:
+        return str(exc), -1, frozenset(), None
+    return "", parsed.series, parsed.families, parsed.duplicate
+
+
+def test_compiled_shapes_change_nothing_on_edited_fleet_expositions(monkeypatch):
+    """With line shapes compiled or not (every line through the exact reader), 400 edits of a fleet
+    exposition get the same error (line and reason) or the same series, families and duplicate."""
+    rng = random.Random(5)
+    base = fleet(8)
+    texts = [edit(base, rng) for _ in range(400)] + [base.replace('queue{pod="p3"}', 'queue{pod="p2"}')]
+    fast = [outcome(text) for text in texts]
+    monkeypatch.setattr(openmetrics, "_MAX_SHAPES_PER_NAME", 0)
+    assert [outcome(text) for text in texts] == fast
+    assert {message == "" for message, *_ in fast} == {True, False}
+    assert fast[-1][:1] + fast[-1][3:] == ("", 'queue{pod="p2"}')  # a series twice in a row: a duplicate
