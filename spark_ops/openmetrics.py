@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 from collections.abc import Callable, Sequence
-import operator
 from itertools import repeat
 from operator import itemgetter
 from typing import Any

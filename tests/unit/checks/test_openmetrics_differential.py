@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from spark_ops.exposition import ExpositionError
 from spark_ops import openmetrics
+from spark_ops.exposition import ExpositionError
 from spark_ops.openmetrics import Truncated, parse_openmetrics
 
 COUNTER = (
@@ -43,6 +43,8 @@ FULL = COUNTER + HISTOGRAM + INFO + STATESET + SUMMARY + GAUGEHISTOGRAM + GAUGE 
 STRICTER = {
     "a colon in a label name (label names are [a-zA-Z_][a-zA-Z0-9_]*)": r"invalid label name '[^']*:",
     "a backslash in a label name (it unescapes names as it does values)": r"invalid label name '[^']*\\",
+    "a doubled space before an exemplar's # (its scanner skips it)": r"invalid value or timestamp '[^']* '",
+    "a timestamp whose fraction is a bare sign, 5.+ (int() reads '+0000000')": r"invalid timestamp '[^']*\.[+-]'",
     "a quote in a timestamp (its scanner skips text between quotes)": r"invalid timestamp '[^']*\"",
     "a tab in a name or a number, a space in an exemplar's (Python's strip() and int() drop them)": (
         r"invalid (metric name|label name|value|timestamp) '[^']*\\t|invalid exemplar '\{.*\}( \S+){3,}'"
@@ -177,6 +179,8 @@ def test_same_verdict_as_prometheus_client(text, parses):
         "# HELP \ta x\na 1\n# EOF\n",
         "a 1 17\t.5\n# EOF\n",
         '# TYPE a counter\na_total 1 # {t="x"} 1 17 .5\n# EOF\n',
+        '# TYPE a counter\na_total 1  # {t="x"} 1\n# EOF\n',
+        '# TYPE a counter\na_total 1 # {t="x"} 1 17.+\n# EOF\n',
     ],
     ids=[
         "colon-label",
@@ -191,6 +195,8 @@ def test_same_verdict_as_prometheus_client(text, parses):
         "tab-in-name",
         "tab-in-timestamp",
         "space-in-exemplar-timestamp",
+        "double-space-before-exemplar",
+        "sign-as-fraction",
     ],
 )
 def test_each_listed_divergence_is_real(text):
