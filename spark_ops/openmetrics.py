@@ -26,7 +26,6 @@ ASCII digits only; no quoted (UTF-8) metric names, no ``__name__`` label, no nat
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 import re
@@ -36,6 +35,17 @@ from operator import itemgetter
 from typing import Any
 
 from spark_ops.exposition import Exposition, ExpositionError
+from spark_ops.openmetrics_lines import (
+    NAME,
+    LineError,
+    Shape,
+    bound,
+    check_exemplar,
+    escape,
+    number,
+    split_sample,
+    timestamp,
+)
 
 CONTENT_TYPE = "application/openmetrics-text"
 TYPES = frozenset(
@@ -49,205 +59,11 @@ _SUFFIXES = {
     "info": ("_info",),
 }
 _COUNTER_LIKE = ("_total", "_sum", "_count", "_bucket", "_gcount", "_gsum")
-_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_VALUE = r'"(?:[^"\\\n]|\\.)*"'
-_PAIR = re.compile(rf"\s*([^=,{{}}\"\s]*)\s*=\s*({_VALUE})\s*(,?)")
-# The plain form of a sample line (no blanks inside braces): the fast path of nearly every line.
-_PLAIN = re.compile(
-    rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:[a-zA-Z_][a-zA-Z0-9_]*={_VALUE}(?:,[a-zA-Z_][a-zA-Z0-9_]*={_VALUE})*)?)\}})?"
-    r" ([^ #]+)(?: ([^ #]+))?(?: # (.*))?"
-)
-_PLAIN_PAIR = re.compile(rf"([a-zA-Z_][a-zA-Z0-9_]*)=({_VALUE})")
-_ESCAPE = re.compile(r"\\([\\n\"])")
-_EXEMPLAR_LIMIT = 128
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, decoded with surrogateescape
 
 
 class Truncated(ExpositionError):
     """No ``# EOF`` line: the exposition was cut short."""
-
-
-class _LineError(Exception):
-    pass
-
-
-def number(token: str) -> float:
-    """A sample value or exemplar value: a decimal or integer, ``NaN``, ``+Inf``/``-Inf`` (ASCII only)."""
-    if not token or not token.isascii() or "_" in token or token != token.strip():
-        raise _LineError(f"invalid value {token!r}")
-    try:
-        whole = int(token)
-    except ValueError:
-        try:
-            return float(token)
-        except ValueError:
-            raise _LineError(f"invalid value {token!r}") from None
-    try:
-        return float(whole)
-    except OverflowError:  # an integer beyond any float: valid, and as large as a float gets
-        return math.copysign(math.inf, whole)
-
-
-def timestamp(token: str) -> float:
-    """A timestamp in seconds (integer or decimal); NaN and the infinities are none."""
-    if not token.isascii() or "_" in token or token != token.strip():
-        raise _LineError(f"invalid timestamp {token!r}")
-    try:
-        return float(int(token))
-    except ValueError:
-        pass
-    whole, dot, fraction = token.partition(".")
-    if dot and whole.lstrip("+-").isdigit() and fraction.isdigit():
-        return float(token)
-    try:
-        value = float(token)
-    except ValueError:
-        raise _LineError(f"invalid timestamp {token!r}") from None
-    if not math.isfinite(value):
-        raise _LineError(f"invalid timestamp {token!r}")
-    return value
-
-
-@functools.lru_cache(maxsize=1024)
-def _bound(text: str, label: str) -> float:
-    """An ``le`` or ``quantile`` label value as a float: not NaN, +Inf spelt so (as Go writes it)."""
-    try:
-        bound = float(text)
-    except ValueError:
-        bound = math.nan
-    if math.isnan(bound) or not _canonical(text):
-        raise _LineError(f"invalid {label} label {text!r}")
-    return bound
-
-
-def _canonical(text: str) -> bool:
-    """``le``/``quantile`` as Go writes them: only +Inf must be spelt so (``Inf``, ``inf`` are not)."""
-    return float(text) != math.inf or text == "+Inf"
-
-
-def _escape(value: str) -> str:
-    """A label value as the plain form writes it (the keys of series and groups are in that form)."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _unescape(quoted: str) -> str:
-    inner = quoted[1:-1]
-    return _ESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1], inner) if "\\" in inner else inner
-
-
-def _labels(text: str) -> dict[str, str]:
-    """The label set between braces (blanks around terms allowed, as prometheus-client allows them)."""
-    labels: dict[str, str] = {}
-    rest = text.strip()
-    if rest.startswith(","):
-        raise _LineError(f"invalid labels {{{text}}}")
-    at = 0
-    while at < len(rest):
-        pair = _PAIR.match(rest, at)
-        if pair is None or pair.end() == at:
-            raise _LineError(f"invalid labels {{{text}}}")
-        name, value, comma = pair.groups()
-        if not _LABEL_NAME.fullmatch(name):
-            raise _LineError(f"invalid label name {name!r}")
-        if name.startswith("__"):
-            raise _LineError(f"label name {name!r} is reserved")
-        if name in labels:
-            raise _LineError(f"duplicate label name {name!r}")
-        labels[name] = _unescape(value)
-        at = pair.end()
-        if not comma and at < len(rest):
-            raise _LineError(f"invalid labels {{{text}}}")
-        if comma and at == len(rest):
-            raise _LineError(f"trailing comma in labels {{{text}}}")
-    return labels
-
-
-def _split_sample(line: str) -> tuple[str, dict[str, str], str, str | None, str | None]:
-    """Name, labels, value token, timestamp token and exemplar text of a sample line."""
-    plain = _PLAIN.fullmatch(line)
-    if plain is not None:
-        name, labels_text, value, stamp, exemplar = plain.groups()
-        if labels_text:
-            labels: dict[str, str] = {}
-            for label, quoted in _PLAIN_PAIR.findall(labels_text):
-                if label in labels:
-                    raise _LineError(f"duplicate label name {label!r}")
-                if label.startswith("__"):
-                    raise _LineError(f"label name {label!r} is reserved")
-                labels[label] = _unescape(quoted)
-        else:
-            labels = {}
-        return name, labels, value, stamp, exemplar
-    named = _NAME.match(line)
-    if named is None:
-        raise _LineError("invalid metric name (quoted names are not OpenMetrics 1.0)")
-    name, at = named.group(), named.end()
-    labels = {}
-    if line.startswith("{", at):
-        close = _closing_brace(line, at + 1)
-        labels = _labels(line[at + 1 : close])
-        at = close + 1
-    if not line.startswith(" ", at):
-        raise _LineError("expected a space before the value")
-    rest, exemplar = line[at + 1 :], None
-    if " # " in rest:
-        rest, _, exemplar = rest.partition(" # ")
-    tokens = rest.split(" ")
-    if len(tokens) > 2 or "" in tokens:
-        raise _LineError(f"invalid value or timestamp {rest!r}")
-    return name, labels, tokens[0], tokens[1] if len(tokens) == 2 else None, exemplar
-
-
-def _closing_brace(line: str, at: int) -> int:
-    quoted = False
-    while at < len(line):
-        char = line[at]
-        if char == "\\" and quoted:
-            at += 2
-            continue
-        if char == '"':
-            quoted = not quoted
-        elif char == "}" and not quoted:
-            return at
-        at += 1
-    raise _LineError("unclosed label set")
-
-
-def _exemplar(text: str) -> None:
-    """``{labels} value [timestamp]``: checked, then dropped (the check judges samples)."""
-    plain = _PLAIN_EXEMPLAR(text)
-    if plain is not None:  # the common form, read in one C call
-        labels = plain[1]  # its length as written bounds the names and values it holds
-        if len(labels) <= _EXEMPLAR_LIMIT or _exemplar_length(labels):
-            if plain[3] is not None:
-                timestamp(plain[3])
-            return
-    if not text.startswith("{"):
-        raise _LineError("an exemplar starts with its label set")
-    close = _closing_brace(text, 1)
-    labels = _labels(text[1:close])
-    if sum(len(k) + len(v) for k, v in labels.items()) > _EXEMPLAR_LIMIT:
-        raise _LineError(f"exemplar labels longer than {_EXEMPLAR_LIMIT} characters")
-    if not text.startswith(" ", close + 1):
-        raise _LineError("expected a space before the exemplar's value")
-    tokens = text[close + 2 :].split(" ")
-    if len(tokens) > 2 or "" in tokens:
-        raise _LineError(f"invalid exemplar {text!r}")
-    number(tokens[0])
-    if len(tokens) == 2:
-        timestamp(tokens[1])
-
-
-_PLAIN_EXEMPLAR = re.compile(
-    rf"\{{((?:[a-zA-Z_][a-zA-Z0-9_]*={_VALUE}(?:,[a-zA-Z_][a-zA-Z0-9_]*={_VALUE})*)?)\}}"
-    r" ([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Inf|NaN)(?: ([^ ]+))?"
-).fullmatch
-
-
-def _exemplar_length(labels: str) -> bool:
-    """Whether the plain label set ``labels`` is within the exemplar limit (names and unescaped values)."""
-    return sum(len(k) + len(_unescape(v)) for k, v in _PLAIN_PAIR.findall(labels)) <= _EXEMPLAR_LIMIT
 
 
 class _Histogram:
@@ -266,9 +82,9 @@ class _Histogram:
             if le < 0:
                 self.negative_buckets = True
             if self.bucket is not None and le <= self.bucket:
-                raise _LineError(f"buckets of {family} out of order")
+                raise LineError(f"buckets of {family} out of order")
             if value < self.value:
-                raise _LineError(f"bucket values of {family} go down")
+                raise LineError(f"bucket values of {family} go down")
             self.bucket, self.value = le, value
         elif suffix in ("_count", "_gcount"):
             self.count = value
@@ -319,7 +135,7 @@ class _Context:
         self.counter_like = suffix in _COUNTER_LIKE and kind != "unknown"
         self.exemplars = self.bucket or (kind == "counter" and sample_name.endswith("_total"))
         if kind == "stateset" and family not in label_names:
-            raise _LineError(f"stateset {family!r} without its label {family!r}")
+            raise LineError(f"stateset {family!r} without its label {family!r}")
         drop = {"summary": "quantile" if suffix == "" else None, "stateset": family}.get(kind)
         if self.bucket:
             drop = "le"
@@ -334,9 +150,9 @@ class _Context:
         self.le = label_names.index("le") if self.bucket and "le" in label_names else None
         self.quantile = label_names.index("quantile") if "quantile" in label_names else None
         if self.bucket and self.le is None:
-            raise _LineError("invalid le label 'NaN' (a bucket without le)")
+            raise LineError("invalid le label 'NaN' (a bucket without le)")
         if kind == "summary" and suffix == "" and self.quantile is None:
-            raise _LineError("invalid quantile label (a quantile without one)")
+            raise LineError("invalid quantile label (a quantile without one)")
 
 
 def _getter(positions: list[int]) -> Callable[[Sequence[str]], tuple[str, ...]]:
@@ -357,7 +173,7 @@ class _Parser:
         self.seen_names: set[str] = set()
         self.duplicate: str | None = None
         self.name: str | None = None
-        self.shapes: dict[str, list[_Shape]] = {}
+        self.shapes: dict[str, list[Shape]] = {}
         self.contexts: dict[tuple[str, tuple[str, ...]], _Context] = {}
         self.open_family(None, None)
 
@@ -400,30 +216,30 @@ class _Parser:
     def metadata(self, line: str) -> None:
         parts = line.split(" ", 3)
         if len(parts) < 4 or parts[0] != "#" or parts[1] not in ("HELP", "TYPE", "UNIT"):
-            raise _LineError(f"not a HELP, TYPE or UNIT line, nor # EOF: {line[:60]!r}")
+            raise LineError(f"not a HELP, TYPE or UNIT line, nor # EOF: {line[:60]!r}")
         _, keyword, name, text = parts
         if not name or (keyword != "HELP" and text.startswith(" ")):
-            raise _LineError(f"doubled spaces in a {keyword} line (one space between its words)")
-        if not _NAME.fullmatch(name):
-            raise _LineError(f"invalid metric name {name!r}")
+            raise LineError(f"doubled spaces in a {keyword} line (one space between its words)")
+        if not NAME.fullmatch(name):
+            raise LineError(f"invalid metric name {name!r}")
         if name == self.name and self.samples:
-            raise _LineError(f"{keyword} of {name!r} after its samples")
+            raise LineError(f"{keyword} of {name!r} after its samples")
         if name != self.name:
             self.open_family(name, None)
         if keyword == "HELP":
             if self.help:
-                raise _LineError(f"second HELP of {name!r}")
+                raise LineError(f"second HELP of {name!r}")
             self.help = True
         elif keyword == "TYPE":
             if self.type is not None:
-                raise _LineError(f"second TYPE of {name!r}")
+                raise LineError(f"second TYPE of {name!r}")
             if text not in TYPES:
-                raise _LineError(f"unknown type {text!r}")
+                raise LineError(f"unknown type {text!r}")
             self.type = text
             self.allowed = tuple(name + suffix for suffix in _SUFFIXES.get(text, ("",)))
         else:
             if self.unit is not None:
-                raise _LineError(f"second UNIT of {name!r}")
+                raise LineError(f"second UNIT of {name!r}")
             self.unit = text
 
     def context(self, sample_name: str, label_names: tuple[str, ...]) -> _Context:
@@ -439,9 +255,9 @@ class _Parser:
 
     def line(self, line: str) -> None:
         """One sample line through the exact reader, and its shape learnt for the lines that follow."""
-        sample_name, labels, value_token, stamp_token, exemplar = _split_sample(line)
+        sample_name, labels, value_token, stamp_token, exemplar = split_sample(line)
         names = tuple(labels)
-        values = tuple(_escape(value) for value in labels.values())
+        values = tuple(escape(value) for value in labels.values())
         context = self.context(sample_name, names)
         self.accept(context, values, number(value_token), stamp_token, exemplar)
         self.learn(sample_name, names, line)
@@ -457,14 +273,14 @@ class _Parser:
         """One sample, judged by its family's rules (values are label values as written, escaped)."""
         stamp = timestamp(stamp_token) if stamp_token is not None else None
         kind = context.kind
-        le = _bound(values[context.le], "le") if context.le is not None else None
+        le = bound(values[context.le], "le") if context.le is not None else None
         if context.integral and not value.is_integer():
-            raise _LineError(f"{context.sample_name} must be an integer, not {value!r}")
+            raise LineError(f"{context.sample_name} must be an integer, not {value!r}")
         if context.quantile is not None and kind == "summary" and context.suffix == "":
-            if not 0 <= _bound(values[context.quantile], "quantile") <= 1:
-                raise _LineError(f"invalid quantile label {values[context.quantile]!r}")
+            if not 0 <= bound(values[context.quantile], "quantile") <= 1:
+                raise LineError(f"invalid quantile label {values[context.quantile]!r}")
             if value < 0:
-                raise _LineError("a quantile's value cannot be negative")
+                raise LineError("a quantile's value cannot be negative")
         group_names, group_of = context.group
         group = (group_names, group_of(values))
         series_names, series_of = context.series
@@ -472,21 +288,21 @@ class _Parser:
         repeated = False
         if group != self.group:
             if self.group is not None and group in self.seen_groups:
-                raise _LineError(
+                raise LineError(
                     f"the samples of {self.name!r} with labels {group} are split (metric grouping)"
                 )
             self.seen_groups.add(group)
             self.group_series = {series}
         else:
             if (stamp is None) != (self.group_stamp is None):
-                raise _LineError("timestamps on some samples of a group but not all")
+                raise LineError("timestamps on some samples of a group but not all")
             if (
                 stamp is not None
                 and self.group_stamp is not None
                 and self.group_stamp > stamp
                 and kind != "info"
             ):
-                raise _LineError("timestamps went backwards within a group")
+                raise LineError("timestamps went backwards within a group")
             repeated = stamp == self.group_stamp and series in self.group_series
             if repeated and self.duplicate is None:
                 pairs = ",".join(f'{k}="{v}"' for k, v in zip(series[1], series[2], strict=True))
@@ -501,18 +317,18 @@ class _Parser:
             self.histogram.add(context.suffix, le, value, self.name or "")
         self.group, self.group_stamp = group, stamp
         if kind == "stateset" and value not in (0, 1):
-            raise _LineError("a stateset's values are 0 or 1")
+            raise LineError("a stateset's values are 0 or 1")
         if kind == "info" and value != 1:
-            raise _LineError("an info's value is 1")
+            raise LineError("an info's value is 1")
         if context.counter_like and (value < 0 or value != value):  # value != value: NaN
             if value != value:
-                raise _LineError(f"{context.sample_name} cannot be NaN")
+                raise LineError(f"{context.sample_name} cannot be NaN")
             if context.suffix != "_gsum":
-                raise _LineError(f"{context.sample_name} cannot be negative")
+                raise LineError(f"{context.sample_name} cannot be negative")
         if exemplar is not None:
             if not context.exemplars:
-                raise _LineError("only counters' _total and histograms' _bucket carry exemplars")
-            _exemplar(exemplar)
+                raise LineError("only counters' _total and histograms' _bucket carry exemplars")
+            check_exemplar(exemplar)
         self.samples += 1
         self.series += 1
 
@@ -521,7 +337,7 @@ class _Parser:
         self.sample_names.add(sample_name)
         known = self.shapes.setdefault(sample_name, [])
         if len(known) < _MAX_SHAPES_PER_NAME and all(shape.label_names != label_names for shape in known):
-            shape = _Shape(sample_name, label_names)
+            shape = Shape(sample_name, label_names)
             if shape.run(line + "\n", 0) is not None:
                 known.append(shape)
 
@@ -537,8 +353,8 @@ class _Parser:
                 return False
             try:
                 for exemplar in exemplars:
-                    _exemplar(exemplar)
-            except (_LineError, ValueError):
+                    check_exemplar(exemplar)
+            except (LineError, ValueError):
                 return False
         values = list(map(float, map(itemgetter(width), rows)))
         if context.counter_like and not all(map(operator.ge, values, repeat(0.0))):  # negative or NaN
@@ -555,7 +371,7 @@ class _Parser:
         self.series += len(rows)
         return True
 
-    def run(self, shape: _Shape, text: str, start: int, end: int, first_line: int) -> None:
+    def run(self, shape: Shape, text: str, start: int, end: int, first_line: int) -> None:
         """The lines of ``shape`` in ``text[start:end]`` (one C call reads them all), judged one by one.
 
         Untimed lines without exemplar take a short way where the rules reduce to a few tests: a series
@@ -587,7 +403,7 @@ class _Parser:
                     if not context.exemplars:
                         accept(context, row, value, row[width + 1] or None, row[width + 2])
                         continue
-                    _exemplar(row[width + 2])
+                    check_exemplar(row[width + 2])
                 if (
                     row[width + 1]
                     or self.group_stamp is not None
@@ -618,46 +434,16 @@ class _Parser:
                         continue
                     self.group_series.add(series)
                     if histogram:
-                        le = _bound(row[le_at], "le") if le_at is not None else None
+                        le = bound(row[le_at], "le") if le_at is not None else None
                         self.histogram.add(context.suffix, le, value, self.name or "")  # type: ignore[union-attr]
                 fast += 1
             self.samples += fast
             self.series += fast
-        except (_LineError, ValueError) as exc:
+        except (LineError, ValueError) as exc:
             raise ExpositionError(f"line {line}: {exc}") from None
 
 
-# What a shape's expression accepts: floats Python reads alike with int() and float() (ASCII, no _),
-# decimal timestamps, label values with the three escapes, anything after " # " (an exemplar, checked
-# by the exact reader). Anything else goes through the exact reader.
-_FAST_NUMBER = r"[+-]?+(?:[0-9]++(?:\.[0-9]*+)?+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+|[+-]?+Inf|NaN"
-_FAST_STAMP = r"[+-]?+[0-9]++(?:\.[0-9]++)?+"
-_FAST_LABEL_VALUE = r'[^"\\\n]*+(?:\\[\\"n][^"\\\n]*+)*+'
-_FAST_TAIL = rf" ({_FAST_NUMBER})(?: ({_FAST_STAMP}))?+(?: # ([^\n]++))?+\n"
-_FAST_PLAIN = rf" (?:{_FAST_NUMBER})(?: (?:{_FAST_STAMP}))?+(?: # [^\n]++)?+\n"
 _MAX_SHAPES_PER_NAME = 16
-
-
-class _Shape:
-    """One line shape: a matcher for runs of such lines and a reader of their label values and value."""
-
-    __slots__ = ("label_names", "name", "rows", "run")
-
-    def __init__(self, name: str, label_names: tuple[str, ...]) -> None:
-        self.name, self.label_names = name, label_names
-
-        def line(capture: bool) -> str:
-            value, tail = (
-                (f"({_FAST_LABEL_VALUE})", _FAST_TAIL) if capture else (_FAST_LABEL_VALUE, _FAST_PLAIN)
-            )
-            pairs = ",".join(f'{label}="{value}"' for label in label_names)
-            return re.escape(name) + (f"\\{{{pairs}\\}}" if label_names else "") + tail
-
-        # Rows of (label values..., value, timestamp, exemplar): at least three groups, so always tuples.
-        self.rows: Callable[[str, int, int], list[Any]] = re.compile(line(capture=True)).findall
-        self.run: Callable[[str, int], re.Match[str] | None] = re.compile(
-            f"(?:{line(capture=False)})++"
-        ).match
 
 
 def parse_openmetrics(text: str) -> Exposition:
@@ -674,13 +460,13 @@ def parse_openmetrics(text: str) -> Exposition:
     body = ending[: -len("# EOF")]
     parser = _Parser()
     shapes = parser.shapes
-    last: _Shape | None = None  # the shape of the last run: the next line most likely has it too
+    last: Shape | None = None  # the shape of the last run: the next line most likely has it too
     at, size, number = 0, len(body), 1
     while at < size:
         if body[at] not in "#\n":
             matched, shape = (last.run(body, at), last) if last is not None else (None, None)
             if matched is None:
-                named = _NAME.match(body, at)
+                named = NAME.match(body, at)
                 for shape in shapes.get(named.group(), ()) if named is not None else ():
                     if (matched := shape.run(body, at)) is not None:
                         break
@@ -694,14 +480,14 @@ def parse_openmetrics(text: str) -> Exposition:
         line = body[at:newline]
         try:
             if not line:
-                raise _LineError("blank line")
+                raise LineError("blank line")
             if line[0] == "#":
                 if line == "# EOF":
-                    raise _LineError("a line after # EOF")
+                    raise LineError("a line after # EOF")
                 parser.metadata(line)
             else:
                 parser.line(line)
-        except (_LineError, ValueError) as exc:
+        except (LineError, ValueError) as exc:
             raise ExpositionError(f"line {number}: {exc}") from None
         at, number = newline + 1, number + 1
     parser.close_family()
@@ -717,5 +503,5 @@ def parse_openmetrics(text: str) -> Exposition:
 
 def _read_line(line: str) -> tuple[str, dict[str, str], str]:
     """A sample line of a parsed exposition as ``Exposition.samples`` reads it (exemplar dropped)."""
-    name, labels, value, _, _ = _split_sample(line)
+    name, labels, value, _, _ = split_sample(line)
     return name, labels, value
