@@ -45,6 +45,10 @@ STRICTER = {
     "a backslash in a label name (it unescapes names as it does values)": r"invalid label name '[^']*\\",
     "a doubled space before an exemplar's # (its scanner skips it)": r"invalid value or timestamp '[^']* '",
     "a timestamp whose fraction is a bare sign, 5.+ (int() reads '+0000000')": r"invalid timestamp '[^']*\.[+-]'",
+    "a timestamp's fraction beyond nine digits (it reads the first nine)": (
+        r"invalid timestamp '[+-]?[0-9]*\.[0-9]{9}"
+    ),
+    "a space between a name and its label set (it keeps the space in the name)": r"invalid value '\{",
     "a quote in a timestamp (its scanner skips text between quotes)": r"invalid timestamp '[^']*\"",
     "a tab in a name or a number, a space in an exemplar's (Python's strip() and int() drop them)": (
         r"invalid (metric name|label name|value|timestamp) '[^']*\\t|invalid exemplar '\{.*\}( \S+){3,}'"
@@ -181,6 +185,8 @@ def test_same_verdict_as_prometheus_client(text, parses):
         '# TYPE a counter\na_total 1 # {t="x"} 1 17 .5\n# EOF\n',
         '# TYPE a counter\na_total 1  # {t="x"} 1\n# EOF\n',
         '# TYPE a counter\na_total 1 # {t="x"} 1 17.+\n# EOF\n',
+        "a 1 1.700000000.5\n# EOF\n",
+        'a {b="1"} 1\n# EOF\n',
     ],
     ids=[
         "colon-label",
@@ -197,6 +203,8 @@ def test_same_verdict_as_prometheus_client(text, parses):
         "space-in-exemplar-timestamp",
         "double-space-before-exemplar",
         "sign-as-fraction",
+        "two-dots-in-timestamp",
+        "space-before-labels",
     ],
 )
 def test_each_listed_divergence_is_real(text):
