@@ -227,6 +227,7 @@ class FakePlatform:
         }
     )
     health_body: bytes | None = None  # raw override, e.g. b"NaN" or HTML
+    served_health: bytes | None = None  # the last health answer served, as sent
     page_status: dict[str, int] = field(default_factory=dict)
     metrics_body: str = EXPOSITION
 
@@ -243,13 +244,18 @@ class FakePlatform:
             args += ["--set", f"services.{service}.url={url}"]
         return args
 
+    def document(self) -> dict[str, Any]:
+        """``health`` as it is served now: a FRESH timestamp becomes the current time of the run's clock."""
+        health = dict(self.health)
+        if health.get("timestamp") == FRESH:
+            health["timestamp"] = clock.iso_now()
+        return health
+
     def _handle(self, request: Request) -> Response:
         path = request.path
         if path == "/api/healthz":
-            health = dict(self.health)
-            if health.get("timestamp") == FRESH:  # made now, by the clock the checks read
-                health["timestamp"] = clock.iso_now()
-            body = self.health_body if self.health_body is not None else json.dumps(health).encode()
+            body = self.health_body if self.health_body is not None else json.dumps(self.document()).encode()
+            self.served_health = body
             return Response(body, status=self.page_status.get(path, 200), content_type="application/json")
         if path == "/metrics":
             return Response(
