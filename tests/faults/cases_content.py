@@ -240,7 +240,7 @@ FAULTS = [
         for slug, hostile, sees, timestamp, reason in (
             (
                 "stale",
-                "a well-formed health answer made long ago (SPEC's example, `2025-10-16T12:00:00Z`)",
+                "a well-formed health answer made long ago (`2025-10-16T12:00:00Z`)",
                 "FAIL `the document (timestamp) is ... days old (max_document_age_s 60 + max_clock_skew_s"
                 " 5)`",
                 b'"2025-10-16T12:00:00Z"',
