@@ -44,7 +44,9 @@ STRICTER = {
     "a colon in a label name (label names are [a-zA-Z_][a-zA-Z0-9_]*)": r"invalid label name '[^']*:",
     "a backslash in a label name (it unescapes names as it does values)": r"invalid label name '[^']*\\",
     "a doubled space before an exemplar's # (its scanner skips it)": r"invalid value or timestamp '[^']* '",
-    "a timestamp whose fraction is a bare sign, 5.+ (int() reads '+0000000')": r"invalid timestamp '[^']*\.[+-]'",
+    "a timestamp whose fraction starts with a sign, 5.+1 (int() reads '+1000000')": (
+        r"invalid timestamp '[^']*\.[+-]"
+    ),
     "a timestamp's fraction beyond nine digits (it reads the first nine)": (
         r"invalid timestamp '[+-]?[0-9]*\.[0-9]{9}"
     ),
