@@ -149,7 +149,7 @@ def test_parse_size_rejects_anything_else_as_a_usage_error(text):
     ],
 )
 def test_a_figure_is_judged_against_the_domain_of_its_unit(value, unit, reason):
-    """Latencies, staleness and counts are >= 0, ratios in [0, 1], percentages in [0, 100]; bounds included."""
+    """Latencies, staleness and counts are >= 0, ratios in [0, 1], percentages in [0, 100], bounds in."""
     assert outside_domain(value, unit) == reason
 
 
