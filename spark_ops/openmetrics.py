@@ -19,9 +19,13 @@ What an OpenMetrics answer must be, beyond the text format (the differential tes
 - exemplars (`` # {labels} value [timestamp]``, labels at most 128 characters) only on a counter's
   ``_total`` and a histogram's ``_bucket``; timestamps are seconds, within a series never going back.
 
-Stricter than prometheus-client, on purpose (OpenMetrics 1.0, as Prometheus 2.x scrapes it): numbers in
-ASCII digits only; no quoted (UTF-8) metric names, no ``__name__`` label, no native histograms, no
-``:`` in label names. The test lists these divergences.
+Stricter than prometheus-client, on purpose (OpenMetrics 1.0's grammar): numbers in ASCII digits only;
+no quoted (UTF-8) metric names, no ``__name__`` label, no native histograms, no ``:`` in label names, one
+space between tokens. The test lists these divergences.
+
+How a line reads is ``spark_ops/openmetrics_lines.py``. Speed: runs of lines of one shape are read in
+one C call (as in ``exposition.py``); the rules across lines (groups, buckets, duplicates) are then
+checked row by row, or for a run of gauges or counters with a few set operations.
 """
 
 from __future__ import annotations
