@@ -25,6 +25,8 @@ from spark_ops.units import finite_number
 
 @dataclass(frozen=True, slots=True)
 class Freshness:
+    """The profile's freshness bounds, and the verdict on one document's own time."""
+
     max_age_s: float
     skew_s: float
     undated: str  # "fail" | "warn" | "ignore"
@@ -65,11 +67,6 @@ class Freshness:
                 round(age_s, 3),
             )
         return None
-
-    def age_s(self, stamp: Any) -> float | None:
-        """The age of a fresh, readable ``stamp`` in seconds (for readings), else None."""
-        made = parse_time(stamp) if stamp is not MISSING else None
-        return None if made is None else round((clock.now() - made).total_seconds(), 3)
 
 
 def parse_time(stamp: Any) -> datetime | None:
