@@ -375,6 +375,47 @@ class _Parser:
         self.series += len(rows)
         return True
 
+    def buckets_at_once(self, context: _Context, rows: list[Any], width: int) -> bool:
+        """The next buckets of the current histogram group, judged together in C calls: same group,
+        untimed, ``le`` new and ascending, counts whole, cumulative and not negative, exemplars valid.
+        False (and nothing noted) when any row needs the rules one by one."""
+        histogram, group = self.histogram, self.group
+        if (
+            histogram is None
+            or self.histogram_key != (group, None)
+            or self.group_stamp is not None
+            or len(self.group_series) != 1
+            or any(map(itemgetter(width + 1), rows))
+            or histogram.bucket is None
+        ):
+            return False
+        group_names, group_of = context.group
+        groups: list[object] = list(zip(repeat(group_names), map(group_of, rows), strict=False))
+        if groups.count(group) != len(rows):
+            return False
+        try:
+            for exemplar in filter(None, map(itemgetter(width + 2), rows)):
+                check_exemplar(exemplar)
+            bounds = [bound(le, "le") for le in map(itemgetter(context.le), rows)]
+        except (LineError, ValueError):
+            return False
+        counts = list(map(float, map(itemgetter(width), rows)))
+        if not (
+            all(map(float.is_integer, counts))
+            and histogram.bucket < bounds[0]
+            and all(map(operator.lt, bounds, bounds[1:]))
+            and histogram.value <= counts[0]
+            and all(map(operator.le, counts, counts[1:]))
+        ):
+            return False
+        histogram.bucket, histogram.value = bounds[-1], counts[-1]
+        histogram.negative_buckets = histogram.negative_buckets or bounds[0] < 0
+        series_names, series_of = context.series
+        self.group_series.update(
+            zip(repeat(context.sample_name), repeat(series_names), map(series_of, rows), strict=False)
+        )
+        return True
+
     def run(self, shape: Shape, text: str, start: int, end: int, first_line: int) -> None:
         """The lines of ``shape`` in ``text[start:end]`` (one C call reads them all), judged one by one.
 
@@ -400,7 +441,11 @@ class _Parser:
             rows = shape.rows(text, start, end)
             if alone and self.group_stamp is None and self.alone_at_once(context, rows, width):
                 return
-            for line, row in enumerate(rows, first_line):  # noqa: B007 (read below)
+            at_once = context.bucket and len(rows) > 2  # the first row opens the group, then all at once
+            for line, row in enumerate(rows, first_line):
+                if at_once and line == first_line + 1 and self.buckets_at_once(context, rows[1:], width):
+                    fast += len(rows) - 1
+                    break
                 # A row is (label values..., value, timestamp, exemplar): label positions index it as is.
                 value = float(row[width])
                 if row[width + 2]:  # an exemplar: where one may be, checked on its own

@@ -46,8 +46,13 @@ def number(token: str) -> float:
         return math.copysign(math.inf, whole)
 
 
+_PLAIN_STAMP = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?").fullmatch
+
+
 def timestamp(token: str) -> float:
     """A timestamp in seconds (integer or decimal); NaN and the infinities are none."""
+    if _PLAIN_STAMP(token) is not None:  # the usual form, valid as written
+        return float(token)
     if not token.isascii() or "_" in token or token != token.strip():
         raise LineError(f"invalid timestamp {token!r}")
     try:
