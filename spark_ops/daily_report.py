@@ -55,7 +55,9 @@ def _issues(runs: Sequence[StoredRun]) -> list[dict[str, Any]]:
         if run.result is None:
             key = (run.command, "(result.json)")
             entry = seen.setdefault(key, {"command": run.command, "check": "(result.json)", "count": 0})
-            entry.update(status="UNREADABLE", message="the run's result.json is missing or unreadable")
+            # Why, e.g. "result.json: ambiguous JSON: key 'risk' appears twice": never counted as healthy.
+            problem = run.problem or "result.json is missing or unreadable"
+            entry.update(status="UNREADABLE", message=f"the run's {problem}")
             entry.update(count=entry["count"] + 1, last_run=run.id)
             continue
         for check in run.result.results:

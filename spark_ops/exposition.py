@@ -88,6 +88,8 @@ class Exposition:
     series: int
     text: str
     duplicate: str | None = None  # the first series written twice, as ``name{label="value",...}``
+    # How a sample line of the text reads (name, labels, value): the OpenMetrics parser gives its own.
+    read_line: Callable[[str], tuple[str, dict[str, str], str]] | None = None
 
     @property
     def names(self) -> frozenset[str]:
@@ -102,6 +104,10 @@ class Exposition:
         line = re.compile(rf"\n[ \t]*{re.escape(name)}(?![a-zA-Z0-9_:])[^\n]*")
         for found in line.finditer("\n" + self.text):
             text = found.group().lstrip("\n")
+            if self.read_line is not None:
+                sample_name, read, value = self.read_line(text)
+                yield Sample(sample_name, read, float(value))
+                continue
             sample_name, labels, value = _scan_sample(text, len(text) - len(text.lstrip(_BLANK)))
             yield Sample(sample_name, dict(labels), float(value))
 

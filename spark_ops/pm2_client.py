@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_ops import strict_json
 from spark_ops.errors import CheckError, TargetError, clip
 from spark_ops.fsio import process_alive
 from spark_ops.jsonpath import MISSING, lookup
@@ -142,18 +142,21 @@ def parse_jlist(data: bytes, origin: str) -> list[Any]:
     if not text.strip():
         raise TargetError(f"{origin}: empty answer where the PM2 process list was expected")
     try:
-        document = json.loads(text)
+        document = strict_json.loads(text)
+    except strict_json.AmbiguousJson as exc:
+        raise TargetError(f"{origin}: ambiguous JSON: {exc}") from None
     except (ValueError, RecursionError):
         document = MISSING
     if document is not MISSING and not isinstance(document, list):
         raise TargetError(f"{origin}: JSON {_shown(document)}, not a PM2 process list")
     if isinstance(document, list):
         return document
-    decoder = json.JSONDecoder()
     # Banner lines can start with "[" too ("[PM2] Spawning..."): the list is the array that ends the output.
     for start in _LIST_START.finditer(text):
         try:
-            found, end = decoder.raw_decode(text, start.end() - 1)
+            found, end = strict_json.raw_decode(text, start.end() - 1)
+        except strict_json.AmbiguousJson as exc:
+            raise TargetError(f"{origin}: ambiguous JSON: {exc}") from None
         except (ValueError, RecursionError):
             continue
         if isinstance(found, list) and not text[end:].strip():

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from spark_ops import strict_json
 from spark_ops.errors import SparkOpsError
 from spark_ops.model import (
     CheckResult,
@@ -165,6 +166,10 @@ def decode(data: bytes | str) -> RunResult:
         raise ResultRefused(f"not JSON: {exc}") from None
     if document.schema != RESULT_SCHEMA:
         raise ResultRefused(f"not a {RESULT_SCHEMA} document (schema {document.schema!r})")
+    try:  # msgspec lets the last of two equal keys win: a record saying two things is refused
+        strict_json.loads(data)
+    except strict_json.AmbiguousJson as exc:
+        raise ResultRefused(f"ambiguous JSON: {exc}") from None
     results = [_decode_check(index, check) for index, check in enumerate(document.checks)]
     risk = Risk(document.risk.level, document.risk.score, document.risk.recommendation)
     window = None if document.window is None else Window(**msgspec.structs.asdict(document.window))

@@ -51,3 +51,24 @@ def finite_number(value: Any) -> float | None:
     except OverflowError:
         return None
     return number if math.isfinite(number) else None
+
+
+# The physical domain of a figure by its unit, judged before any threshold: a latency of -3 ms or an
+# error rate of 1.7 is no measurement, whatever a max would say of it.
+DOMAINS: dict[str, tuple[float, float]] = {
+    "ms": (0.0, math.inf),
+    "s": (0.0, math.inf),
+    "ratio": (0.0, 1.0),
+    "percent": (0.0, 100.0),
+    "count": (0.0, math.inf),
+    "number": (-math.inf, math.inf),
+}
+
+
+def outside_domain(value: float, unit: str) -> str | None:
+    """Why ``value`` cannot be a figure in ``unit`` (e.g. ``outside its domain [0, 1] (ratio)``), or None."""
+    low, high = DOMAINS[unit]
+    if low <= value <= high:
+        return None
+    shown = f"[{low:g}, {high:g}]" if math.isfinite(high) else f">= {low:g}"
+    return f"outside its domain {shown} ({unit})"

@@ -212,6 +212,9 @@ def gate_run(results: Sequence[CheckResult], score: float) -> RunResult:
     )
 
 
+FRESH = "(now)"  # FakePlatform.health's timestamp: replaced by the current time on every answer
+
+
 @dataclass
 class FakePlatform:
     """SPEC's endpoints served from one loopback server; tests change ``health``, ``page_status`` etc."""
@@ -221,10 +224,11 @@ class FakePlatform:
         default_factory=lambda: {
             "status": "UP",
             "slo": {"latencyP95": 14, "errorRate": 0.0, "staleness": 0},
-            "timestamp": "2025-10-16T12:00:00Z",
+            "timestamp": FRESH,
         }
     )
     health_body: bytes | None = None  # raw override, e.g. b"NaN" or HTML
+    served_health: bytes | None = None  # the last health answer served, as sent
     page_status: dict[str, int] = field(default_factory=dict)
     metrics_body: str = EXPOSITION
 
@@ -241,10 +245,18 @@ class FakePlatform:
             args += ["--set", f"services.{service}.url={url}"]
         return args
 
+    def document(self) -> dict[str, Any]:
+        """``health`` as it is served now: a FRESH timestamp becomes the current time of the run's clock."""
+        health = dict(self.health)
+        if health.get("timestamp") == FRESH:
+            health["timestamp"] = clock.iso_now()
+        return health
+
     def _handle(self, request: Request) -> Response:
         path = request.path
         if path == "/api/healthz":
-            body = self.health_body if self.health_body is not None else json.dumps(self.health).encode()
+            body = self.health_body if self.health_body is not None else json.dumps(self.document()).encode()
+            self.served_health = body
             return Response(body, status=self.page_status.get(path, 200), content_type="application/json")
         if path == "/metrics":
             return Response(

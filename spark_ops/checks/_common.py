@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from spark_ops import strict_json
 from spark_ops.errors import ConfigError, TargetError, clip
 from spark_ops.model import Status
 
@@ -116,11 +116,14 @@ def number_from(value: Any, what: str) -> float:
 
 
 def parse_json(fetched: Fetched) -> Any:
-    """The body as JSON; empty, non-JSON or absurdly nested bodies are the target's fault (FAIL)."""
+    """The body as JSON; empty, non-JSON, ambiguous (a key twice) or absurdly nested bodies are the
+    target's fault (FAIL)."""
     if not fetched.body.strip():
         raise TargetError(f"{fetched.describe()}: empty body where JSON was expected")
     try:
-        return json.loads(fetched.body)
+        return strict_json.loads(fetched.body)
+    except strict_json.AmbiguousJson as exc:
+        raise TargetError(f"{fetched.describe()}: ambiguous JSON: {exc}") from None
     except (ValueError, RecursionError) as exc:
         kind = fetched.headers.get("content-type", "unknown content type")
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(":")[0]

@@ -3,14 +3,15 @@ fail closed (an HTTP or Prometheus error, or a body that is not a Prometheus ans
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from spark_ops import strict_json
 from spark_ops.config import Profile, Target
 from spark_ops.config.target import target_with_credentials
-from spark_ops.errors import ConfigError, clip
+from spark_ops.errors import ConfigError, TargetError, clip
+from spark_ops.units import finite_number
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Fetched
@@ -55,10 +56,15 @@ def api_target(server: Target, path: str, params: dict[str, str]) -> Target:
 
 
 def read_data(fetched: Fetched, server: str) -> Data | str:
-    """The answer's data, or why it cannot be judged (Prometheus' own error words where it gave some)."""
+    """The answer's data, or why it cannot be judged (Prometheus' own error words where it gave some).
+
+    An answer with a key written twice raises TargetError (FAIL): it was read, and it says two things.
+    """
     answered = f"Prometheus {server} -> HTTP {fetched.status}"
     try:
-        document = json.loads(fetched.body)
+        document = strict_json.loads(fetched.body)
+    except strict_json.AmbiguousJson as exc:
+        raise TargetError(f"{answered}: ambiguous JSON: {exc}") from None
     except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict):
@@ -88,3 +94,10 @@ def sample_value(pair: Any) -> float | None:
         return float(pair[1])
     except ValueError:
         return None
+
+
+def sample_time(pair: Any) -> float | None:
+    """The Unix time of a ``[timestamp, "1.5"]`` pair (for an instant query, when it was evaluated)."""
+    if not isinstance(pair, list) or len(pair) != 2:
+        return None
+    return finite_number(pair[0])

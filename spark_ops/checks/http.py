@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import msgspec
 
 from spark_ops.checks._common import Options, TargetOptions, Threshold, _short, parse_json
+from spark_ops.checks._freshness import Freshness
 from spark_ops.config import Profile
 from spark_ops.errors import ConfigError
 from spark_ops.jsonpath import MISSING, lookup
@@ -47,6 +48,9 @@ class HttpOptions(TargetOptions, frozen=True, kw_only=True):
     expect_json: list[JsonAssertion] = []
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
     follow_redirects: bool = True
+    # Where a JSON body says when it was made (e.g. "timestamp" of /api/healthz): judged for freshness
+    # against the profile's [slo] bounds before the expect_json assertions. Needs expect_json.
+    timestamp_field: str | None = None  # the JSON field saying when the answer was made: judged for age
 
 
 _STATUS_CLASS = re.compile(r"^([1-5])xx$", re.I)
@@ -91,6 +95,9 @@ class HttpCheck(CheckBase):
             if options.max_latency_ms is None
             else profile.number(options.max_latency_ms, key="max_latency_ms")
         )
+        if options.timestamp_field is not None and not options.expect_json:
+            raise ConfigError("judges a JSON body: needs expect_json", key="timestamp_field")
+        self.freshness = Freshness.of(profile)
         for index, assertion in enumerate(options.expect_json):
             if assertion.op == "in" and not isinstance(assertion.value, list):
                 raise ConfigError("'in' needs a list as value", key=f"expect_json[{index}].value")
@@ -150,8 +157,21 @@ class HttpCheck(CheckBase):
                 )
         # The evidence keeps every JSON body a verdict was made on.
         artifacts = {"body.json": fetched.body} if options.expect_json else {}
+        undated = ""
         if options.expect_json:
             document = parse_json(fetched)
+            if options.timestamp_field:
+                stamp = lookup(document, options.timestamp_field)
+                stale = self.freshness.judge(stamp, f"the document ({options.timestamp_field})")
+                if stale is not None and stale[0] is Status.FAIL:
+                    return Judgement(
+                        Status.FAIL,
+                        f"{fetched.describe()}, {stale[1]}",
+                        observed=stale[2],
+                        threshold={"max_document_age_s": self.freshness.max_age_s},
+                        artifacts=artifacts,
+                    )
+                undated = f"; {stale[1]}" if stale is not None else ""
             for assertion in options.expect_json:
                 failure = _json_failure(document, assertion)
                 if failure is not None:
@@ -165,8 +185,8 @@ class HttpCheck(CheckBase):
                     )
         held = "".join(f", {a.field} {a.op} {_short(a.value)}" for a in options.expect_json)
         return Judgement(
-            Status.PASS,
-            fetched.describe() + held,
+            Status.WARN if undated else Status.PASS,  # undated = "warn": the answer holds, its age not
+            fetched.describe() + held + undated,
             observed=fetched.status,
             threshold=expected,
             artifacts=artifacts,

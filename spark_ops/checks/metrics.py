@@ -1,4 +1,12 @@
-"""``metrics``: scrape a Prometheus text exposition and judge its shape and values."""
+"""``metrics``: scrape a Prometheus exposition and judge its shape and values.
+
+The scrape asks as Prometheus does: OpenMetrics 1.0 first, the text format as fallback (``ACCEPT``). An
+answer whose Content-Type is ``application/openmetrics-text`` is judged by OpenMetrics' rules
+(``spark_ops/openmetrics.py``: ``# EOF`` required, else FAIL "truncated"); any other by the text
+format's (``spark_ops/exposition.py``, as promtool). ``require`` and ``values`` name families and samples
+alike in both: a counter is found by its family name (``http_requests``) and by its sample name
+(``http_requests_total``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,8 @@ from spark_ops.config import Profile
 from spark_ops.errors import TargetError, one_line
 from spark_ops.exposition import ExpositionError, parse_exposition
 from spark_ops.model import Judgement, Status
+from spark_ops.openmetrics import CONTENT_TYPE as OPENMETRICS
+from spark_ops.openmetrics import Truncated, parse_openmetrics
 from spark_ops.registry import CheckBase
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
@@ -18,6 +28,11 @@ if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.transport import Probe
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
+# What Prometheus 2.x sends: OpenMetrics first, then the text format, then anything.
+ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
 
 
 class ValueAssertion(Options, frozen=True, kw_only=True):
@@ -75,24 +90,29 @@ class MetricsCheck(CheckBase):
         return kinds.metrics(self, profile)
 
     async def judge(self, probe: Probe) -> Judgement:
-        fetched = await probe.fetch(self.target)
+        fetched = await probe.fetch(self.target, headers={"Accept": ACCEPT})
         require_2xx(fetched)
-        return self.assess(fetched.body, fetched.describe())
+        return self.assess(fetched.body, fetched.describe(), fetched.headers.get("content-type", ""))
 
-    def assess(self, body: bytes, source: str) -> Judgement:
-        """Judge an exposition already read (``source`` says from where, e.g. ``GET url -> 200 in 3 ms``)."""
+    def assess(self, body: bytes, source: str, content_type: str = "") -> Judgement:
+        """Judge an exposition already read (``source`` says from where, e.g. ``GET url -> 200 in 3 ms``;
+        ``content_type`` picks the format: OpenMetrics for ``application/openmetrics-text``)."""
         artifacts = {self.artifact: body}
         size = len(body)
         if size == 0:
             raise TargetError(f"{source}: empty exposition")
         readings: dict[str, float] = {"exposition_bytes": size}
+        openmetrics = content_type.split(";")[0].strip().lower() == OPENMETRICS
+        parse = parse_openmetrics if openmetrics else parse_exposition
         try:
             # surrogateescape: bytes that are not UTF-8 fail where promtool fails them (label values).
-            exposition = parse_exposition(body.decode("utf-8", "surrogateescape"))
+            exposition = parse(body.decode("utf-8", "surrogateescape"))
         except ExpositionError as exc:
+            what = "OpenMetrics exposition" if openmetrics else "exposition"
+            problem = "truncated" if isinstance(exc, Truncated) else "does not parse"
             return Judgement(
                 Status.FAIL,
-                f"{source}: exposition does not parse: {one_line(exc, 200)}",
+                f"{source}: {what} {problem}: {one_line(exc, 200)}",
                 observed=size,
                 readings=readings,
                 artifacts=artifacts,

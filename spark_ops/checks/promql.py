@@ -3,7 +3,9 @@
 The answer is read fail closed: an HTTP or Prometheus error, a body that is not a Prometheus answer, a
 range vector or a string is ERROR (nothing could be judged), and so is a scalar or a vector where
 ``result_type`` names the other one; NaN and infinities FAIL; an empty result is
-INCONCLUSIVE unless ``on_no_data = "fail"``; Prometheus' ``warnings`` make a passing result WARN.
+INCONCLUSIVE unless ``on_no_data = "fail"``; Prometheus' ``warnings`` make a passing result WARN. An
+answer with a key written twice FAILs (ambiguous), and so does one evaluated longer ago than the
+profile's ``[slo] max_document_age_s`` (a cache or a replay: ``checks/_freshness.py``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import msgspec
 
 from spark_ops.checks._common import Bounds, Options, Threshold, series_name
+from spark_ops.checks._freshness import Freshness
 from spark_ops.checks._prometheus import (
     MAX_TEXT_CHARS,
     QUERY_PATH,
     api_target,
     read_data,
+    sample_time,
     sample_value,
     server_target,
 )
@@ -54,6 +58,7 @@ class Answer:
 
     series: list[tuple[str, float]]
     warnings: list[str]
+    evaluated_at: float | None  # the oldest sample time (Unix seconds); None when one has none
 
 
 class PromqlCheck(CheckBase):
@@ -71,6 +76,7 @@ class PromqlCheck(CheckBase):
             profile, min=options.min, max=options.max, warn_min=options.warn_min, warn_max=options.warn_max
         )
         self.what = repr(clip(" ".join(options.query.split()), 100))
+        self.freshness = Freshness.of(profile)
 
     @property
     def threshold(self) -> dict[str, float]:
@@ -93,6 +99,16 @@ class PromqlCheck(CheckBase):
         if isinstance(answer, str):
             return Judgement(Status.ERROR, f"{self.what}: {answer}", threshold=threshold, artifacts=artifacts)
         warned = "".join(f"; Prometheus warns: {clip(text, MAX_TEXT_CHARS)}" for text in answer.warnings)
+        # A cached or replayed answer says how things were: its evaluation time must be now.
+        stale = self.freshness.judge(answer.evaluated_at, "the answer") if answer.series else None
+        if stale is not None and stale[0] is Status.FAIL:
+            return Judgement(
+                Status.FAIL,
+                f"{self.what}: {stale[1]}",
+                observed=stale[2],
+                threshold={"max_document_age_s": self.freshness.max_age_s},
+                artifacts=artifacts,
+            )
         if not answer.series:
             status = Status.FAIL if self.options.on_no_data == "fail" else Status.INCONCLUSIVE
             reason = f"{self.what}: no series (empty result, on_no_data = {self.options.on_no_data!r})"
@@ -100,8 +116,10 @@ class PromqlCheck(CheckBase):
                 status, reason + warned, threshold=threshold, readings={"series": 0}, artifacts=artifacts
             )
         status, reason, observed = self._judge_series(answer.series)
-        if answer.warnings and status is Status.PASS:
-            status = Status.WARN  # a partial or doubtful answer never passes outright
+        if (answer.warnings or stale is not None) and status is Status.PASS:
+            status = Status.WARN  # a partial, doubtful or undated answer never passes outright
+        if stale is not None:
+            warned += f"; {stale[1]}"
         values = [value for _, value in answer.series]
         readings = {"series": len(values), "min": min(values), "max": max(values)}
         if len(values) == 1:
@@ -169,12 +187,13 @@ def _read_answer(fetched: Fetched, server: str, expected_type: str = "any") -> A
         value = sample_value(result)
         if value is None:
             return f'{answered}, but the scalar is not a [timestamp, "number"] pair'
-        return Answer([("scalar", value)], warnings)
+        return Answer([("scalar", value)], warnings, sample_time(result))
     if result_type != "vector":
         return f"{answered}, result type {clip(repr(result_type), 40)}: only a vector or a scalar is judged"
     if not isinstance(result, list):
         return f"{answered}, but data.result of the vector is not a list"
     series: list[tuple[str, float]] = []
+    times: list[float | None] = []
     for index, sample in enumerate(result):
         labels = sample.get("metric") if isinstance(sample, dict) else None
         value = sample_value(sample.get("value")) if isinstance(sample, dict) else None
@@ -183,4 +202,6 @@ def _read_answer(fetched: Fetched, server: str, expected_type: str = "any") -> A
                 f'{answered}, but series {index} lacks its metric labels or its [timestamp, "number"] value'
             )
         series.append((series_name(str(labels.get("__name__", "")), labels), value))
-    return Answer(series, warnings)
+        times.append(sample_time(sample.get("value")))
+    known = [at for at in times if at is not None]
+    return Answer(series, warnings, min(known) if known and len(known) == len(times) else None)

@@ -29,6 +29,11 @@ class SloConfig(Table, frozen=True, kw_only=True):
     latency_p95_ms: NonNegativeFloat | None = None
     error_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
     staleness_s: NonNegativeFloat | None = None
+    # A document's own time (health JSON ``timestamp``, a PromQL answer's) against the run's clock:
+    # older than max_document_age_s + max_clock_skew_s, or later than now + max_clock_skew_s, FAILs.
+    max_document_age_s: NonNegativeFloat = 60.0
+    max_clock_skew_s: NonNegativeFloat = 5.0
+    undated: Literal["fail", "warn", "ignore"] = "fail"  # a document that carries no time
 
 
 class DefaultsConfig(Table, frozen=True, kw_only=True):

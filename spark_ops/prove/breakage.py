@@ -240,23 +240,26 @@ QUANTITIES = {
     "staleness": Quantity("staleness", "slo.staleness_s", "s"),
 }
 # The health JSON fields the platform documents, and the profile keys naming each quantity's target.
-# A reading's declared unit (``unit = ...`` on an slo check) would name its quantity here as well.
 KNOWN_FIELDS = {
     "slo.latencyP95": QUANTITIES["latency"],
     "slo.errorRate": QUANTITIES["error rate"],
     "slo.staleness": QUANTITIES["staleness"],
 }
 BY_PROFILE_KEY = {quantity.profile_key: quantity for quantity in QUANTITIES.values()}
+# A declared unit that names its quantity: a field in ms is a latency, a ratio an error rate. Seconds are
+# left out: uptime is in seconds too, and for it an hour is healthy, not far past a target.
+BY_UNIT = {"ms": QUANTITIES["latency"], "ratio": QUANTITIES["error rate"]}
 
 
-def quantity_of(field_path: str | None, *thresholds: Any) -> Quantity | None:
-    """The quantity a reading measures: a field the platform documents, or a threshold naming a target."""
+def quantity_of(field_path: str | None, *thresholds: Any, unit: str | None = None) -> Quantity | None:
+    """The quantity a reading measures: a field the platform documents, a threshold naming a target, or
+    the reading's declared unit."""
     if field_path is not None and field_path in KNOWN_FIELDS:
         return KNOWN_FIELDS[field_path]
     for threshold in thresholds:
         if isinstance(threshold, str) and threshold in BY_PROFILE_KEY:
             return BY_PROFILE_KEY[threshold]
-    return None
+    return BY_UNIT.get(unit) if unit is not None else None
 
 
 def number_at(values: Mapping[str, Any], key: str) -> float | None:

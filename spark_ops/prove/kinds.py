@@ -17,6 +17,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from spark_ops import clock
 from spark_ops.prove.breakage import (
     Answer,
     Breakage,
@@ -66,8 +67,8 @@ def http(check: HttpCheck, profile: Profile) -> list[Breakage]:
 def slo(check: SloCheck, profile: Profile) -> list[Breakage]:
     found = [down(), server_error(500), empty_body(), cut_body(), html_in_place()]
     found += unreadable_values(check.field, numeric=True)
-    # The field names its quantity (a declared ``unit``, once slo checks have one, would name it too).
-    quantity = quantity_of(check.field)
+    # The field names its quantity, else its declared unit.
+    quantity = quantity_of(check.field, unit=check.unit)
     if quantity is not None:
         found += _far_past(check.field, quantity, profile)
     return found
@@ -276,12 +277,14 @@ def _prometheus(what: str, document: dict[str, Any]) -> Breakage:
 
 
 def _vector(values: list[str]) -> dict[str, Any]:
-    result = [{"metric": {"__name__": "spark_value"}, "value": [1_700_000_000, v]} for v in values]
+    # Evaluated now: an old evaluation time would fail the check as stale, not for the value it plants.
+    result = [{"metric": {"__name__": "spark_value"}, "value": [clock.unix(), v]} for v in values]
     return {"status": "success", "data": {"resultType": "vector", "result": result}}
 
 
 def _matrix(values: list[str]) -> dict[str, Any]:
-    points = [[1_700_000_000 + 15 * i, v] for i, v in enumerate(values)]
+    start = clock.unix() - 15 * len(values)
+    points = [[start + 15 * i, v] for i, v in enumerate(values)]
     result = [{"metric": {"__name__": "spark_value"}, "values": points}] if points else []
     return {"status": "success", "data": {"resultType": "matrix", "result": result}}
 

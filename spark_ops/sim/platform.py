@@ -31,6 +31,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from spark_ops.clock import now as clock_now
 from spark_ops.sim import ticks
 from spark_ops.sim.faults import SERVICES, Fault, parse_fault
 from spark_ops.sim.services import (
@@ -379,7 +380,7 @@ class Platform:
             },
             "services": {name: ("UP" if ok else "DOWN") for name, ok in zip(backends, answers, strict=True)},
             "window": {"seconds": WINDOW_S, "samples": samples},
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "timestamp": clock_now().strftime("%Y-%m-%dT%H:%M:%SZ"),  # the run's clock, as tests set it
         }
 
     async def _platform_health(self, request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from conftest import free_port, write_suite
 
+from spark_ops import clock
 from spark_ops.evidence.store import RUN_ID
 from spark_ops.fsio import STAGING_PREFIX
 
@@ -75,7 +76,8 @@ class Platform:
 def healthy(path: str) -> Answer:
     """The Spark platform in good health."""
     if path == "/api/healthz":
-        return Answer(body=json.dumps(HEALTH).encode(), content_type="application/json")
+        current = {**HEALTH, "timestamp": clock.iso_now()}  # a health answer says when it was made
+        return Answer(body=json.dumps(current).encode(), content_type="application/json")
     if path == "/metrics":
         return Answer(body=EXPOSITION, content_type="text/plain; version=0.0.4")
     if path == "/healthz":

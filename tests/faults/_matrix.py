@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from spark_ops import clock
 from spark_ops.model import Status
 
 # Where a row's answer comes from (tests/faults/test_matrix.py resolves each to a base URL).
@@ -95,11 +96,18 @@ HEALTHZ = "/api/healthz"
 METRICS = "/metrics"
 
 
-def health(**slo: object) -> bytes:
-    """A health answer with ``slo`` values written as raw JSON text (so NaN and strings can be planted)."""
+# Replaced by the time of serving (answer()), so a healthy answer is current whenever the test runs.
+NOW_ISO = b"@now-rfc3339@"
+NOW_UNIX = b"@now-unix@"
+
+
+def health(timestamp: bytes | None = b'"' + NOW_ISO + b'"', **slo: object) -> bytes:
+    """A health answer with ``slo`` values written as raw JSON text (so NaN and strings can be planted),
+    made now unless ``timestamp`` (raw JSON; None leaves it out) says otherwise."""
     values = {"latencyP95": "14", "errorRate": "0.0", "staleness": "0", **slo}
     fields = ", ".join(f'"{key}": {value}' for key, value in values.items() if value is not None)
-    return ('{"status": "UP", "slo": {' + fields + '}, "timestamp": "2026-12-01T12:00:00Z"}').encode()
+    dated = b"" if timestamp is None else b', "timestamp": ' + timestamp
+    return b'{"status": "UP", "slo": {' + fields.encode() + b"}" + dated + b"}"
 
 
 def jlist(restart_time: str = "0", memory: str = "104857600", status: str = '"online"') -> bytes:
@@ -117,7 +125,7 @@ def jlist(restart_time: str = "0", memory: str = "104857600", status: str = '"on
 
 def vector(value: str = '"1"', warnings: str | None = None, result_type: str = "vector") -> bytes:
     """A Prometheus instant-query answer with one series (or the given ``result_type`` shape)."""
-    sample = f"[1764590400, {value}]"
+    sample = f"[{NOW_UNIX.decode()}, {value}]"
     result = f'[{{"metric": {{"__name__": "up", "job": "spark"}}, "value": {sample}}}]'
     if result_type == "scalar":
         result = sample
@@ -150,6 +158,7 @@ def answer(serve: Serve, path: str) -> tuple[bytes, tuple[tuple[str, str], ...]]
         body = serve.body
     else:
         body = serve.body.get(path, healthy)
+    body = body.replace(NOW_ISO, clock.iso_now().encode()).replace(NOW_UNIX, f"{clock.unix():.3f}".encode())
     return body, serve.headers if serve.headers is not None else content_type
 
 

@@ -6,6 +6,7 @@ from faults._matrix import (
     HEALTHZ,
     HTML,
     METRICS,
+    NOW_UNIX,
     PM2,
     QUERY,
     ROOMY,
@@ -52,7 +53,9 @@ def json_row(
 ) -> Fault:
     """One hostile JSON value (``raw`` as JSON text; None leaves the field out) planted in the health
     answer (``slo.latencyP95``), the PM2 list (``pm2_env.restart_time``) and the Prometheus answer."""
-    query = vector(promql_raw) if promql_raw else vector().replace(b', "value": [1764590400, "1"]', b"")
+    query = (
+        vector(promql_raw) if promql_raw else vector().replace(b', "value": [' + NOW_UNIX + b', "1"]', b"")
+    )
     return Fault(
         slug,
         "JSON",
@@ -221,5 +224,101 @@ FAULTS = [
         slo=r"field 'slo\.latencyP95' is missing",
         http=r"JSON field 'slo\.latencyP95' is missing",
         pm2=r"pm2_env\.restart_time missing",
+    ),
+    *[
+        Fault(
+            f"health-{slug}",
+            "JSON",
+            hostile,
+            sees,
+            {
+                "http": Expect(FAIL, reason, {"timestamp_field": "timestamp"}),
+                "slo": Expect(FAIL, reason),
+            },
+            serve=Serve(body={HEALTHZ: health(timestamp)}),
+        )
+        for slug, hostile, sees, timestamp, reason in (
+            (
+                "stale",
+                "a well-formed health answer made long ago (`2025-10-16T12:00:00Z`)",
+                "FAIL `the document (timestamp) is ... days old (max_document_age_s 60 + max_clock_skew_s"
+                " 5)`",
+                b'"2025-10-16T12:00:00Z"',
+                r"the document \(timestamp\) is [\d.]+ days old \(max_document_age_s 60 \+"
+                r" max_clock_skew_s 5\)",
+            ),
+            (
+                "from-the-future",
+                "a health answer dated in 2099",
+                "FAIL `is dated ... s in the future (max_clock_skew_s 5): the clocks disagree`",
+                b'"2099-01-01T00:00:00Z"',
+                r"is dated \d+ s in the future \(max_clock_skew_s 5\): the clocks disagree",
+            ),
+            (
+                "undated",
+                "a health answer without `timestamp`",
+                "FAIL `carries no time: its age is unknown (slo.undated = 'fail')`",
+                None,
+                r"carries no time: its age is unknown \(slo\.undated = 'fail'\)",
+            ),
+            (
+                "local-time",
+                "a `timestamp` without a time zone (`2026-12-02T07:00:00`)",
+                "FAIL `is not an RFC 3339 time with a zone`",
+                b'"2026-12-02T07:00:00"',
+                r"time '2026-12-02T07:00:00' is not an RFC 3339 time with a zone",
+            ),
+        )
+    ],
+    Fault(
+        "latency-below-zero",
+        "JSON",
+        "`slo.latencyP95` = -5 (a latency below zero, under any max)",
+        "FAIL `slo.latencyP95 = -5, outside its domain >= 0 (ms)`",
+        {"slo": Expect(FAIL, r"slo\.latencyP95 = -5, outside its domain >= 0 \(ms\)", {"unit": "ms"})},
+        serve=Serve(body={HEALTHZ: health(latencyP95="-5")}),
+    ),
+    Fault(
+        "error-rate-above-one",
+        "JSON",
+        "`slo.errorRate` = 1.5 (judged with max = 2: only its domain can refuse it)",
+        "FAIL `slo.errorRate = 1.5, outside its domain [0, 1] (ratio)`",
+        {
+            "slo": Expect(
+                FAIL,
+                r"slo\.errorRate = 1\.5, outside its domain \[0, 1\] \(ratio\)",
+                {"field": "slo.errorRate", "unit": "ratio", "max": 2},
+            )
+        },
+        serve=Serve(body={HEALTHZ: health(errorRate="1.5")}),
+    ),
+    Fault(
+        "duplicate-key",
+        "JSON",
+        'a key written twice (`"status": "DOWN", "status": "UP"`) in the health answer, the PM2 list'
+        " and the Prometheus answer",
+        "FAIL `ambiguous JSON: key 'status' appears twice in one object`",
+        {
+            kind: Expect(FAIL, r"ambiguous JSON: key 'status' appears twice in one object")
+            for kind in ("http", "slo", "pm2", "promql")
+        },
+        serve=Serve(
+            body={
+                HEALTHZ: health().replace(b'{"status": "UP"', b'{"status": "DOWN", "status": "UP"'),
+                PM2: jlist().replace(b'"status": "online"', b'"status": "errored", "status": "online"'),
+                QUERY: vector().replace(b'{"status": "success"', b'{"status": "error", "status": "success"'),
+            }
+        ),
+    ),
+    Fault(
+        "duplicate-nested-key",
+        "JSON",
+        'a key written twice inside `slo` (`"latencyP95": 900, "latencyP95": 14`)',
+        "FAIL `ambiguous JSON: key 'latencyP95' appears twice in one object`",
+        {
+            kind: Expect(FAIL, r"ambiguous JSON: key 'latencyP95' appears twice in one object")
+            for kind in ("http", "slo")
+        },
+        serve=Serve(body={HEALTHZ: health(latencyP95='900, "latencyP95": 14')}),
     ),
 ]

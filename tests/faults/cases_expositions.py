@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faults._matrix import JSON, METRICS, QUERY, Expect, Fault, Serve, vector
+from faults._matrix import JSON, METRICS, NOW_UNIX, QUERY, Expect, Fault, Serve, vector
 from spark_ops.model import Status
 
 FAIL, ERROR = Status.FAIL, Status.ERROR
@@ -19,6 +19,35 @@ def exposition(slug: str, hostile: str, sees: str, body: bytes, reason: str) -> 
         sees,
         {"metrics": Expect(FAIL, reason)},
         serve=Serve(body={METRICS: body}),
+    )
+
+
+OPENMETRICS = (("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8"),)
+# A valid OpenMetrics 1.0 answer with what the text format lacks: exemplars, _created, UNIT, info, stateset.
+VALID_OPENMETRICS = (
+    HEAD
+    + b"up 1\n"
+    + b"# HELP jobs Jobs done.\n# TYPE jobs counter\n"
+    + b'jobs_total{queue="a"} 1027 # {trace_id="4bf92f3577b34da6"} 1 1764658800.5\n'
+    + b'jobs_created{queue="a"} 1764600000\n'
+    + b"# TYPE fill_seconds histogram\n# UNIT fill_seconds seconds\n"
+    + b'fill_seconds_bucket{le="0.1"} 900 # {trace_id="a1"} 0.05\nfill_seconds_bucket{le="+Inf"} 1027\n'
+    + b"fill_seconds_count 1027\nfill_seconds_sum 61.5\n"
+    + b'# TYPE build info\nbuild_info{version="1.2.0"} 1\n'
+    + b'# TYPE feed stateset\nfeed{feed="live"} 1\nfeed{feed="stale"} 0\n'
+    + b"# EOF\n"
+)
+
+
+def openmetrics(slug: str, hostile: str, sees: str, body: bytes, reason: str) -> Fault:
+    """A metrics row answered as OpenMetrics (its Content-Type), judged by OpenMetrics' rules."""
+    return Fault(
+        slug,
+        "Expositions",
+        hostile,
+        sees,
+        {"metrics": Expect(FAIL, reason)},
+        serve=Serve(body={METRICS: body}, headers=OPENMETRICS),
     )
 
 
@@ -181,4 +210,43 @@ FAULTS = [
         b'{"status": "success", "data": {"resultType": "matrix", "result": []}}',
         Expect(ERROR, r"the query returns a range vector \(matrix\)"),
     ),
+    promql(
+        "promql-answer-from-long-ago",
+        "an answer evaluated long ago (a cache or a replay: its sample time is 2025-12-01)",
+        "FAIL `the answer is ... days old (max_document_age_s 60 + max_clock_skew_s 5)`",
+        vector().replace(NOW_UNIX, b"1764590400"),
+        Expect(FAIL, r"the answer is [\d.]+ days old \(max_document_age_s 60"),
+    ),
+    openmetrics(
+        "openmetrics-truncated",
+        "an OpenMetrics answer cut before its `# EOF` line",
+        "FAIL `OpenMetrics exposition truncated: no '# EOF' line`",
+        VALID_OPENMETRICS.removesuffix(b"# EOF\n"),
+        r"OpenMetrics exposition truncated: no '# EOF' line at the end",
+    ),
+    openmetrics(
+        "openmetrics-counter-without-total",
+        "an OpenMetrics counter whose sample lacks `_total` (`# TYPE jobs counter` then `jobs 3`)",
+        "FAIL `OpenMetrics exposition does not parse: ... written in two places`",
+        HEAD + b"up 1\n# TYPE jobs counter\njobs 3\n# EOF\n",
+        r"OpenMetrics exposition does not parse: family 'jobs' is written in two places",
+    ),
+    openmetrics(
+        "openmetrics-exemplar-on-gauge",
+        "an OpenMetrics exemplar on a gauge (only counters' `_total` and histograms' `_bucket` carry them)",
+        "FAIL `only counters' _total and histograms' _bucket carry exemplars`; the control, exemplars on"
+        " a counter and a bucket, PASSes",
+        HEAD + b'up 1 # {trace_id="a1"} 1\n# EOF\n',
+        r"line 3: only counters' _total and histograms' _bucket carry exemplars",
+    ),
+    openmetrics(
+        "openmetrics-interleaved",
+        "an OpenMetrics family resumed after another (`up`, `jobs_total`, `up` again)",
+        "FAIL `family 'up' is written in two places`",
+        HEAD + b'up{a="1"} 1\n# TYPE jobs counter\njobs_total 3\nup{a="2"} 1\n# EOF\n',
+        r"family 'up' is written in two places",
+    ),
 ]
+
+# The false-alarm side (tests/faults/test_openmetrics_control.py): what must PASS.
+CONTROLS = {"valid-openmetrics-with-exemplars": VALID_OPENMETRICS}

@@ -64,7 +64,9 @@ def flapping(platform: FakePlatform, every: int) -> list[str]:
             return platform._handle(request)
         status = "DOWN" if len(served) % every == every - 1 else "UP"
         served.append(status)
-        return Response(json.dumps({**platform.health, "status": status}), content_type="application/json")
+        return Response(
+            json.dumps({**platform.document(), "status": status}), content_type="application/json"
+        )
 
     platform.server.clear()
     platform.server.expect_request("/api/healthz").respond_with_handler(handle)

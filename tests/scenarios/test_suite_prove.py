@@ -35,6 +35,20 @@ PLANTED = [
         "slo.latencyP95 = 1500 (max 1e+09)",
         id="max-1e9-on-latencyP95",
     ),
+    pytest.param(  # a field the platform does not document: its declared unit names the quantity
+        {
+            "kind": "slo",
+            "service": "web",
+            "path": "/api/tools/canary",
+            "field": "latencyP95",
+            "unit": "ms",
+            "timestamp_field": "",
+            "max": 1e9,
+        },
+        "latencyP95 = 1500 ms (10x the profile's 150 ms target)",
+        "latencyP95 = 1500 (max 1e+09)",
+        id="max-1e9-on-a-field-declared-in-ms",
+    ),
     pytest.param(
         {"kind": "http", "service": "web", "path": "/", "expect_status": ["2xx", "5xx"]},
         "answers 500",

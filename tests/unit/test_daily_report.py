@@ -329,3 +329,18 @@ def test_a_window_beyond_the_calendar_is_no_internal_error(spark, tmp_path, monk
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     write_run(tmp_path / "evidence", datetime.now(UTC) - HOUR, "gate")
     assert spark("report", "--since", "1000000d").exit_code in (0, 2)
+
+
+def test_a_result_with_a_repeated_key_is_unreadable_and_named(spark, tmp_path):
+    """A kept result.json with a key written twice (CRITICAL then LOW) is an UNREADABLE issue naming the
+    key, and the report's risk is at least HIGH: never read as the LOW that comes last."""
+    base, now = tmp_path / "evidence", datetime.now(UTC)
+    text = json.dumps(result_doc("gate", "CRITICAL"), indent=2)
+    doctored = text.replace('"level": "CRITICAL"', '"level": "CRITICAL", "level": "LOW"', 1)
+    assert doctored != text
+    broken = write_run(base, now - HOUR, "gate", doctored.encode())
+    document = json.loads(spark("report", "-f", "json").stdout)
+    (issue,) = document["issues"]
+    assert (issue["status"], issue["last_run"]) == ("UNREADABLE", broken.name)
+    assert "ambiguous JSON: key 'level' appears twice" in issue["message"]
+    assert document["risk"]["level"] in ("HIGH", "CRITICAL")

@@ -93,3 +93,13 @@ def test_histograms_round_trip_and_are_left_out_when_empty():
     assert decode(json.dumps(document)).results[0].histograms == {"latency_ms": bins}
     document["checks"][0]["histograms"]["latency_ms"] += [["a", 2, 1], [5, 6, -1], [6, 7, 1.5], [1, 2], "x"]
     assert decode(json.dumps(document)).results[0].histograms == {"latency_ms": bins}
+
+
+def test_a_record_with_a_repeated_key_is_refused():
+    """A result.json saying two risk levels (a key twice) is refused naming the key, not read as the last."""
+    failing = check_result("healthz.status", "http", Severity.CRITICAL, Status.FAIL, "GET / -> 503")
+    text = render(gate_run([failing], 0.0))
+    doctored = text.replace('"risk": {', '"risk": {"level": "LOW", ', 1)
+    assert doctored != text
+    with pytest.raises(ResultRefused, match="ambiguous JSON: key 'level' appears twice"):
+        decode(doctored)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from spark_ops.errors import ConfigError, ExitCode
-from spark_ops.units import parse_duration, parse_size
+from spark_ops.units import DOMAINS, outside_domain, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(
@@ -129,3 +129,34 @@ def test_parse_size_rejects_anything_else_as_a_usage_error(text):
         parse_size(text, option="--max-log-bytes")
     assert caught.value.exit_code == ExitCode.USAGE_ERROR
     assert str(caught.value).startswith(f"--max-log-bytes: {text!r} is not a size in bytes")
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "reason"),
+    [
+        (0, "ms", None),
+        (1e9, "s", None),
+        (-0.001, "ms", "outside its domain >= 0 (ms)"),
+        (-1, "s", "outside its domain >= 0 (s)"),
+        (0, "ratio", None),
+        (1, "ratio", None),
+        (1.0000001, "ratio", "outside its domain [0, 1] (ratio)"),
+        (-0.5, "ratio", "outside its domain [0, 1] (ratio)"),
+        (100, "percent", None),
+        (100.5, "percent", "outside its domain [0, 100] (percent)"),
+        (-3, "count", "outside its domain >= 0 (count)"),
+        (-1e300, "number", None),
+    ],
+)
+def test_a_figure_is_judged_against_the_domain_of_its_unit(value, unit, reason):
+    """Latencies, staleness and counts are >= 0, ratios in [0, 1], percentages in [0, 100], bounds in."""
+    assert outside_domain(value, unit) == reason
+
+
+def test_every_unit_has_a_domain():
+    """The units the slo kind accepts are exactly the ones with a domain."""
+    from typing import get_args
+
+    from spark_ops.checks.slo import Unit
+
+    assert set(get_args(Unit)) == set(DOMAINS)

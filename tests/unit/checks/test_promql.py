@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +13,13 @@ import pytest
 from conftest import assert_config_error, free_port, run_one_check, write_suite
 from pytest_httpserver import HTTPServer
 
+from spark_ops import clock
+from spark_ops.clock import FixedClock
 from spark_ops.model import CheckResult, Status
 from spark_ops.result_json import encode_check
 
 QUERY_PATH = "/api/v1/query"
+EVALUATED_AT = 1760616000  # the time the recorded answers below were evaluated at
 UP_A = {"__name__": "up", "job": "executor-1", "instance": "127.0.0.1:4001"}
 UP_B = {"__name__": "up", "job": "executor-2", "instance": "127.0.0.1:4002"}
 UP_C = {"__name__": "up", "job": "marketdata", "instance": "127.0.0.1:5001"}
@@ -22,6 +27,13 @@ NAME_A = 'up{instance="127.0.0.1:4001", job="executor-1"}'
 NAME_B = 'up{instance="127.0.0.1:4002", job="executor-2"}'
 NAME_C = 'up{instance="127.0.0.1:5001", job="marketdata"}'
 BAD_QUERY = 'invalid parameter "query": 1:3: parse error: unexpected end of input'
+
+
+@pytest.fixture(autouse=True)
+def answered_now() -> Iterator[FixedClock]:
+    """The run's clock 2 s after the answers' evaluation time: they are fresh unless a test moves it."""
+    with clock.using(FixedClock(datetime.fromtimestamp(EVALUATED_AT + 2, UTC))) as fixed:
+        yield fixed
 
 
 def promql(**options: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from conftest import write_suite
 from pytest_httpserver import HTTPServer
 
-from spark_ops import registry
+from spark_ops import clock, registry
 from spark_ops.config import load_profile, load_suite
 from spark_ops.errors import ConfigError
 from spark_ops.model import Status
@@ -25,7 +25,7 @@ def slo_check(**options: Any) -> dict[str, Any]:
 
 def health(**slo: Any) -> str:
     """SPEC's health JSON with the given ``slo`` fields."""
-    return json.dumps({"status": "UP", "slo": slo, "timestamp": "2025-10-16T12:00:00Z"})
+    return json.dumps({"status": "UP", "slo": slo, "timestamp": clock.iso_now()})
 
 
 @pytest.fixture
@@ -165,14 +165,17 @@ def test_threshold_by_profile_key_follows_set(judge, httpserver):
 def test_bad_answers_never_pass(judge, httpserver, body, status_code, reason):
     """Fail closed: a missing, null, non-numeric or non-finite value, or a bad answer, is never PASS."""
     serve(httpserver, body, status=status_code)
-    result = judge(slo_check(field="slo.latencyP95", min=0, max=1e12))
+    # These bodies carry no time on purpose: the value's own reason is under test (freshness below).
+    result = judge(slo_check(field="slo.latencyP95", min=0, max=1e12, timestamp_field=""))
     assert result.status in (Status.FAIL, Status.ERROR), result.message
     assert reason in result.message
 
 
 def test_nan_observed_stays_json_safe(spark, platform, tmp_path):
     """A NaN reading fails the gate and the result JSON stays valid (NaN shown as a string)."""
-    platform.health_body = b'{"status": "UP", "slo": {"latencyP95": NaN}}'
+    platform.health_body = b'{"status": "UP", "slo": {"latencyP95": NaN}, "timestamp": "%s"}' % (
+        clock.iso_now().encode()
+    )
     suite = write_suite(tmp_path, slo_check(field="slo.latencyP95", max=150))
     result = spark(
         "gate", "--suite", str(suite), "--no-evidence", "-f", "json", "--exit-on-fail", *platform.sets()
@@ -234,3 +237,52 @@ def test_missing_profile_key_exits_2(spark, platform, tmp_path):
     assert result.exit_code == 2
     assert "slo.latency_p99_ms" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "bounds", "status", "fragment"),
+    [
+        pytest.param(
+            "ms", -3, {"max": 150}, Status.FAIL, "= -3, outside its domain >= 0 (ms)", id="negative-ms"
+        ),
+        pytest.param("s", -0.5, {"max": 30}, Status.FAIL, "outside its domain >= 0 (s)", id="negative-s"),
+        pytest.param(
+            "ratio", 1.5, {"max": 2}, Status.FAIL, "outside its domain [0, 1] (ratio)", id="ratio-above-1"
+        ),
+        pytest.param("ratio", -0.01, {"max": 0.05}, Status.FAIL, "[0, 1] (ratio)", id="negative-ratio"),
+        pytest.param("percent", 101, {"max": 200}, Status.FAIL, "[0, 100] (percent)", id="percent-above-100"),
+        pytest.param("count", -1, {"max": 5}, Status.FAIL, ">= 0 (count)", id="negative-count"),
+        pytest.param("ratio", 1, {"max": 1}, Status.PASS, "= 1", id="ratio-1-is-in"),
+        pytest.param("ms", 0, {"max": 150}, Status.PASS, "= 0", id="zero-ms-is-in"),
+        pytest.param("number", -3, {"min": -10}, Status.PASS, "= -3", id="number-has-no-domain"),
+        pytest.param("ratio", "NaN", {"max": 1}, Status.FAIL, "not a finite number", id="nan-stays-nan"),
+    ],
+)
+def test_a_value_outside_its_units_domain_fails_whatever_the_bounds(
+    judge, httpserver, unit, value, bounds, status, fragment
+):
+    """The field's ``unit`` fixes its physical domain, judged before min/max: out of it is FAIL."""
+    raw = json.dumps({"slo": {"v": 0}, "timestamp": clock.iso_now()}).replace('"v": 0', f'"v": {value}')
+    serve(httpserver, raw)
+    result = judge(slo_check(field="slo.v", unit=unit, **bounds))
+    assert result.status is status, result.message
+    assert fragment in result.message
+
+
+def test_an_unknown_unit_is_a_config_error(tmp_path, spark, platform):
+    """``unit`` is one of the listed ones; another exits 2 naming the key and the choices."""
+    suite = write_suite(tmp_path, slo_check(field="slo.latencyP95", unit="furlongs", max=1))
+    result = spark("gate", "--suite", str(suite), *platform.sets())
+    assert result.exit_code == 2
+    assert "unit" in result.stderr and "'ratio'" in result.stderr, result.stderr
+
+
+def test_the_shipped_suites_declare_their_units():
+    """gate and canary name each SLO figure's unit: latency in ms, error rate a ratio, staleness in s."""
+    for suite in ("gate", "canary"):
+        units = {
+            spec.options["field"]: spec.options.get("unit")
+            for spec in load_suite(suite).checks
+            if spec.kind == "slo"
+        }
+        assert units == {"slo.latencyP95": "ms", "slo.errorRate": "ratio", "slo.staleness": "s"}, suite

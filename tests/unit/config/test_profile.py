@@ -126,6 +126,9 @@ PROFILE_ERRORS = [
     pytest.param({"p.toml": '"" = 1\n'}, "p.toml", ["p.toml", '"": unknown key'], id="empty-top-level-key"),
 ]
 
+# The freshness keys every shipped profile has from base (README: Profiles).
+FRESHNESS = {"max_document_age_s": 60.0, "max_clock_skew_s": 5.0, "undated": "fail"}
+
 
 @pytest.mark.parametrize("command", ["gate", "validate"])
 @pytest.mark.parametrize(("files", "ref", "fragments"), PROFILE_ERRORS)
@@ -184,7 +187,7 @@ def test_child_overrides_parent_and_tables_merge_deeply(spark: Any, tmp_path: Pa
     assert profile["services"]["web"]["url"] == "http://127.0.0.1:9999"
     assert list(profile["services"]["web"]["headers"]) == ["X-Team"]  # kept from parent, value masked
     assert profile["services"]["executor-1"]["url"] == "http://127.0.0.1:4001"  # from base, two levels up
-    assert profile["slo"] == {"latency_p95_ms": 99, "error_rate": 0.05, "staleness_s": 30}
+    assert profile["slo"] == {"latency_p95_ms": 99, "error_rate": 0.05, "staleness_s": 30, **FRESHNESS}
     assert profile["defaults"]["retries"] == 3
     assert profile["defaults"]["timeout_s"] == 5.0
 
@@ -380,7 +383,7 @@ def test_shipped_profiles_are_found_from_an_empty_directory(spark: Any, tmp_path
 def test_shipped_slo_targets(spark: Any, name: str, slo: dict[str, float]) -> None:
     """The shipped profiles carry SPEC's SLO targets."""
     profile = show_profile(spark, name)
-    assert profile["slo"] == slo
+    assert profile["slo"] == {**slo, **FRESHNESS}
     assert profile["risk"]["fail_on"] == "high"
     assert set(profile["services"]) == {"web", "executor-1", "executor-2", "marketdata"}
 

@@ -71,7 +71,8 @@ def test_gate_run_is_kept_with_result_log_and_health_bodies(platform, spark, tmp
     bodies = [p for p in folder.rglob("*") if p.is_file() and p.name not in kept]
     health = [json.loads(p.read_bytes()) for p in bodies if p.suffix == ".json"]
     # The SLO checks (and healthz.status) judged one shared answer: it is kept once, the log points to it.
-    assert health == [platform.health]
+    assert health == [json.loads(platform.served_health)]
+    assert health[0]["slo"] == platform.health["slo"] and health[0]["status"] == platform.health["status"]
     (shared,) = (p for p in bodies if p.suffix == ".json")
     pointer = f"the same body as {shared.relative_to(folder).as_posix()}"
     assert log.count(pointer) == len(SLO_CHECKS)
