@@ -37,6 +37,24 @@ class JsonAssertion(Options, frozen=True, kw_only=True):
     op: Comparison = "=="
     value: Any
 
+    def __post_init__(self) -> None:
+        # TOML has dates and times, JSON has none: such a value could never equal what a body says.
+        if not _json_typed(self.value):
+            raise ValueError(
+                f"value must be a JSON value (string, number, boolean, array, table), got {self.value!r}"
+            )
+
+
+def _json_typed(value: Any) -> bool:
+    """Whether ``value`` is something a JSON document can hold."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(_json_typed(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_typed(item) for key, item in value.items())
+    return False
+
 
 class HttpOptions(TargetOptions, frozen=True, kw_only=True):
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
@@ -48,9 +66,8 @@ class HttpOptions(TargetOptions, frozen=True, kw_only=True):
     expect_json: list[JsonAssertion] = []
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
     follow_redirects: bool = True
-    # Where a JSON body says when it was made (e.g. "timestamp" of /api/healthz): judged for freshness
-    # against the profile's [slo] bounds before the expect_json assertions. Needs expect_json.
-    timestamp_field: str | None = None  # the JSON field saying when the answer was made: judged for age
+    # Judged for freshness against the profile's [slo] bounds before the expect_json assertions.
+    timestamp_field: str | None = None  # the JSON field saying when the answer was made; needs expect_json
 
 
 _STATUS_CLASS = re.compile(r"^([1-5])xx$", re.I)

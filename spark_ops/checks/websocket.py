@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from spark_ops import strict_json
 from spark_ops.checks._common import TargetOptions, Threshold, _short
 from spark_ops.checks.http import JsonAssertion, _json_failure
 from spark_ops.config import Profile
@@ -235,7 +235,9 @@ class _Listener:
         if isinstance(data, bytes):
             return self._fail(f"{which} is binary ({len(data)} bytes), not JSON")
         try:
-            document = json.loads(data)
+            document = strict_json.loads(data)
+        except strict_json.AmbiguousJson as exc:
+            return self._fail(f"{which} is ambiguous JSON: {exc}")
         except (ValueError, RecursionError) as exc:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(":")[0]
             return self._fail(f"{which} is not JSON: {reason}")

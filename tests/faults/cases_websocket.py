@@ -90,6 +90,14 @@ FAULTS = [
         serve=Serve("ws-not-json"),
     ),
     Fault(
+        "ws-duplicate-key",
+        "WebSocket feeds",
+        "a tick whose JSON says `type` twice (`tick`, then `halt`)",
+        "FAIL `message 1 is ambiguous JSON: key 'type' appears twice in one object`",
+        ws(r"message 1 is ambiguous JSON: key 'type' appears twice in one object"),
+        serve=Serve("ws-ambiguous"),
+    ),
+    Fault(
         "ws-oversized-frames",
         "WebSocket feeds",
         "a flood of frames declaring 64 MiB each (memory stays bounded)",

@@ -126,6 +126,15 @@ async def _not_json(server: HostileServer, serve: Serve, path: str, writer: asyn
     return False
 
 
+async def _ambiguous(server: HostileServer, serve: Serve, path: str, writer: asyncio.StreamWriter) -> bool:
+    """A tick that says its type twice: which one a subscriber reads depends on its parser."""
+    await _upgrade(server, writer)
+    writer.write(frame(TEXT, b'{"type": "tick", "type": "halt", "prices": {"BTC-USD": 100.0}}'))
+    await writer.drain()
+    await asyncio.sleep(3600)
+    return False
+
+
 async def _flood(server: HostileServer, serve: Serve, path: str, writer: asyncio.StreamWriter) -> bool:
     """Frames of 64 MiB each, one after another, streamed as fast as the client reads."""
     await _upgrade(server, writer)
@@ -156,6 +165,7 @@ WS_BEHAVIOURS: dict[str, Behaviour] = {
     "ws-garbage": _garbage,
     "ws-binary": _binary,
     "ws-not-json": _not_json,
+    "ws-ambiguous": _ambiguous,
     "ws-flood": _flood,
     "ws-close-error": _close_error,
 }

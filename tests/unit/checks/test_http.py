@@ -259,6 +259,21 @@ def test_in_without_a_list_is_a_config_error(tmp_path, monkeypatch):
     assert caught.value.key == "checks[0].expect_json[0].value"
 
 
+@pytest.mark.parametrize("value", ["2024-01-01", "07:30:00", "2024-01-01T07:30:00Z", "[2024-01-01]"])
+def test_a_toml_date_or_time_as_a_value_is_a_config_error(spark, tmp_path, value):
+    """TOML has dates and times, JSON has none: such a value could never match a body, so it is refused
+    (exit 2, one line naming the key), not judged as text."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text(
+        '[[checks]]\nname = "when"\nkind = "http"\nurl = "http://127.0.0.1:9/"\n'
+        f'expect_json = [{{ field = "at", op = "!=", value = {value} }}]\n'
+    )
+    result = spark("gate", "--suite", str(suite), "--no-evidence")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "checks[0].expect_json[0]: value must be a JSON value" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
 def test_unknown_operator_is_a_config_error(tmp_path, monkeypatch):
     """An operator outside ==, !=, <, <=, >, >=, in is refused."""
     monkeypatch.chdir(tmp_path)
