@@ -14,6 +14,7 @@ import operator
 import sys
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -40,6 +41,15 @@ PATHS = st.one_of(
 )
 OPS = st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in"])
 WANTED = st.one_of(JSON, VALUES)
+
+
+def json_value(value: Any) -> bool:
+    """Whether ``value`` could appear in a JSON document (a TOML date or time could not)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(json_value(item) for item in value)
+    return isinstance(value, dict) and all(isinstance(k, str) and json_value(v) for k, v in value.items())
 
 
 def independent_lookup(document: Any, path: str) -> Any:
@@ -146,7 +156,12 @@ def test_lookup_finds_every_field_of_the_document(document: Any) -> None:
 @example(document={"n": math.nan}, path="n", op="!=", wanted=1)
 @example(document={"": False}, path="", op="in", wanted=None)  # found in CI: 'in' without a list crashed
 def test_json_assertion_holds_only_when_it_holds(document: Any, path: str, op: str, wanted: Any) -> None:
-    """An assertion on any document passes exactly when it holds; otherwise a reason, never an exception."""
+    """An assertion on any document passes exactly when it holds; otherwise a reason, never an exception.
+    A value no JSON document can hold (a TOML date) is refused when the assertion is made."""
+    if not json_value(wanted):
+        with pytest.raises(ValueError, match="must be a JSON value"):
+            JsonAssertion(field=path, op=op, value=wanted)  # type: ignore[arg-type]
+        return
     assertion = JsonAssertion(field=path, op=op, value=wanted)  # type: ignore[arg-type]
     failure = _json_failure(document, assertion)
     assert (failure is None) == holds(document, path, op, wanted), failure
@@ -194,6 +209,9 @@ def test_http_expect_json_passes_only_when_the_field_holds(
     served.answer(body)
     expect = [{"field": path, "op": op, "value": wanted}]
     result = served.run("http", {"path": "/api/healthz", "expect_json": expect})
+    if not json_value(wanted):  # a TOML date or time: refused before anything is sent
+        assert isinstance(result, ConfigError) and "must be a JSON value" in str(result), result
+        return
     if isinstance(result, ConfigError):  # "in" without a list: refused before anything is sent
         assert op == "in" and not isinstance(wanted, list), result
         return

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GATE_CHECKS, assert_config_error
+from conftest import FRESH, GATE_CHECKS, assert_config_error
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
@@ -134,7 +134,11 @@ def test_result_follows_the_verdict_not_the_exit_code(
     latency_ms, status, args, expected, failed, spark, platform, keys
 ):
     """PASSED all passed; WARNED the verdict passes with trouble; FAILED the verdict fails, exit 0 or not."""
-    platform.health = {"status": status, "slo": {"latencyP95": latency_ms, "errorRate": 0.0, "staleness": 0}}
+    platform.health = {
+        "status": status,
+        "timestamp": FRESH,
+        "slo": {"latencyP95": latency_ms, "errorRate": 0.0, "staleness": 0},
+    }
     result, folder = signed_gate(spark, platform, keys, *args)
     predicate = statement_of(folder)["predicate"]
     assert predicate["result"] == expected
