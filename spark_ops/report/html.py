@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_ops.model import Bins, CheckResult, RunResult, Severity, Status
+from spark_ops.report import readable
 
 if TYPE_CHECKING:
     import jinja2
@@ -65,8 +65,10 @@ def render(run: RunResult) -> str:
             "name": result.name,
             "kind": result.kind,
             "severity": result.severity.value,
-            "observed": shown(result.observed),
-            "threshold": shown(result.threshold),
+            "observed": readable.observed(result.observed, result.readings),
+            "threshold": readable.threshold(
+                result.threshold, readable.unit_of(result.observed, result.readings)
+            ),
             "message": result.message,
         }
         for result in failing_first(run.results)
@@ -117,21 +119,6 @@ def render_daily(report: Mapping[str, Any]) -> str:
         mean_score=_number(report["runs"]["mean_score"]),
         previous_mean_score=_number(previous),
     )
-
-
-def shown(value: Any) -> str:
-    """An observed value or threshold as a person reads it: ``200``, ``max 150``, ``p95_ms 3.07 · ...``."""
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | Mapping | list | tuple):
-        return json.dumps(value, default=str)
-    if isinstance(value, int | float):
-        return _number(value)
-    if isinstance(value, Mapping):
-        return " · ".join(f"{key} {shown(item)}" for key, item in value.items())
-    return ", ".join(shown(item) for item in value)
 
 
 def _number(value: float | None) -> str:

@@ -92,21 +92,13 @@ def test_failing_first(statuses, expected):
     assert [r.name for r in html.failing_first(same)] == ["critical", "major", "major.2", "minor"]
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, "—"),
-        (200, "200"),
-        (0.05, "0.05"),
-        ({"max": 150.0}, "max 150"),
-        ({"p95_ms": 3.07, "errors": 0}, "p95_ms 3.07 · errors 0"),
-        ([200, 204], "200, 204"),
-        (True, "true"),
-        ("UP", "UP"),
-    ],
-)
-def test_values_shown_as_a_person_reads_them(value, expected):
-    assert html.shown(value) == expected
+def test_observed_and_threshold_read_as_the_terminal_table_writes_them():
+    """The page writes a probe's figures as a person would (report/readable.py), not as a dict dump."""
+    observed = {"samples": 50, "missed_slots": 0, "p95_ms": 217.0, "error_rate": 0.0}
+    page = html.render(gate_run([latency_result(observed=observed)], score=100.0))
+    assert '<td class="value">p95 217 ms · error rate 0% · 50 samples</td>' in page
+    assert '<td class="value">p95 max 150 ms</td>' in page
+    assert "missed_slots" not in page
 
 
 def latency_result(**changes):
