@@ -268,3 +268,16 @@ def test_nested_values_are_redacted_and_other_types_kept() -> None:
 def test_secret_names(name: str, secret: bool) -> None:
     """Environment variables and headers are treated as secret by their names."""
     assert bool(SECRET_NAME.search(name)) is secret
+
+
+def test_environment_secrets_are_named_so_but_not_the_working_directory_or_the_nox_session(monkeypatch):
+    """SPARK_WEB_TOKEN's value is a secret; PWD and NOX_CURRENT_SESSION (nox sets it to "tests") are not,
+    though their names match: an export run under nox refused every archive holding the word."""
+    from spark_ops.redact import environment_secrets
+
+    monkeypatch.setenv("SPARK_WEB_TOKEN", "topsecrettoken")
+    monkeypatch.setenv("NOX_CURRENT_SESSION", "tests")
+    monkeypatch.setenv("PWD", "/work/here")
+    found = environment_secrets()
+    assert "topsecrettoken" in found
+    assert "tests" not in found and "/work/here" not in found
