@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from spark_ops.model import RunResult, Status
+from spark_ops.report import readable
 
 ICONS = {
     Status.PASS: "✅",
@@ -17,8 +15,7 @@ ICONS = {
 }
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
+def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -37,8 +34,11 @@ def render(run: RunResult) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in run.results:
+        # Figures as the terminal table and the HTML report write them (report/readable.py).
+        observed = readable.observed(r.observed, r.readings)
+        threshold = readable.threshold(r.threshold, readable.unit_of(r.observed, r.readings))
         lines.append(
             f"| {ICONS[r.status]} {r.status.value} | `{_cell(r.name)}` | {r.severity.value} | "
-            f"{_cell(r.observed)} | {_cell(r.threshold)} | {_cell(r.message)} |"
+            f"{_cell(observed)} | {_cell(threshold)} | {_cell(r.message)} |"
         )
     return "\n".join(lines) + "\n"

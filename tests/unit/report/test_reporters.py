@@ -184,6 +184,24 @@ def test_markdown_escapes_pipes_in_messages():
     assert row.count(" | ") == 5  # six cells, the escaped pipe is not a separator
 
 
+def test_markdown_writes_figures_as_a_person_would():
+    """A probe's observed dict is written as the terminal table writes it, not dumped as JSON."""
+    run = one_of_each_status()
+    probe = check_result(
+        "latency.web",
+        "latency",
+        Severity.MAJOR,
+        Status.PASS,
+        "ok",
+        observed={"samples": 50, "missed_slots": 0, "p95_ms": 4.6, "error_rate": 0.0},
+        threshold={"max_p95_ms": 150.0},
+    )
+    text = markdown.render(RunResult(**{**_fields(run), "results": [probe]}))
+    row = next(line for line in text.splitlines() if "`latency.web`" in line)
+    assert "| p95 4.6 ms · error rate 0% · 50 samples | p95 max 150 ms |" in row
+    assert "missed_slots" not in row and "{" not in row
+
+
 def _fields(run: RunResult) -> dict[str, Any]:
     return {name: getattr(run, name) for name in RunResult.__slots__}
 
