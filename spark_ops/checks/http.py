@@ -190,7 +190,7 @@ class HttpCheck(CheckBase):
                     )
                 undated = f"; {stale[1]}" if stale is not None else ""
             for assertion in options.expect_json:
-                failure = _json_failure(document, assertion)
+                failure = json_failure(document, assertion)
                 if failure is not None:
                     reason, observed = failure
                     return Judgement(
@@ -225,7 +225,7 @@ def _same(actual: Any, wanted: Any) -> bool:
     return bool(actual == wanted)
 
 
-def _json_failure(document: Any, assertion: JsonAssertion) -> tuple[str, Any] | None:
+def json_failure(document: Any, assertion: JsonAssertion) -> tuple[str, Any] | None:
     """Why ``assertion`` fails on ``document`` (with the value seen), or None when it holds.
 
     Fail closed: a missing field, null, NaN or an infinity never satisfies any comparison, ``!=`` included.

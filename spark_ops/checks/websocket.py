@@ -18,7 +18,7 @@ import msgspec
 
 from spark_ops import strict_json
 from spark_ops.checks._common import TargetOptions, Threshold, _short
-from spark_ops.checks.http import JsonAssertion, _json_failure
+from spark_ops.checks.http import JsonAssertion, json_failure
 from spark_ops.config import Profile
 from spark_ops.errors import ConfigError, TargetError, clip, one_line
 from spark_ops.model import Judgement, Status
@@ -121,7 +121,7 @@ class WebSocketCheck(CheckBase):
             except TimeoutError:
                 raise TargetError(f"{self.display}: no WebSocket handshake within {_waited(probe)}") from None
             except aiohttp.ClientError as exc:
-                raise TargetError(f"{self.display}: {_connect_reason(exc)}") from None
+                raise TargetError(f"{self.display}: {connect_reason(exc)}") from None
             connect_ms = (time.perf_counter() - started) * 1000
             try:
                 if self.options.send is not None:
@@ -242,7 +242,7 @@ class _Listener:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(":")[0]
             return self._fail(f"{which} is not JSON: {reason}")
         for assertion in assertions:
-            failure = _json_failure(document, assertion)
+            failure = json_failure(document, assertion)
             if failure is not None:
                 reason, observed = failure
                 return self._fail(f"{which}: {reason}", observed)
@@ -282,7 +282,7 @@ def _before_any_answer(exc: BaseException) -> bool:
     return isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(exc, aiohttp.ClientSSLError)
 
 
-def _connect_reason(exc: aiohttp.ClientError) -> str:
+def connect_reason(exc: aiohttp.ClientError) -> str:
     """A short reason for a failed upgrade; never ``str(exc)`` of a handshake error, which quotes the URL
     (and so any credentials in it)."""
     import ssl

@@ -257,7 +257,7 @@ async def _relaying(check: WebSocketCheck, *, broken: Relayed, held_back_s: floa
     not answer fails the stand-in, so the breakage is skipped rather than counted as caught."""
     import aiohttp
 
-    from spark_ops.checks.websocket import _connect_reason as _failed_upgrade
+    from spark_ops.checks.websocket import connect_reason as _failed_upgrade
     from spark_ops.transport import USER_AGENT, os_error_reason, verifying_tls_context
 
     headers = {"User-Agent": USER_AGENT, **check.target.headers, **check.options.headers}

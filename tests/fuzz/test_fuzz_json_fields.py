@@ -18,7 +18,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from spark_ops.checks.http import JsonAssertion, _json_failure
+from spark_ops.checks.http import JsonAssertion, json_failure
 from spark_ops.errors import ConfigError
 from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.model import Status
@@ -163,7 +163,7 @@ def test_json_assertion_holds_only_when_it_holds(document: Any, path: str, op: s
             JsonAssertion(field=path, op=op, value=wanted)  # type: ignore[arg-type]
         return
     assertion = JsonAssertion(field=path, op=op, value=wanted)  # type: ignore[arg-type]
-    failure = _json_failure(document, assertion)
+    failure = json_failure(document, assertion)
     assert (failure is None) == holds(document, path, op, wanted), failure
     if failure is not None:
         reason, _observed = failure
