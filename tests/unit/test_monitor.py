@@ -129,11 +129,15 @@ def prepare(sets: list[str], suite: str = "gate") -> pipeline.PreparedRun:
 
 @pytest.fixture
 def tiny_suite(tmp_path: Path) -> str:
-    """A suite of one slo check and one metrics check, quick to run."""
+    """A suite of one slo check and one metrics check, quick to run.
+
+    The p95 bound is fixed far above any loaded machine: these tests are about the series served, and the
+    simulator's p95 covers a 60 s window, so one slow answer on a busy CI machine (the dev target is
+    150 ms) would fail every later cycle. The check still FAILs when the web service is down."""
     path = tmp_path / "tiny.toml"
     path.write_text(
         '[[checks]]\nname = "p95"\nkind = "slo"\nservice = "web"\npath = "/api/healthz"\n'
-        'field = "slo.latencyP95"\nmax = "slo.latency_p95_ms"\n\n'
+        'field = "slo.latencyP95"\nunit = "ms"\nmax = 60000\n\n'
         '[[checks]]\nname = "metrics.executor-1"\nkind = "metrics"\nservice = "executor-1"\n',
         encoding="utf-8",
     )
@@ -219,7 +223,12 @@ def test_series_stay_the_same_across_cycles_outages_and_recovery(sim, tiny_suite
         iterations=6,
         after={2: take_both_targets_down, 4: sim.clear},
     )
-    assert [o.result for o in watched.outcomes] == ["pass", "pass", "fail", "fail", "pass", "pass"]
+    reasons = [
+        [(r.name, r.status.value, r.judgement.message) for r in o.run.results]
+        for o in watched.outcomes
+        if o.run
+    ]
+    assert [o.result for o in watched.outcomes] == ["pass", "pass", "fail", "fail", "pass", "pass"], reasons
     keys = [{(name, labels) for name, labels in scrape.samples} for scrape in watched.scrapes]
     healthy, down, recovered = keys[0:2], keys[2:4], keys[4:6]
     assert all(k == healthy[0] for k in healthy + recovered)
