@@ -9,11 +9,18 @@ import sys
 
 from spark_ops import version_line
 
+# httpx imports its own command-line client (click, rich, pygments) on ``import httpx`` whenever click is
+# installed, and falls back to a stub when that import fails: about 40 ms of every gate on a machine with
+# click (encode/httpx discussion #3523, PR #3547). This process never runs httpx's CLI.
+_UNUSED_MODULES = ("httpx._main",)
+
 
 def main() -> None:
     if sys.argv[1:] == ["--version"]:
         print(version_line())
         return
+    for name in _UNUSED_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "import fails", per importlib
     from spark_ops.cli import main as cli_main
 
     cli_main()

@@ -123,3 +123,24 @@ def test_a_command_built_alone_reads_as_in_the_whole_app(name):
     whole = CliRunner().invoke(app, [name, "--help"], prog_name="spark")
     assert alone.exit_code == whole.exit_code == 0, alone.output
     assert alone.output == whole.output
+
+
+def test_a_gate_does_not_import_httpx_command_line_client(tmp_path, httpserver):
+    """httpx loads its CLI (click, pygments) on import whenever click is installed; a spark process never
+    runs it, so a gate leaves it out (about 40 ms of every pipeline step)."""
+    pytest.importorskip("click", reason="httpx only loads its CLI when click is installed")
+    httpserver.expect_request("/").respond_with_data("ok")
+    suite = tmp_path / "one.toml"
+    url = httpserver.url_for("/")
+    suite.write_text(f'[[checks]]\nname = "one"\nkind = "http"\nurl = "{url}"\nexpect_status = [200]\n')
+    completed = run_python(
+        "-X", "importtime", "-m", "spark_ops", "gate", "--suite", str(suite), "--no-evidence", cwd=tmp_path
+    )
+    assert completed.returncode == 0, completed.stderr
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in completed.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"httpx", "spark_ops.runner"} <= imported  # the check really ran through httpx
+    assert sorted(m for m in imported if m.split(".")[0] in ("click", "pygments")) == []
