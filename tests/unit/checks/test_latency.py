@@ -206,12 +206,21 @@ def test_percentile_above_its_limit_fails_naming_it(server, probe, percentile):
     ids=["dev-150ms", "production-120ms"],
 )
 def test_thresholds_default_to_the_profile_slo(server, probe, profile, status, p95_limit, error_limit):
-    """Without thresholds the probe judges against the profile's slo table: ~130 ms passes dev only."""
+    """Without thresholds the probe judges against the profile's slo table: ~130 ms passes dev only.
+
+    A server answering in 130 ms is always above production's 120 ms. Dev's 150 ms leaves 20 ms for
+    the machine: on a loaded CI machine p95 can pass it (a CI run read more), so there the verdict is
+    held to what was read against dev's bound, not to PASS."""
     url, _ = server(delay_s=0.13)
     result = probe(url, profile=profile, rate_rps=20, count=10, min_samples=5)
     assert result.threshold == {"max_p95_ms": p95_limit, "max_error_rate": error_limit}
+    p95 = result.observed["p95_ms"]
+    assert p95 >= 129, result.observed
+    if p95 > p95_limit:  # dev on a loaded machine; production always
+        status = Status.FAIL
     assert result.status is status, result.message
-    assert 129 <= result.observed["p95_ms"] < 150, result.observed
+    if status is Status.FAIL:
+        assert f"above {p95_limit:g} ms" in result.message, result.message
 
 
 def test_duration_sets_the_schedule(server, probe):
