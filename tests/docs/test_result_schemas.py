@@ -39,6 +39,8 @@ def test_the_schema_files_are_valid_json_schemas():
         "evidence-manifest.schema.json",
         "profile.schema.json",
         "suite.schema.json",
+        "diff.schema.json",
+        "proof.schema.json",
     ):
         schema_validator(name)
 
