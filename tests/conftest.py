@@ -538,53 +538,81 @@ def openssl3() -> str:
     return binary
 
 
-# --- issue 16: every result document a test makes matches docs/schemas/result.schema.json ---------------
-# Wraps spark_ops.result_json.encode for the whole session (the JSON report, --report-json, the evidence's
-# result.json and the export's run summaries all go through it); a test that made a document the published
-# schema refuses fails at its teardown, naming the document's errors.
-RESULT_SCHEMA_FILE = ROOT / "docs" / "schemas" / "result.schema.json"
-_mismatched_results: list[str] = []
+# --- issue 16: every document a test makes matches its published schema in docs/schemas ---------------
+# Wraps, for the whole session, the functions that build the documents spark-ops publishes a schema for:
+# result_json.encode (the JSON report, --report-json, the evidence's result.json and the export's run
+# summaries), evidence.diff.as_json (`spark evidence diff --format json`) and prove.render.encode (`spark
+# suite prove --format json`). A test that made a document its schema refuses fails at its teardown,
+# naming the document's errors.
+SCHEMAS = ROOT / "docs" / "schemas"
+RESULT_SCHEMA_FILE = SCHEMAS / "result.schema.json"
+_CHECKED_BUILDERS = (
+    ("spark_ops.result_json", "encode", "result.schema.json"),
+    ("spark_ops.evidence.diff", "as_json", "diff.schema.json"),
+    ("spark_ops.prove.render", "encode", "proof.schema.json"),
+)
+_mismatched_documents: list[str] = []
 
 
-def result_schema_errors(document: Any) -> list[str]:
-    """Where ``document`` (as JSON text would read back) breaks the published result schema."""
-    validator = _result_validator(RESULT_SCHEMA_FILE.stat().st_mtime_ns)
+def schema_validator(name: str) -> Any:
+    """A validator for ``docs/schemas/<name>``; references to the other schema files resolve to them."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    resources = [
+        (path.name, Resource.from_contents(json.loads(path.read_text(encoding="utf-8"))))
+        for path in SCHEMAS.glob("*.schema.json")
+    ]
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=Registry().with_resources(resources))
+
+
+def schema_errors(name: str, document: Any) -> list[str]:
+    """Where ``document`` (as JSON text would read back) breaks ``docs/schemas/<name>``."""
+    validator = _cached_validator(name, (SCHEMAS / name).stat().st_mtime_ns)
     return [
         f"{'/'.join(map(str, error.absolute_path)) or '(document)'}: {error.message}"
         for error in validator.iter_errors(document)
     ]
 
 
-@functools.lru_cache(maxsize=1)
-def _result_validator(modified_ns: int) -> Any:
-    """The schema's validator, built once per version of the file (a test may edit a copy, not this)."""
-    from jsonschema import Draft202012Validator
+def result_schema_errors(document: Any) -> list[str]:
+    """Where ``document`` breaks the published result schema."""
+    return schema_errors(RESULT_SCHEMA_FILE.name, document)
 
-    return Draft202012Validator(json.loads(RESULT_SCHEMA_FILE.read_text(encoding="utf-8")))
+
+@functools.lru_cache(maxsize=8)
+def _cached_validator(name: str, modified_ns: int) -> Any:
+    """A schema's validator, built once per version of the file (a test may edit a copy, not this)."""
+    return schema_validator(name)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _result_documents_are_checked_against_their_schema() -> Iterator[None]:
-    from spark_ops import result_json
+def _documents_are_checked_against_their_schemas() -> Iterator[None]:
+    import importlib
 
-    encode = result_json.encode
+    def checked(build: Callable[..., dict[str, Any]], schema: str) -> Callable[..., dict[str, Any]]:
+        def build_and_check(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            document = build(*args, **kwargs)
+            errors = schema_errors(schema, json.loads(json.dumps(document)))
+            if errors:
+                _mismatched_documents.append(f"{schema} ({build.__qualname__}): " + "; ".join(errors[:5]))
+            return document
 
-    def checked(run: RunResult) -> dict[str, Any]:
-        document = encode(run)
-        errors = result_schema_errors(json.loads(json.dumps(document)))
-        if errors:
-            _mismatched_results.append(f"{run.command} ({run.suite}): " + "; ".join(errors[:5]))
-        return document
+        return build_and_check
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(result_json, "encode", checked)
+        for module_name, attribute, schema in _CHECKED_BUILDERS:
+            module = importlib.import_module(module_name)
+            patch.setattr(module, attribute, checked(getattr(module, attribute), schema))
         yield
 
 
 @pytest.fixture(autouse=True)
-def _no_result_document_broke_its_schema() -> Iterator[None]:
+def _no_document_broke_its_schema() -> Iterator[None]:
     yield
-    mismatched = list(_mismatched_results)
-    _mismatched_results.clear()
+    mismatched = list(_mismatched_documents)
+    _mismatched_documents.clear()
     if mismatched:
-        pytest.fail("result documents that break docs/schemas/result.schema.json: " + " | ".join(mismatched))
+        pytest.fail("documents that break their schema in docs/schemas: " + " | ".join(mismatched))

@@ -246,7 +246,7 @@ def diff(
             before = found
         compared = run_diff.diff_runs(before, after, max_rise=max_rise / 100)
         if output is DiffFormat.json:
-            print(json.dumps(run_diff.as_json(compared), indent=2))
+            print(json.dumps(run_diff.as_json(compared), indent=2, allow_nan=False))  # never invalid JSON
         elif output is DiffFormat.markdown:
             sys.stdout.write(run_diff.render_markdown(compared))
         else:

@@ -66,7 +66,7 @@ def _details(proof: CheckProof) -> list[str]:
 
 
 def to_json(report: ProofReport) -> str:
-    return json.dumps(encode(report), indent=2, default=str) + "\n"
+    return json.dumps(encode(report), indent=2, default=str, allow_nan=False) + "\n"  # never invalid JSON
 
 
 def encode(report: ProofReport) -> dict[str, Any]:

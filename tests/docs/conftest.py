@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import ROOT
-
-SCHEMAS = ROOT / "docs" / "schemas"
+from conftest import ROOT, schema_validator  # noqa: F401  (re-exported: the session hook uses it too)
 
 
 @pytest.fixture(scope="session")
@@ -25,20 +22,6 @@ def gen_docs() -> ModuleType:
     sys.modules["gen_docs"] = module
     spec.loader.exec_module(module)
     return module
-
-
-def schema_validator(name: str) -> Any:
-    """A validator for ``docs/schemas/<name>``; references to the other schema files resolve to them."""
-    from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
-
-    resources = [
-        (path.name, Resource.from_contents(json.loads(path.read_text(encoding="utf-8"))))
-        for path in SCHEMAS.glob("*.schema.json")
-    ]
-    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=Registry().with_resources(resources))
 
 
 def errors_of(validator: Any, document: Any) -> list[str]:
