@@ -15,8 +15,11 @@ from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
 # Names (of env vars, query parameters, headers) whose values are secrets.
+# "auth" but not "author(s)" as a whole word: GIT_AUTHOR_NAME and CI_COMMIT_AUTHOR hold a name, and masking
+# it masked that name in every output; Authorization and X-Auth-Token stay secret.
 SECRET_NAME = re.compile(
-    r"token|secret|pass(?:w|phrase)|pwd|api[-_]?key|auth|credential|session|cookie|signature", re.I
+    r"token|secret|pass(?:w|phrase)|pwd|api[-_]?key|auth(?!ors?(?![a-z]))|credential|session|cookie|signature",
+    re.I,
 )
 # The password runs to the authority's last "@", as urlsplit reads it: a raw "@" in it must not leak the rest.
 # Anchored on "://" (not on the scheme's letters) so the engine can skip ahead: 13x faster on big logs.
@@ -25,10 +28,28 @@ _SECRET_QUERY = re.compile(
     r"(?P<key>[?&;](?:[^=&#\s]*(?:token|secret|passw|pwd|api[-_]?key|auth|signature|sig)[^=&#\s]*)=)[^&#\s\"']*",
     re.I,
 )
-# The shell's working directories match "pwd" but are no secret.
-# Names that match SECRET_NAME but hold no secret: the working directories, and the session nox runs
-# ("tests"), whose value as a "secret" made every archive holding that word refuse to finish.
-_NOT_SECRET_ENV = frozenset({"PWD", "OLDPWD", "NOX_CURRENT_SESSION"})
+# Names that match SECRET_NAME but hold no secret: the working directories, the session nox runs
+# ("tests"), whose value as a "secret" made every archive holding that word refuse to finish, and a
+# desktop login's session, X and ssh-agent variables, whose values ("user", "wayland", "ubuntu", a socket
+# path) were masked in every output of a run from a laptop.
+_NOT_SECRET_ENV = frozenset(
+    {
+        "PWD",
+        "OLDPWD",
+        "NOX_CURRENT_SESSION",
+        "XDG_SESSION_TYPE",
+        "XDG_SESSION_CLASS",
+        "XDG_SESSION_DESKTOP",
+        "XDG_SESSION_ID",
+        "XDG_SESSION_PATH",
+        "DESKTOP_SESSION",
+        "GDMSESSION",
+        "SESSION_MANAGER",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "SSH_AUTH_SOCK",
+        "XAUTHORITY",
+    }
+)
 # Shorter values would mangle ordinary output; a secret this short is no secret.
 MIN_SECRET_LENGTH = 3
 

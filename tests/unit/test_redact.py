@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -263,6 +264,12 @@ def test_nested_values_are_redacted_and_other_types_kept() -> None:
         ("Cookie", True),
         ("SPARK_PORT", False),
         ("HOME", False),
+        ("Proxy-Authorization", True),
+        ("X-Auth-Token", True),
+        ("SPARK_AUTH", True),
+        ("GIT_AUTHOR_NAME", False),
+        ("CI_COMMIT_AUTHOR", False),
+        ("BUILDKITE_BUILD_AUTHORS", False),
     ],
 )
 def test_secret_names(name: str, secret: bool) -> None:
@@ -281,3 +288,30 @@ def test_environment_secrets_are_named_so_but_not_the_working_directory_or_the_n
     found = environment_secrets()
     assert "topsecrettoken" in found
     assert "tests" not in found and "/work/here" not in found
+
+
+def test_a_desktop_session_and_a_commit_author_are_no_secrets(monkeypatch):
+    """On a laptop, XDG_SESSION_CLASS=user or a commit author's name used to be masked in every output (a
+    check named user.login showed as ***.login); the session token beside them still is."""
+    from spark_ops.redact import Redactor, environment_secrets
+
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    ordinary = {
+        "XDG_SESSION_CLASS": "user",
+        "XDG_SESSION_TYPE": "wayland",
+        "DESKTOP_SESSION": "ubuntu",
+        "SSH_AUTH_SOCK": "/tmp/ssh-x1/agent.42",
+        "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1000/bus",
+        "GIT_AUTHOR_NAME": "Jane Doe",
+        "CI_COMMIT_AUTHOR": "Jane Doe <jane@example.com>",
+    }
+    for name, value in ordinary.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SPARK_SESSION_TOKEN", "s3ss10n-t0ken")
+    assert environment_secrets() == ["s3ss10n-t0ken"]
+    line = "PASS user.login on wayland (ubuntu) by Jane Doe; token s3ss10n-t0ken"
+    assert (
+        Redactor(environment_secrets()).text(line)
+        == f"PASS user.login on wayland (ubuntu) by Jane Doe; token {MASK}"
+    )
