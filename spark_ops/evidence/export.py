@@ -251,12 +251,15 @@ def export_redactor(
     note: Callable[[str], None],
     extra: Iterable[str] = (),
 ) -> Redactor:
-    """The secrets an export keeps out: the environment's, those of ``profile`` (else the runs' profiles)
-    and ``extra`` (the signing key's forms, so an included key file can never leave in the archive).
+    """The secrets an export keeps out: the environment's, those of ``profile`` (else the runs' profiles),
+    those written into the runs' suites (a check's own headers, URL or body) and ``extra`` (the signing
+    key's forms, so an included key file can never leave in the archive).
 
-    A run's profile that no longer loads is noted and skipped: its bodies were redacted when it was kept.
+    A run's profile or suite that no longer loads is noted and skipped: its bodies were redacted when it
+    was kept.
     """
     from spark_ops.config.profile import load_profile
+    from spark_ops.config.suite import load_suite
     from spark_ops.errors import SparkOpsError
 
     secrets = {*environment_secrets(), *extra}
@@ -268,4 +271,9 @@ def export_redactor(
             if profile:  # named by the user: its errors are theirs to fix
                 raise
             note(f"note: profile {reference!r} not loaded ({exc}); runs were redacted when kept")
+    for suite in sorted({run.result.suite for run in runs if run.result is not None}):
+        try:
+            secrets |= load_suite(suite).secrets
+        except SparkOpsError as exc:
+            note(f"note: suite {suite!r} not loaded ({exc}); runs were redacted when kept")
     return Redactor(secrets)

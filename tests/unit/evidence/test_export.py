@@ -28,9 +28,11 @@ from conftest import (
     drop_secret_env,
     exported_path,
     manifest_of,
+    result_doc,
     stamp_of,
     write_run,
     write_stack_profile,
+    write_suite,
 )
 
 import spark_ops.evidence.export
@@ -468,6 +470,37 @@ def test_export_refuses_a_log_holding_a_secret_it_cannot_mask(logs, spark, tmp_p
     assert final_archives(tmp_path / "evidence") == []
     assert temporary_files(tmp_path / "evidence") == []
     assert not (tmp_path / "evidence" / ".last-export.json").exists()
+
+
+def test_a_secret_written_into_a_runs_suite_is_kept_out_too(tmp_path, spark, monkeypatch):
+    """A token in a suite check's own headers (not in any profile or variable) is known to the export's
+    final scan: a log holding it in base64 refuses the archive; a suite that no longer loads is noted."""
+    monkeypatch.chdir(tmp_path)
+    suite = write_suite(
+        tmp_path,
+        {
+            "name": "api.up",
+            "kind": "http",
+            "url": "http://127.0.0.1:9/api",
+            "headers": {"Authorization": f"Bearer {API_TOKEN}"},
+        },
+    )
+    document = {**result_doc("gate", "LOW"), "suite": str(suite)}
+    write_run(tmp_path / "evidence", datetime.now(UTC) - timedelta(minutes=2), document=document)
+    gone = {**result_doc("gate", "LOW"), "suite": str(tmp_path / "deleted.toml")}
+    write_run(tmp_path / "evidence", datetime.now(UTC) - timedelta(minutes=1), document=gone)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "app.log").write_bytes(
+        b"Authorization: Basic " + base64.b64encode(API_TOKEN.encode())
+    )
+    result = spark("evidence", "export", "--all", "--include", "logs/app.log")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "deleted.toml' not loaded" in result.stderr
+    assert "include/app.log" in result.stderr and "(base64 form)" in result.stderr
+    assert_nothing_betrays(
+        betraying_forms([API_TOKEN]), "the output", (result.stdout + result.stderr).encode()
+    )
+    assert final_archives(tmp_path / "evidence") == []
 
 
 def test_a_secret_written_plainly_in_a_log_is_masked_not_refused(logs, spark, tmp_path, monkeypatch):
