@@ -283,7 +283,12 @@ def test_a_promql_checks_unit_names_what_is_far_past_its_target(
     httpserver.expect_request("/api/v1/query").respond_with_json(
         {"status": "success", "data": {"resultType": "vector", "result": healthy}}
     )
-    check = {"kind": "promql", "query": "job:errors:ratio", "max": bound, "prometheus_url": httpserver.url_for("/")}
+    check = {
+        "kind": "promql",
+        "query": "job:errors:ratio",
+        "max": bound,
+        "prometheus_url": httpserver.url_for("/"),
+    }
     write_suite(tmp_path, {"name": "errors", "unit": unit, **check})
     result = spark("suite", "prove", "--suite", "suite.toml", "--format", "json")
     [proof] = json.loads(result.stdout)["checks"]
