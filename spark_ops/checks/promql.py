@@ -2,14 +2,16 @@
 
 The answer is read fail closed: an HTTP or Prometheus error, a body that is not a Prometheus answer, a
 range vector or a string is ERROR (nothing could be judged), and so is a scalar or a vector where
-``result_type`` names the other one; NaN and infinities FAIL; an empty result is
-INCONCLUSIVE unless ``on_no_data = "fail"``; Prometheus' ``warnings`` make a passing result WARN. An
-answer with a key written twice FAILs (ambiguous), and so does one evaluated longer ago than the
-profile's ``[slo] max_document_age_s`` (a cache or a replay: ``checks/_freshness.py``).
+``result_type`` names the other one; NaN and infinities FAIL; a finite value outside the domain of the
+check's ``unit`` (as ``slo`` has it: ``ratio`` in [0, 1], ``ms`` >= 0, ...) FAILs before any bound is
+judged; an empty result is INCONCLUSIVE unless ``on_no_data = "fail"``; Prometheus' ``warnings`` make a
+passing result WARN. An answer with a key written twice FAILs (ambiguous), and so does one evaluated
+longer ago than the profile's ``[slo] max_document_age_s`` (a cache or a replay: ``checks/_freshness.py``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -26,10 +28,12 @@ from spark_ops.checks._prometheus import (
     sample_value,
     server_target,
 )
+from spark_ops.checks.slo import Unit
 from spark_ops.config import Profile
 from spark_ops.errors import ConfigError, clip
 from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
+from spark_ops.units import outside_domain
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.prove.breakage import Breakage
@@ -42,6 +46,7 @@ _RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
 
 class PromqlOptions(Options, frozen=True, kw_only=True):
     query: Annotated[str, msgspec.Meta(min_length=1)]
+    unit: Unit = "number"  # what every series' value measures, which fixes its domain
     min: Threshold | None = None
     max: Threshold | None = None
     warn_min: Threshold | None = None
@@ -135,6 +140,9 @@ class PromqlCheck(CheckBase):
 
     def _judge_series(self, series: list[tuple[str, float]]) -> tuple[Status, str, Any]:
         """The status (worst series for ``each``, best for ``any``), the reason and the observed value(s)."""
+        impossible = self._outside_domain(series)
+        if impossible is not None:
+            return impossible
         judged = [(name, value, *self.bounds.judge(value, name)) for name, value in series]
         if len(judged) == 1:
             _, value, status, reason = judged[0]
@@ -151,9 +159,7 @@ class PromqlCheck(CheckBase):
             within = sum(1 for *_, s, _ in judged if s is Status.PASS)
             return status, f"{within} of {total} series within {bounds} (aggregate any)", observed
         offending = [reason for *_, s, reason in judged if s is status or not each]
-        named = "; ".join(offending[:SHOWN_SERIES])
-        if len(offending) > SHOWN_SERIES:
-            named += f"; and {len(offending) - SHOWN_SERIES} more"
+        named = _shortened(offending)
         if each:
             where = "out of bounds" if status is Status.FAIL else "in the warning band"
             return status, f"{len(offending)} of {total} series {where}: {named}", observed
@@ -164,6 +170,43 @@ class PromqlCheck(CheckBase):
                 observed,
             )
         return status, f"none of {total} series within {bounds} (aggregate any): {named}", observed
+
+    def _outside_domain(self, series: list[tuple[str, float]]) -> tuple[Status, str, Any] | None:
+        """FAIL naming the series whose value no figure in ``unit`` can take, or None when there are none.
+
+        Judged before the bounds and for both aggregates: under ``any`` too an impossible value FAILs the
+        check, whatever the series beside it read. It is no failing series among healthy ones (as a NaN
+        is: a ratio over no traffic): it shows that the query, or the unit declared for it, does not
+        measure what the check says, and the other series of the same query are then no evidence of
+        health either.
+        """
+        # NaN and the infinities are "not a finite number" (Bounds.judge), not a domain question.
+        beyond = [
+            (name, value, why)
+            for name, value in series
+            if math.isfinite(value) and (why := outside_domain(value, self.options.unit)) is not None
+        ]
+        if not beyond:
+            return None
+        named = [f"{name} = {value:g}, {why}" for name, value, why in beyond]
+        if len(series) == 1:
+            return Status.FAIL, named[0], series[0][1]
+        shown = _shortened(named)
+        impossible = {name for name, _, _ in beyond}
+        first = sorted(series, key=lambda row: row[0] not in impossible)  # the impossible ones first
+        observed = dict(first[:MAX_OBSERVED_SERIES])
+        others = self.options.aggregate == "any" and len(beyond) < len(series)
+        whatever = " (aggregate any: whatever the other series read)" if others else ""
+        reason = f"{len(beyond)} of {len(series)} series outside the unit's domain{whatever}: {shown}"
+        return Status.FAIL, reason, observed
+
+
+def _shortened(reasons: list[str]) -> str:
+    """The first ``SHOWN_SERIES`` reasons, and how many more there are."""
+    named = "; ".join(reasons[:SHOWN_SERIES])
+    if len(reasons) > SHOWN_SERIES:
+        named += f"; and {len(reasons) - SHOWN_SERIES} more"
+    return named
 
 
 def _read_answer(fetched: Fetched, server: str, expected_type: str = "any") -> Answer | str:

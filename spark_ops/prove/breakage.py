@@ -17,6 +17,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from spark_ops.units import DOMAINS, outside_domain
+
 if TYPE_CHECKING:
     from spark_ops.config import Profile
     from spark_ops.registry import Check
@@ -260,6 +262,15 @@ def quantity_of(field_path: str | None, *thresholds: Any, unit: str | None = Non
         if isinstance(threshold, str) and threshold in BY_PROFILE_KEY:
             return BY_PROFILE_KEY[threshold]
     return BY_UNIT.get(unit) if unit is not None else None
+
+
+def impossible_values(unit: str) -> list[tuple[float, str]]:
+    """(value, why) pairs no figure in ``unit`` can take: one past each finite end of its domain (-1 and
+    2 for a ratio, -1 for a latency; none for a plain number). A check reading its unit's domain FAILs
+    them whatever its bounds: a ``min`` alone would pass a ratio of 2, a ``max`` alone a latency of -1."""
+    low, high = DOMAINS[unit]
+    values = [value for value in (low - 1, high + 1) if math.isfinite(value)]
+    return [(value, why) for value in values if (why := outside_domain(value, unit)) is not None]
 
 
 def number_at(values: Mapping[str, Any], key: str) -> float | None:

@@ -29,6 +29,7 @@ from spark_ops.prove.breakage import (
     failing_requests,
     garbage_body,
     html_in_place,
+    impossible_values,
     json_field,
     quantity_of,
     server_error,
@@ -150,10 +151,13 @@ def promql(check: PromqlCheck, profile: Profile) -> list[Breakage]:
             ),
         ),
     ]
-    quantity = quantity_of(None, check.options.max, check.options.min)
+    # A bound naming an SLO key names its quantity, else the declared unit ("number" names none).
+    quantity = quantity_of(None, check.options.max, check.options.min, unit=check.options.unit)
     if quantity is not None:
         for value, why in quantity.bad_values(profile):
             found.append(_prometheus(f"a value of {value:g} ({why}: {BROKEN})", _vector([repr(value)])))
+    for value, why in impossible_values(check.options.unit):
+        found.append(_prometheus(f"a value of {value:g} ({why})", _vector([repr(value)])))
     return found
 
 

@@ -204,6 +204,13 @@ FAULTS = [
         Expect(FAIL, r"up\{job=\"spark\"\} = -inf, not a finite number"),
     ),
     promql(
+        "promql-ratio-above-one",
+        '`unit = "ratio"` and a series of `"1.5"` (judged with min = 1: only its domain can refuse it)',
+        "FAIL `= 1.5, outside its domain [0, 1] (ratio)`",
+        vector('"1.5"'),
+        Expect(FAIL, r"up\{job=\"spark\"\} = 1\.5, outside its domain \[0, 1\] \(ratio\)", {"unit": "ratio"}),
+    ),
+    promql(
         "promql-range-vector",
         "a range vector (matrix) for an instant check",
         "ERROR `the query returns a range vector (matrix)`",

@@ -4,6 +4,7 @@ checks are reported with the breakage that passed them, --from-live records a re
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,78 @@ def test_every_builtin_kind_declares_breakages_that_fail_it(spark: Any, tmp_path
     assert "nan" in caught("memory", "process_resident_memory_bytes = NaN")
     # Prometheus never answered while recording: proven by its breakages, and the report says so.
     assert "never seen passing" in checks["errors"]["reason"]
+
+
+HALF_FAILING = "Prometheus answers a value of 0.5 (half of all requests failing: far past the target)"
+
+
+@pytest.mark.parametrize(
+    ("unit", "bound", "verdict", "let_through", "caught"),
+    [
+        pytest.param(
+            "ratio",
+            1e9,
+            "vacuous",
+            [HALF_FAILING],
+            ["Prometheus answers a value of -1 (outside its domain [0, 1] (ratio))"],
+            id="ratio-max-1e9-vacuous",
+        ),
+        pytest.param(
+            "ratio",
+            0.05,
+            "proven",
+            [],
+            [
+                HALF_FAILING,
+                "Prometheus answers a value of -1 (outside its domain [0, 1] (ratio))",
+                "Prometheus answers a value of 2 (outside its domain [0, 1] (ratio))",
+            ],
+            id="ratio-max-0.05-proven",
+        ),
+        pytest.param(  # "number", the default, names no quantity: no value is planted, as before
+            "number", 1e9, "proven", [], ["Prometheus answers a NaN value"], id="number-names-no-quantity"
+        ),
+    ],
+)
+def test_a_promql_checks_unit_names_what_is_far_past_its_target(
+    spark: Any,
+    tmp_path: Path,
+    httpserver: Any,
+    unit: str,
+    bound: float,
+    verdict: str,
+    let_through: list[str],
+    caught: list[str],
+) -> None:
+    """A promql check with a numeric bound is broken by a value far past the target of the quantity its
+    ``unit`` names (a ratio: an error rate of 0.5) and by values outside the unit's domain: ``max = 1e9``
+    lets the 0.5 through and is vacuous. Prometheus is a real server answering a healthy 1 % error rate."""
+    healthy = [{"metric": {"job": "web"}, "value": [time.time(), "0.01"]}]
+    httpserver.expect_request("/api/v1/query").respond_with_json(
+        {"status": "success", "data": {"resultType": "vector", "result": healthy}}
+    )
+    check = {
+        "kind": "promql",
+        "query": "job:errors:ratio",
+        "max": bound,
+        "prometheus_url": httpserver.url_for("/"),
+    }
+    write_suite(tmp_path, {"name": "errors", "unit": unit, **check})
+    result = spark("suite", "prove", "--suite", "suite.toml", "--format", "json")
+    [proof] = json.loads(result.stdout)["checks"]
+    assert proof["baseline"]["status"] == "PASS", proof["baseline"]
+    assert proof["verdict"] == verdict, proof
+    assert result.exit_code == (1 if verdict == "vacuous" else 0), result.stdout
+    trials = {trial["breakage"]: trial for trial in proof["breakages"]}
+    assert [name for name, trial in trials.items() if trial["let_through"]] == let_through, trials
+    for name in let_through:
+        assert "= 0.5 (max 1e+09)" in trials[name]["message"], trials[name]
+    for name in caught:
+        assert trials[name]["status"] == "FAIL", trials[name]
+        if "outside its domain" in name:  # judged as impossible, before the bound
+            assert "outside its domain [0, 1] (ratio)" in trials[name]["message"], trials[name]
+    if unit == "number":
+        assert not any("far past" in name or "outside its domain" in name for name in trials), trials
 
 
 def test_from_live_records_within_the_body_limit(spark: Any, platform: FakePlatform) -> None:

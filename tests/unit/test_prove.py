@@ -110,6 +110,50 @@ def test_far_past_the_target_comes_from_the_profile() -> None:
     assert [v for v, _ in b.QUANTITIES["staleness"].bad_values(dev)] == [3600.0]
 
 
+@pytest.mark.parametrize(
+    ("unit", "values"),
+    [("ms", [-1.0]), ("s", [-1.0]), ("count", [-1.0]), ("ratio", [-1.0, 2.0]), ("percent", [-1.0, 101.0])],
+)
+def test_impossible_values_lie_one_past_each_end_of_the_domain(unit: str, values: list[float]) -> None:
+    """Below zero for every unit, above 1 for a ratio and 100 for a percentage: each named as outside."""
+    planted = b.impossible_values(unit)
+    assert [value for value, _ in planted] == values
+    assert all(why.startswith("outside its domain ") and f"({unit})" in why for _, why in planted)
+
+
+def test_a_plain_number_has_no_impossible_value() -> None:
+    """``number`` spans every finite value: nothing lies outside it to plant."""
+    assert b.impossible_values("number") == []
+
+
+PROMQL_PLANTED = [
+    # (unit, the values planted beside the empty, NaN and error answers, how many are far past a target)
+    ("ms", ["1500", "10000", "-1"], 2),  # a latency: 10x the dev profile's 150 ms target, 10 s; below zero
+    ("ratio", ["0.5", "-1", "2"], 1),  # an error rate: half of all requests failing; outside [0, 1]
+    ("s", ["-1"], 0),  # seconds name no quantity (an uptime is healthy when large)
+    ("percent", ["-1", "101"], 0),
+    ("count", ["-1"], 0),
+    ("number", [], 0),  # the default: nothing says which value is bad
+]
+
+
+@pytest.mark.parametrize(
+    ("unit", "values", "far_past"), PROMQL_PLANTED, ids=[row[0] for row in PROMQL_PLANTED]
+)
+def test_a_promql_checks_unit_chooses_the_values_planted(unit: str, values: list[str], far_past: int) -> None:
+    """A numeric bound names no quantity: the declared unit does, and fixes which values are impossible."""
+    from spark_ops.checks.promql import PromqlCheck, PromqlOptions
+
+    dev = load_profile("dev")
+    check = PromqlCheck(
+        PromqlOptions(query="x", unit=unit, max=1e9, prometheus_url="http://127.0.0.1:9"), dev
+    )
+    names = [breakage.name for breakage in check.breakages(dev)]
+    prefix = "Prometheus answers a value of "
+    assert [name.removeprefix(prefix).split(" ")[0] for name in names if name.startswith(prefix)] == values
+    assert sum(name.endswith("far past the target)") for name in names) == far_past, names
+
+
 def test_a_breakage_has_exactly_one_way_to_break() -> None:
     """Neither or both of answer and stand_in is a plug-in author's mistake, refused at once."""
     with pytest.raises(ValueError, match="exactly one"):

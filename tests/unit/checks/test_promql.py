@@ -190,6 +190,149 @@ def test_answers_are_judged(judge, httpserver, body, options, status, fragments)
     assert result.message.startswith("'up': ")
 
 
+@pytest.mark.parametrize(
+    ("unit", "value", "bounds", "fragment"),
+    [
+        pytest.param("ms", "-3", {"max": 150}, "= -3, outside its domain >= 0 (ms)", id="negative-ms"),
+        pytest.param("s", "-0.5", {"max": 30}, "= -0.5, outside its domain >= 0 (s)", id="negative-s"),
+        pytest.param(
+            "ratio", "-0.01", {"max": 0.05}, "outside its domain [0, 1] (ratio)", id="negative-ratio"
+        ),
+        pytest.param(
+            "ratio", "1.5", {"min": 0.99}, "= 1.5, outside its domain [0, 1] (ratio)", id="ratio-above-1"
+        ),
+        pytest.param(
+            "percent", "-1", {"max": 5}, "outside its domain [0, 100] (percent)", id="negative-percent"
+        ),
+        pytest.param(
+            "percent", "101", {"min": 99}, "= 101, outside its domain [0, 100] (percent)", id="percent-over"
+        ),
+        pytest.param("count", "-2", {"max": 5}, "= -2, outside its domain >= 0 (count)", id="negative-count"),
+    ],
+)
+def test_a_value_outside_its_units_domain_fails_whatever_the_bounds(
+    judge, httpserver, unit, value, bounds, fragment
+):
+    """``unit`` fixes the domain of every series' value, judged before min/max: each value here is within
+    its bounds, and FAILs as no figure in its unit, naming the series."""
+    serve(httpserver, vector((UP_A, value)))
+    assert judge(promql(**bounds)).status is Status.PASS  # without a unit the bounds let it through
+    result = judge(promql(unit=unit, **bounds))
+    assert result.status is Status.FAIL, result.message
+    assert result.message.startswith(f"'up': {NAME_A} = "), result.message
+    assert fragment in result.message, result.message
+    assert result.observed == float(value)
+
+
+DOMAIN_JUDGED = [
+    # (id, unit, series values, options, status, fragments the reason holds)
+    (
+        "ratio-in-domain-within",
+        "ratio",
+        ["0.01"],
+        {"max": 0.05},
+        Status.PASS,
+        [f"{NAME_A} = 0.01 (max 0.05)"],
+    ),
+    ("ratio-in-domain-over-max", "ratio", ["0.5"], {"max": 0.05}, Status.FAIL, ["0.5, above max 0.05"]),
+    ("ratio-ends-are-in", "ratio", ["0", "1"], {"min": 0}, Status.PASS, ["2 series, each within min 0"]),
+    ("ms-warn-band", "ms", ["130"], {"max": 150, "warn_max": 100}, Status.WARN, ["above warn_max 100"]),
+    ("number-has-no-domain", "number", ["-1e300"], {"min": -1e301}, Status.PASS, ["-1e+300"]),
+    ("nan-stays-not-finite", "ratio", ["NaN"], {"max": 1}, Status.FAIL, ["not a finite number"]),
+    ("inf-stays-not-finite", "ms", ["-Inf"], {"max": 150}, Status.FAIL, ["-inf, not a finite number"]),
+    (
+        "each-one-outside",
+        "ratio",
+        ["0.01", "-0.2", "0.02"],
+        {"max": 0.05},
+        Status.FAIL,
+        ["1 of 3 series outside the unit's domain: ", f"{NAME_B} = -0.2, outside its domain [0, 1] (ratio)"],
+    ),
+    (
+        "each-domain-before-bounds",
+        "ratio",
+        ["0.9", "-0.2"],
+        {"max": 0.05},
+        Status.FAIL,
+        ["1 of 2 series outside the unit's domain", NAME_B],
+    ),
+    (
+        "any-outside-beside-a-good-series",
+        "ratio",
+        ["-0.2", "0.01"],
+        {"max": 0.05, "aggregate": "any"},
+        Status.FAIL,
+        [
+            "1 of 2 series outside the unit's domain (aggregate any: whatever the other series read)",
+            f"{NAME_A} = -0.2, outside its domain [0, 1] (ratio)",
+        ],
+    ),
+    (
+        "any-only-the-impossible-one-within-bounds",
+        "ms",
+        ["-5", "900", "800"],
+        {"max": 150, "aggregate": "any"},
+        Status.FAIL,
+        ["1 of 3 series outside the unit's domain", f"{NAME_A} = -5, outside its domain >= 0 (ms)"],
+    ),
+    (
+        "any-all-outside",
+        "percent",
+        ["101", "150"],
+        {"max": 200, "aggregate": "any"},
+        Status.FAIL,
+        ["2 of 2 series outside the unit's domain: ", NAME_A, NAME_B],
+    ),
+    (
+        "any-nan-beside-a-good-series-still-passes",
+        "ratio",
+        ["NaN", "0.01"],
+        {"max": 0.05, "aggregate": "any"},
+        Status.PASS,
+        ["1 of 2 series within max 0.05 (aggregate any)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("unit", "values", "options", "status", "fragments"),
+    [case[1:] for case in DOMAIN_JUDGED],
+    ids=[case[0] for case in DOMAIN_JUDGED],
+)
+def test_the_domain_is_judged_series_by_series_before_the_bounds(
+    judge, httpserver, unit, values, options, status, fragments
+):
+    """Inside its domain a value is judged by the bounds as before; one series outside it FAILs the check
+    for ``each`` and for ``any`` alike (an impossible value is no evidence of health); NaN and the
+    infinities stay "not a finite number"."""
+    serve(httpserver, vector(*zip((UP_A, UP_B, UP_C), values, strict=False)))
+    result = judge(promql(unit=unit, **options))
+    assert result.status is status, result.message
+    for fragment in fragments:
+        assert fragment in result.message, (fragment, result.message)
+    if "outside the unit's domain" in fragments[0]:  # the domain's reason, not the bounds' one
+        assert "out of bounds" not in result.message and "none of" not in result.message, result.message
+
+
+def test_the_impossible_series_are_observed_first(judge, httpserver):
+    """Several series with some outside the domain: ``observed`` holds every value, the impossible first."""
+    serve(httpserver, vector((UP_A, "0.01"), (UP_B, "0.02"), (UP_C, "-1")))
+    result = judge(promql(unit="ratio", max=0.05, aggregate="any"))
+    assert result.status is Status.FAIL, result.message
+    assert list(result.observed) == [NAME_C, NAME_A, NAME_B]
+    assert result.observed[NAME_C] == -1.0
+
+
+def test_many_impossible_series_are_shortened(judge, httpserver):
+    """Beyond three, the impossible series are counted rather than named."""
+    serve(httpserver, vector(*(({"__name__": "lag", "job": f"j{i}"}, "-1") for i in range(6))))
+    result = judge(promql(unit="s", max=30))
+    assert result.status is Status.FAIL, result.message
+    assert "6 of 6 series outside the unit's domain: " in result.message
+    assert 'lag{job="j2"} = -1' in result.message and 'lag{job="j3"}' not in result.message
+    assert result.message.endswith("; and 3 more")
+
+
 BROKEN = [
     # (id, body, HTTP status, content type, fragments the reason holds)
     (
@@ -400,6 +543,7 @@ def test_unreachable_prometheus_fails(judge):
             ["checks[0].prometheus_url", "absolute http(s) URL"],
         ),
         ({"promql": "up", "min": 1}, ["checks[0].promql", "unknown key"]),
+        ({"unit": "furlongs", "max": 1}, ["checks[0].unit", "'furlongs'", "'ratio'"]),
     ],
     ids=[
         "bad-aggregate",
@@ -410,6 +554,7 @@ def test_unreachable_prometheus_fails(judge):
         "blank-query",
         "relative-url",
         "misspelt-key",
+        "unknown-unit",
     ],
 )
 def test_config_errors_exit_2(spark, tmp_path, options, fragments):
