@@ -1,12 +1,12 @@
 """Durations and sizes as people type them on a command line: ``24h``, ``7d``, ``1h30m``; ``100M``, ``1G``;
-and numbers as JSON brings them."""
+numbers as JSON brings them; and the units a reading is declared in, with their domains."""
 
 from __future__ import annotations
 
 import math
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from spark_ops.errors import ConfigError
 
@@ -53,6 +53,8 @@ def finite_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+# What a reading measures (the `unit` key of the slo and promql kinds).
+Unit = Literal["ms", "s", "ratio", "percent", "count", "number"]
 # The physical domain of a figure by its unit, judged before any threshold: a latency of -3 ms or an
 # error rate of 1.7 is no measurement, whatever a max would say of it.
 DOMAINS: dict[str, tuple[float, float]] = {
@@ -63,6 +65,7 @@ DOMAINS: dict[str, tuple[float, float]] = {
     "count": (0.0, math.inf),
     "number": (-math.inf, math.inf),
 }
+assert set(DOMAINS) == set(get_args(Unit)), "every unit has a domain"
 
 
 def outside_domain(value: float, unit: str) -> str | None:

@@ -28,12 +28,11 @@ from spark_ops.checks._prometheus import (
     sample_value,
     server_target,
 )
-from spark_ops.checks.slo import Unit
 from spark_ops.config import Profile
 from spark_ops.errors import ConfigError, clip
 from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
-from spark_ops.units import outside_domain
+from spark_ops.units import Unit, outside_domain
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.prove.breakage import Breakage

@@ -10,7 +10,7 @@ the default, any finite number) — only then the thresholds.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 from spark_ops.checks._common import Bounds, TargetOptions, Threshold, number_from, parse_json, require_2xx
 from spark_ops.checks._freshness import Freshness
@@ -19,13 +19,11 @@ from spark_ops.errors import TargetError
 from spark_ops.jsonpath import MISSING, lookup
 from spark_ops.model import Judgement, Status
 from spark_ops.registry import CheckBase
-from spark_ops.units import outside_domain
+from spark_ops.units import Unit, outside_domain
 
 if TYPE_CHECKING:  # the runner (httpx, aiohttp) loads only when checks run
     from spark_ops.prove.breakage import Breakage
     from spark_ops.transport import Probe
-
-Unit = Literal["ms", "s", "ratio", "percent", "count", "number"]
 
 
 class SloOptions(TargetOptions, frozen=True, kw_only=True):
