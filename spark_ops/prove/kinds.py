@@ -72,6 +72,12 @@ def slo(check: SloCheck, profile: Profile) -> list[Breakage]:
     quantity = quantity_of(check.field, unit=check.unit)
     if quantity is not None:
         found += _far_past(check.field, quantity, profile)
+    found += [
+        json_field(
+            check.field, value, f"= {value:g} ({why})", "a figure its unit cannot take is no measurement"
+        )
+        for value, why in impossible_values(check.unit)
+    ]
     return found
 
 

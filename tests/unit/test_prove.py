@@ -154,6 +154,24 @@ def test_a_promql_checks_unit_chooses_the_values_planted(unit: str, values: list
     assert sum(name.endswith("far past the target)") for name in names) == far_past, names
 
 
+@pytest.mark.parametrize(
+    ("unit", "values"),
+    [("ms", ["-1"]), ("ratio", ["-1", "2"]), ("number", [])],
+    ids=["ms", "ratio", "number"],
+)
+def test_an_slo_checks_unit_plants_the_values_it_cannot_take(unit: str, values: list[str]) -> None:
+    """Beside the far-past values, an slo field is set to each value outside its unit's domain."""
+    from spark_ops.checks.slo import SloCheck, SloOptions
+
+    dev = load_profile("dev")
+    check = SloCheck(SloOptions(service="web", path="/h", field="x.y", unit=unit, max=1e9), dev)
+    names = [breakage.name for breakage in check.breakages(dev)]
+    planted = [
+        name.split(" ")[2] for name in names if name.startswith("x.y = ") and "outside its domain" in name
+    ]
+    assert planted == values, names
+
+
 def test_a_breakage_has_exactly_one_way_to_break() -> None:
     """Neither or both of answer and stand_in is a plug-in author's mistake, refused at once."""
     with pytest.raises(ValueError, match="exactly one"):
