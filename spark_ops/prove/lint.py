@@ -1,6 +1,7 @@
 """Lint beside the proof: what can be seen wrong in a suite without breaking anything.
 
-- a threshold above the profile's SLO target of the quantity it judges (``max = 1e9`` on latency);
+- a threshold above the profile's SLO target of the quantity it judges (``max = 1e9`` on latency), named
+  by the field, the option or a declared ``unit``;
 - a check that asserts nothing (an HTTP check accepting every status, with no other assertion);
 - two checks with the same name (``duplicate_names``: read before the loader, which stops at the first);
 - a threshold naming a profile key that one of the shipped profiles does not have.
@@ -93,12 +94,17 @@ def duplicate_names(entries: Any) -> list[Finding]:
 
 
 def _contradictions(name: str, options: Mapping[str, Any], profile: Profile) -> Iterator[Finding]:
-    """Upper bounds written as numbers above the profile's target for the quantity they judge."""
+    """Upper bounds written as numbers above the profile's target for the quantity they judge (named by
+    the field, the option, or the declared ``unit`` of an slo or promql reading)."""
     field = options.get("field") if isinstance(options.get("field"), str) else None
+    unit = options.get("unit") if isinstance(options.get("unit"), str) else None
     for key, value in _thresholds(options):
         if key not in _UPPER_KEYS or isinstance(value, str | bool):
             continue
-        quantity = quantity_of(field if key in ("max", "warn_max") else None, _OPTION_QUANTITY.get(key))
+        if key in ("max", "warn_max"):
+            quantity = quantity_of(field, unit=unit)
+        else:
+            quantity = quantity_of(None, _OPTION_QUANTITY.get(key))
         if quantity is None:
             continue
         target = number_at(profile.values, quantity.profile_key)

@@ -412,6 +412,31 @@ def test_lint_latency_probe_above_the_profile_target() -> None:
     assert finding.rule == "contradicts-profile" and "max_error_rate = 0.5" in finding.message
 
 
+def test_lint_a_declared_unit_names_the_quantity_a_bound_contradicts() -> None:
+    """A plain bound on a reading declared in ms or as a ratio is held to the profile's latency or
+    error-rate target, for slo and promql alike; a plain number names no target."""
+    findings = _lint(
+        {"name": "q.errors", "kind": "promql", "query": "rate(x[5m])", "unit": "ratio", "max": 1e9},
+        {"name": "q.fine", "kind": "promql", "query": "rate(x[5m])", "unit": "ratio", "max": 0.01},
+        {"name": "q.any", "kind": "promql", "query": "up", "max": 1e9},
+        {
+            "name": "s.p99",
+            "kind": "slo",
+            "service": "web",
+            "path": "/api/healthz",
+            "field": "slo.latencyP99",
+            "unit": "ms",
+            "max": 900,
+        },
+    )
+    assert [(f.check, f.rule) for f in findings] == [
+        ("q.errors", "contradicts-profile"),
+        ("s.p99", "contradicts-profile"),
+    ]
+    assert "error rate target" in findings[0].message and "slo.error_rate = 0.05" in findings[0].message
+    assert "max = 900" in findings[1].message and "slo.latency_p95_ms = 150" in findings[1].message
+
+
 def test_lint_no_assertion() -> None:
     """An HTTP check accepting every status and asserting nothing else asserts nothing."""
     findings = _lint(
