@@ -2,7 +2,9 @@
 
 One Prometheus scrapes four simulators at once, each labelled by its role: ``baseline`` and ``healthy``
 (an equal pair), ``errors`` (``web=errors:0.2``) and ``slow`` (``web=slow:80``), while a load thread
-per simulator sends ``GET /``. After ~18 s of data every check judges the last 15 s at a 1 s step.
+per simulator sends ``GET /``. After ~33 s of data every check judges the last 30 s at a 1 s step: the
+``errors`` role's own scrapes answer 500 a fifth of the time, and on a loaded CI machine a 15 s look back
+once held 8 of its 16 steps, under ``min_samples`` (10); 31 steps leave room for such gaps.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from spark_ops.sim import Simulator, parse_fault
 from .conftest import PrometheusServer, running_prometheus
 
 ROLES = {"baseline": None, "healthy": None, "errors": "web=errors:0.2", "slow": "web=slow:80"}
-DATA_S = 18.0  # of scraped data before judging: the checks look back 15 s
+DATA_S = 33.0  # of scraped data before judging: the checks look back LOOKBACK_S
+LOOKBACK_S = 30
 REQUEST_INTERVAL_S = 0.05  # each load thread: GET / about 20 times a second (the slow one fewer)
 # No 5xx series at all reads as 0 (``or vector(0)``), not as no data; no requests at all stays no data.
 ERROR_RATE = (
@@ -90,7 +93,7 @@ def judge(prometheus: PrometheusServer, tmp_path: Path, monkeypatch: pytest.Monk
             "query": query,
             "canary": canary,
             "baseline": "baseline",
-            "lookback_s": 15,
+            "lookback_s": LOOKBACK_S,
             "step_s": 1,
             **options,
         }
@@ -165,7 +168,7 @@ def test_a_critical_compare_fails_the_run_at_any_fail_on(spark, prometheus, tmp_
         "query": ERROR_RATE,
         "canary": "errors",
         "baseline": "baseline",
-        "lookback_s": 15,
+        "lookback_s": LOOKBACK_S,
         "step_s": 1,
     }
     suite = write_suite(tmp_path, check)
