@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -134,3 +137,39 @@ def test_internal_error_line_masks_a_url_password(platform, spark, monkeypatch, 
 def test_a_folder_where_a_file_belongs_is_a_usage_error(spark, platform, args):
     """A folder given for an output file is exit 2 naming the option, not a crash."""
     assert_config_error(spark(*args, *(platform.sets() if args[0] == "gate" else [])), args[1], "is a folder")
+
+
+@pytest.mark.parametrize(
+    ("expect_status", "extra", "code"),
+    [([200], [], 0), ([404], ["--exit-on-fail"], 1)],
+    ids=["pass", "fail-enforced"],
+)
+def test_a_reader_that_closes_the_pipe_changes_neither_the_exit_code_nor_the_evidence(
+    httpserver, tmp_path, expect_status, extra, code
+):
+    """`spark gate | head`: the reader may leave before the table is written. The gate used to die with
+    BrokenPipeError (exit 4, a crash report, no evidence); the rest of the output now goes nowhere and the
+    run ends as it would have, kept."""
+    httpserver.expect_request("/").respond_with_data("ok")
+    suite = tmp_path / "one.toml"
+    url = httpserver.url_for("/")
+    suite.write_text(
+        f'[[checks]]\nname = "one"\nkind = "http"\nurl = "{url}"\nexpect_status = {expect_status}\n'
+    )
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has gone before anything is written
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "spark_ops", "gate", "--suite", str(suite), *extra],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert completed.returncode == code, completed.stderr
+    assert "internal error" not in completed.stderr
+    assert "run kept in evidence/runs/" in completed.stderr
+    assert len(list((tmp_path / "evidence" / "runs").iterdir())) == 1
