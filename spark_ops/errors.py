@@ -67,6 +67,11 @@ def _visible(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def plural(count: int, noun: str, suffix: str = "s") -> str:
+    """``1 problem``, ``3 problems`` (``suffix`` for a noun such as process: ``es``)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}{suffix}"
+
+
 def clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -26,7 +26,7 @@ from spark_ops import pm2_client
 from spark_ops.checks._common import TargetOptions, require_2xx
 from spark_ops.config import Profile, Target
 from spark_ops.config.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat
-from spark_ops.errors import CheckError, ConfigError, TargetError
+from spark_ops.errors import CheckError, ConfigError, TargetError, plural
 from spark_ops.model import Judgement, Status
 from spark_ops.pm2_client import DEFAULT_COMMAND, ProcessStatus, parse_jlist, read_jlist, read_process
 from spark_ops.registry import CheckBase
@@ -135,7 +135,7 @@ class Pm2Check(CheckBase):
         if process.status is not None and process.status != "online":
             faults.append(process.status)
         if process.restart_time is not None and process.restart_time > self.max_restarts:
-            faults.append(f"{_plural(process.restart_time, 'restart')} (max {self.max_restarts})")
+            faults.append(f"{plural(process.restart_time, 'restart')} (max {self.max_restarts})")
         if self.max_memory_mb is not None and process.memory_bytes is not None:
             memory_mb = process.memory_bytes / MIB
             if memory_mb > self.max_memory_mb:
@@ -199,7 +199,7 @@ class Pm2Check(CheckBase):
         most_restarts = max(process.restart_time or 0 for _, process in judged)
         return Judgement(
             Status.PASS,
-            f"{_plural(total, 'PM2 process', 'es')} online, at most {_plural(most_restarts, 'restart')}"
+            f"{plural(total, 'PM2 process', 'es')} online, at most {plural(most_restarts, 'restart')}"
             f" (max {self.max_restarts})",
             observed=observed,
             threshold=self.threshold,
@@ -214,7 +214,3 @@ def _label(process: ProcessStatus, index: int, names: Counter[str | None]) -> st
     if process.name is None:
         return where
     return f"{process.name} ({where})" if names[process.name] > 1 else process.name
-
-
-def _plural(count: int, noun: str, suffix: str = "s") -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}{suffix}"

@@ -91,8 +91,9 @@ FaultOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--fault",
-        help="SERVICE=KIND[:ARG]: down, slow:MS, errors:FRACTION, stale:S, status:CODE, crashloop; "
-        "marketdata's tick feed: ws-silent, ws-close:CODE, ws-noupgrade.",
+        help="SERVICE=KIND[:ARG][@ON/PERIOD]: down, slow:MS, errors:FRACTION, stale:S, status:CODE, "
+        "crashloop; marketdata's tick feed: ws-silent, ws-close:CODE, ws-noupgrade. @10s/30s: on for the "
+        "first 10 s of every 30 s.",
     ),
 ]
 DurationOpt = Annotated[

@@ -119,7 +119,7 @@ def verify(
     With --key, also 1 when manifest.json.sig is missing or does not verify with that key, or a run's
     attestation does not. Exit 2 when the file is not a readable zip. The archive is read, never extracted.
     """
-    from spark_ops.errors import EvidenceRefused
+    from spark_ops.errors import EvidenceRefused, plural
     from spark_ops.evidence import verify
 
     with exit_codes():
@@ -132,7 +132,9 @@ def verify(
         for problem in result.problems:
             print(f"TAMPERED {problem}")
         if not result.ok:
-            raise EvidenceRefused(f"{zip_path}: {len(result.problems)} problems: the archive was altered")
+            raise EvidenceRefused(
+                f"{zip_path}: {plural(len(result.problems), 'problem')}: the archive was altered"
+            )
         signing = verify.describe_signing(result)
         print(f"ok: {result.members} members match {verify.MANIFEST} in {zip_path}; {signing}")
 

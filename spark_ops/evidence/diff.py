@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_ops.errors import ConfigError, EvidenceRefused
+from spark_ops.errors import ConfigError, EvidenceRefused, plural
 from spark_ops.evidence.store import RUN_ID, list_runs
 from spark_ops.model import CheckResult, RunResult, Status
 
@@ -389,7 +389,7 @@ def render_markdown(diff: RunDiff) -> str:
 
 
 def _verdict(diff: RunDiff) -> str:
-    """``no regression``, or how many of what kind: ``15 regressions: 3 new failure, 11 worse reading,
+    """``no regression``, or how many of what kind: ``15 regressions: 3 new failures, 11 worse readings,
     risk LOW → CRITICAL``."""
     regressions = diff.regressions
     if not regressions:
@@ -398,5 +398,5 @@ def _verdict(diff: RunDiff) -> str:
     for line in regressions:
         kind = line if line.startswith("risk ") else line.split(":")[0]
         kinds[kind] = kinds.get(kind, 0) + 1
-    parts = [kind if kind.startswith("risk ") else f"{count} {kind}" for kind, count in kinds.items()]
-    return f"{len(regressions)} regressions: {', '.join(parts)}"
+    parts = [kind if kind.startswith("risk ") else plural(count, kind) for kind, count in kinds.items()]
+    return f"{plural(len(regressions), 'regression')}: {', '.join(parts)}"

@@ -36,10 +36,15 @@ def prove_suite(
     from spark_ops.prove.lint import duplicate_names
     from spark_ops.prove.prover import prove
 
-    duplicates = duplicate_names(read_toml(locate("checks", suite_ref)).get("checks"))
+    path = locate("checks", suite_ref)
+    duplicates = duplicate_names(read_toml(path).get("checks"))
     if duplicates:
         names = ", ".join(repr(finding.check) for finding in duplicates)
-        raise ConfigError(f"duplicate check names {names}: every check needs a name of its own", key="name")
+        raise ConfigError(
+            f"duplicate check names {names}: every check needs a name of its own",
+            file=str(path),
+            key="checks",
+        )
     if from_live:
         run = pipeline.prepare_run("prove", profile_ref=profile_ref, suite_ref=suite_ref, sets=sets)
         return prove(run, source="live")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from spark_ops.errors import plural
 from spark_ops.prove.prover import CheckProof, ProofReport, Verdict
 
 SCHEMA = "spark-ops/proof/v1"
@@ -15,7 +16,7 @@ def text(report: ProofReport, *, verbose: bool = False) -> str:
     """The report; ``verbose`` adds every breakage of every check with what the check said."""
     lines = [
         f"spark suite prove: suite {report.suite!r}, profile {report.profile!r}, "
-        f"answers recorded from the {report.source}",
+        f"answers recorded from the {'live platform' if report.source == 'live' else report.source}",
         "",
     ]
     width = max((len(proof.name) for proof in report.checks), default=10)
@@ -41,15 +42,11 @@ def text(report: ProofReport, *, verbose: bool = False) -> str:
         "",
         f"{report.count(Verdict.PROVEN)} proven, {report.count(Verdict.VACUOUS)} vacuous, "
         f"{report.count(Verdict.NOT_PROVABLE)} not provable, "
-        f"{_plural(sum(f.blocking for f in report.lint), 'lint defect')} "
+        f"{plural(sum(f.blocking for f in report.lint), 'lint defect')} "
         f"in {report.duration_ms / 1000:.1f} s "
         f"-> exit {report.exit_code}",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _details(proof: CheckProof) -> list[str]:

@@ -134,7 +134,9 @@ def test_duplicate_names_exit_2_naming_each(spark: Any, tmp_path: Path) -> None:
     """Two checks sharing a name: a configuration error naming every shared name."""
     up = {"kind": "http", "service": "web"}
     write_suite(tmp_path, {"name": "a", **up}, {"name": "a", **up}, {"name": "b", **up}, {"name": "b", **up})
-    assert_config_error(spark("suite", "prove", "--suite", "suite.toml"), "'a'", "'b'", "duplicate")
+    assert_config_error(
+        spark("suite", "prove", "--suite", "suite.toml"), "suite.toml: checks:", "'a'", "'b'", "duplicate"
+    )
 
 
 def test_from_live_records_the_real_platform(spark: Any, platform: FakePlatform) -> None:
@@ -170,6 +172,8 @@ def test_no_secret_in_the_report(spark: Any, platform: FakePlatform) -> None:
         result = spark("suite", "prove", "--from-live", "--format", output, *sets)
         assert result.exit_code == 0, result.stdout + result.stderr
         assert secret not in result.stdout + result.stderr
+        if output == "table":
+            assert "answers recorded from the live platform" in result.stdout
 
 
 def test_every_builtin_kind_declares_breakages_that_fail_it(spark: Any, tmp_path: Path) -> None:

@@ -115,6 +115,17 @@ def test_reading_described_as_a_person_writes_it():
     assert diff.ReadingMove("c", "errors", 0, 3, True).describe() == "c errors 0 → 3 (from 0)"
 
 
+def test_the_verdict_counts_in_words():
+    """One regression is one, two of a kind are plural: ``2 regressions: 2 worse readings``."""
+    before = loaded("a", "LOW", check("c", p95_ms=4.6, p99_ms=5.0))
+    after = loaded("b", "LOW", check("c", p95_ms=48.2, p99_ms=50.0))
+    assert (
+        diff.render_table(diff.diff_runs(before, after)).rstrip().endswith("2 regressions: 2 worse readings")
+    )
+    one = loaded("b", "LOW", check("c", p95_ms=48.2, p99_ms=5.0))
+    assert diff.render_table(diff.diff_runs(before, one)).rstrip().endswith("1 regression: 1 worse reading")
+
+
 def test_views_agree(tmp_path):
     """The table, markdown and JSON views say the same things; no regression is said so."""
     before = loaded("a", "LOW", check("c", p95_ms=4.6))
