@@ -92,8 +92,15 @@ class Comparison:
     median_ratio: float
     canary_p50_ms: float
     baseline_p50_ms: float
+    canary_samples: int = 0
+    baseline_samples: int = 0
 
     def describe(self) -> str:
+        if self.verdict == "inconclusive":  # no median, ratio or p value to show: say why there is none
+            return (
+                f"latency vs baseline: too few samples to compare ({self.canary_samples} canary, "
+                f"{self.baseline_samples} baseline): inconclusive"
+            )
         change = (self.median_ratio - 1) * 100
         return (
             f"vs baseline: p50 {self.canary_p50_ms:.1f} ms vs {self.baseline_p50_ms:.1f} ms "
@@ -115,7 +122,9 @@ def compare(
     if canary.count < min_samples or baseline.count < min_samples:
         canary_p50 = canary.percentile(0.5) if canary.count else math.nan
         baseline_p50 = baseline.percentile(0.5) if baseline.count else math.nan
-        return Comparison("inconclusive", math.nan, math.nan, canary_p50, baseline_p50)
+        return Comparison(
+            "inconclusive", math.nan, math.nan, canary_p50, baseline_p50, canary.count, baseline.count
+        )
     _, p_value = mann_whitney_greater(canary, baseline)
     canary_p50, baseline_p50 = canary.percentile(0.5), baseline.percentile(0.5)
     ratio = canary_p50 / baseline_p50 if baseline_p50 > 0 else math.inf
@@ -125,6 +134,8 @@ def compare(
         ratio,
         canary_p50,
         baseline_p50,
+        canary.count,
+        baseline.count,
     )
 
 

@@ -88,22 +88,30 @@ def _item(name: str, value: Any) -> str:
         return f"{value} {label[:-1] if value == 1 and label.endswith('s') else label}"
     if isinstance(value, list | tuple):
         return f"{label}: {text(value)}"
+    if isinstance(value, Mapping):  # a group of its own (a baseline's figures): labelled as a whole
+        return f"{label} ({_figures(value, ', ')})"
     return f"{label} {amount(value, unit)}"
 
 
 def observed(value: Any, readings: Mapping[str, float] | None = None) -> str:
     """What a check saw: a number in the unit of the reading it equals (a ``metrics`` check's 8635 is its
     ``exposition_bytes``: ``8.4 KiB``); a dict of figures as its notable items (counts of zero left out,
-    except errors, which are news either way)."""
+    except errors and samples, which are news either way), a dict inside it as a labelled group."""
     if isinstance(value, Mapping):
-        items = [
-            (str(key), item)
-            for key, item in value.items()
-            if not (_is_count(str(key), item) and item == 0 and "error" not in str(key))
-        ]
-        items.sort(key=lambda pair: _ORDER[_category(*pair)])
-        return SEPARATOR.join(_item(key, item) for key, item in items) or "-"
+        return _figures(value, SEPARATOR)
     return amount(value, unit_of(value, readings))
+
+
+def _figures(value: Mapping[str, Any], separator: str) -> str:
+    """A dict of figures, notable ones first; counts of zero left out, except errors and samples (news
+    either way: no sample at all is why a comparison could not be made)."""
+    items = [
+        (str(key), item)
+        for key, item in value.items()
+        if not (_is_count(str(key), item) and item == 0 and "error" not in str(key) and str(key) != "samples")
+    ]
+    items.sort(key=lambda pair: _ORDER[_category(*pair)])
+    return separator.join(_item(key, item) for key, item in items) or "-"
 
 
 def unit_of(value: Any, readings: Mapping[str, float] | None) -> str:
@@ -179,6 +187,8 @@ def _is_count(name: str, value: Any) -> bool:
 
 
 def _category(name: str, value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "group"
     if isinstance(value, list | tuple):
         return "list"
     if _is_count(name, value):
@@ -186,5 +196,6 @@ def _category(name: str, value: Any) -> str:
     return "rate" if split_name(name)[1] == "%" else "figure"
 
 
-# Measured figures first (what a person looks for), then rates, counts, and lists of names.
-_ORDER = {"figure": 0, "rate": 1, "count": 2, "list": 3}
+# Measured figures first (what a person looks for), then rates, counts, lists of names, and groups of
+# their own (a baseline's figures, a comparison) after the check's own.
+_ORDER = {"figure": 0, "rate": 1, "count": 2, "list": 3, "group": 4}

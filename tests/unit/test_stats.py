@@ -87,6 +87,10 @@ def test_few_samples_are_inconclusive() -> None:
         marginal_slowdown=0.1,
     )
     assert result.verdict == "inconclusive"
+    assert (
+        result.describe()
+        == "latency vs baseline: too few samples to compare (5 canary, 50 baseline): inconclusive"
+    )
 
 
 @pytest.mark.parametrize(

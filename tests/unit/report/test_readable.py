@@ -64,6 +64,25 @@ def test_the_latency_probe_reads_as_percentiles_and_errors():
     assert readable.versus(observed, threshold) == "p95 4.6 ms (max 150 ms) · error rate 0% (max 5%)"
 
 
+def test_a_baseline_reads_as_a_labelled_group_after_the_checks_own_figures():
+    """With --baseline the probe's observed holds the baseline's figures and the comparisons: each reads
+    as one labelled group, so no figure of the baseline is taken for the canary's; no sample at all is
+    shown (it is why a comparison could not be made)."""
+    observed = {
+        "samples": 50,
+        "errors": 0,
+        "error_rate": 0.0,
+        "p95_ms": 4.3,
+        "baseline": {"url": "http://b/", "samples": 0, "errors": 50, "late_slots": 0, "error_rate": 1.0},
+        "comparison": {"verdict": "inconclusive", "p_value": None},
+    }
+    assert readable.observed(observed) == (
+        "p95 4.3 ms · error rate 0% · 50 samples · 0 errors"
+        " · baseline (url http://b/, error rate 100%, 0 samples, 50 errors)"
+        " · comparison (verdict inconclusive, p value -)"
+    )
+
+
 @pytest.mark.parametrize(
     ("seen", "wanted", "readings", "shown"),
     [
