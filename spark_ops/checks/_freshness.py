@@ -12,6 +12,7 @@ Times are RFC 3339 strings with a zone (``2026-12-02T07:00:00Z``) or Unix second
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from spark_ops import clock
 from spark_ops.checks._common import _short
 from spark_ops.jsonpath import MISSING
-from spark_ops.model import Status
+from spark_ops.model import Judgement, Status
 from spark_ops.units import finite_number
 
 
@@ -35,6 +36,21 @@ class Freshness:
     def of(cls, profile: Any) -> Freshness:
         slo = profile.config.slo
         return cls(slo.max_document_age_s, slo.max_clock_skew_s, slo.undated)
+
+    def refused(
+        self, stale: tuple[Status, str, float | None], said: str, artifacts: Mapping[str, bytes]
+    ) -> Judgement:
+        """The judgement on a document ``judge`` failed: ``said`` (what was fetched, and a separator) then
+        why, with its age as the observed value and as the ``document_age_s`` reading."""
+        status, reason, age_s = stale
+        return Judgement(
+            status,
+            f"{said}{reason}",
+            observed=age_s,
+            threshold={"max_document_age_s": self.max_age_s},
+            readings={} if age_s is None else {"document_age_s": age_s},
+            artifacts=artifacts,
+        )
 
     def judge(self, stamp: Any, what: str) -> tuple[Status, str, float | None] | None:
         """None when ``stamp`` (a value read from the document, or MISSING) is fresh; else the status, the

@@ -142,8 +142,9 @@ class HttpCheck(CheckBase):
             follow_redirects=options.follow_redirects,
             max_body_bytes=options.max_body_bytes,
         )
+        judged = self._judge_answer(fetched)
         readings = {"status_code": fetched.status, "elapsed_ms": round(fetched.elapsed_ms, 3)}
-        return replace(self._judge_answer(fetched), readings=readings)
+        return replace(judged, readings={**readings, **judged.readings})
 
     def _judge_answer(self, fetched: Fetched) -> Judgement:
         options = self.options
@@ -181,13 +182,7 @@ class HttpCheck(CheckBase):
                 stamp = lookup(document, options.timestamp_field)
                 stale = self.freshness.judge(stamp, f"the document ({options.timestamp_field})")
                 if stale is not None and stale[0] is Status.FAIL:
-                    return Judgement(
-                        Status.FAIL,
-                        f"{fetched.describe()}, {stale[1]}",
-                        observed=stale[2],
-                        threshold={"max_document_age_s": self.freshness.max_age_s},
-                        artifacts=artifacts,
-                    )
+                    return self.freshness.refused(stale, f"{fetched.describe()}, ", artifacts)
                 undated = f"; {stale[1]}" if stale is not None else ""
             for assertion in options.expect_json:
                 failure = json_failure(document, assertion)

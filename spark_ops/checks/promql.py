@@ -106,13 +106,7 @@ class PromqlCheck(CheckBase):
         # A cached or replayed answer says how things were: its evaluation time must be now.
         stale = self.freshness.judge(answer.evaluated_at, "the answer") if answer.series else None
         if stale is not None and stale[0] is Status.FAIL:
-            return Judgement(
-                Status.FAIL,
-                f"{self.what}: {stale[1]}",
-                observed=stale[2],
-                threshold={"max_document_age_s": self.freshness.max_age_s},
-                artifacts=artifacts,
-            )
+            return self.freshness.refused(stale, f"{self.what}: ", artifacts)
         if not answer.series:
             status = Status.FAIL if self.options.on_no_data == "fail" else Status.INCONCLUSIVE
             reason = f"{self.what}: no series (empty result, on_no_data = {self.options.on_no_data!r})"

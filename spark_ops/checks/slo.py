@@ -74,15 +74,7 @@ class SloCheck(CheckBase):
             stamp = lookup(document, self.timestamp_field)
             stale = self.freshness.judge(stamp, f"the document ({self.timestamp_field})")
             if stale is not None and stale[0] is Status.FAIL:
-                status, reason, age_s = stale
-                return Judgement(
-                    status,
-                    f"{fetched.describe()}: {reason}",
-                    observed=age_s,
-                    threshold={"max_document_age_s": self.freshness.max_age_s},
-                    readings={} if age_s is None else {"document_age_s": age_s},
-                    artifacts=artifacts,
-                )
+                return self.freshness.refused(stale, f"{fetched.describe()}: ", artifacts)
         value = lookup(document, self.field)
         if value is MISSING:
             raise TargetError(f"{fetched.describe()}: field {self.field!r} is missing")

@@ -98,12 +98,17 @@ def test_http_timestamp_field_judges_the_same_way(judge, httpserver, timestamp, 
         assert fragment in result.message
 
 
-def test_stale_reading_is_the_age(judge, httpserver):
-    """A stale document's observed value and reading is its age in seconds."""
+@pytest.mark.parametrize("check", [SLO, STATUS], ids=["slo", "http"])
+def test_stale_reading_is_the_age(judge, httpserver, check):
+    """A stale document's observed value and reading is its age in seconds, for slo and http alike."""
     serve(httpserver, health(stamp(300)))
-    result = judge(SLO)
+    result = judge(check)
+    assert result.status is Status.FAIL, result.message
     assert result.observed == 300
-    assert result.readings == {"document_age_s": 300}
+    readings = dict(result.readings)
+    if check is STATUS:  # the http kind's own two readings come beside it
+        assert readings.pop("status_code") == 200 and readings.pop("elapsed_ms") >= 0
+    assert readings == {"document_age_s": 300}
 
 
 @pytest.mark.parametrize(
