@@ -19,10 +19,15 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         print(version_line())
         return
+    # What holds for the whole process, set once here: the modules it never runs, and a stdout whose
+    # reader may leave (`spark gate | head`).
     for name in _UNUSED_MODULES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "import fails", per importlib
     from spark_ops.cli import main as cli_main
+    from spark_ops.cli._errors import ReaderMayLeave
 
+    if sys.stdout is not None:
+        sys.stdout = ReaderMayLeave(sys.stdout)
     cli_main()
 
 

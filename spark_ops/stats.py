@@ -92,8 +92,8 @@ class Comparison:
     median_ratio: float
     canary_p50_ms: float
     baseline_p50_ms: float
-    canary_samples: int = 0
-    baseline_samples: int = 0
+    canary_samples: int
+    baseline_samples: int
 
     def describe(self) -> str:
         if self.verdict == "inconclusive":  # no median, ratio or p value to show: say why there is none

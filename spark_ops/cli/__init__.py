@@ -119,11 +119,8 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
-    """The console-script entry point: builds the invoked command alone when the first argument names one."""
-    from spark_ops.cli._errors import ReaderMayLeave
-
-    if sys.stdout is not None:
-        sys.stdout = ReaderMayLeave(sys.stdout)
+    """Run the CLI (the console script, ``spark_ops.__main__``, calls this): builds the invoked command
+    alone when the first argument names one."""
     invoked = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in COMMANDS else None
     app = build_app(invoked) if invoked else _whole_app()
     app()
